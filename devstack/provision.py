@@ -1,0 +1,255 @@
+"""Creating the stack's messaging and storage resources from `template.yaml` through boto3.
+
+Works against whatever boto3 is pointed at: moto in-process (functional tests), moto's server or
+LocalStack (the local stack). Functions are not created; they are described (`FunctionSpec`) so the
+local stack can run their handlers in-process the way Lambda would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
+from typing import Any
+
+import boto3
+
+from .template import Stack, TemplateError
+
+_QUEUE_ATTRIBUTES = (
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedrivePolicy",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+_NOT_EMULATED = {
+    "AWS::Serverless::Function",  # described as FunctionSpec, run in-process by the local stack
+    "AWS::Serverless::Api",  # served by the local stack's HTTP server
+    "AWS::Serverless::LayerVersion",  # on the Python path instead
+    "AWS::Logs::LogGroup",
+}
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    function: str
+    name: str
+    queue_logical_id: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window_seconds: int
+    maximum_concurrency: int | None
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    function: str
+    method: str
+    path: str
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_uri: str
+    handler: str
+    timeout: int
+    memory_size: int
+    environment: dict[str, str]
+    sqs_sources: list[SqsEventSource] = field(default_factory=list)
+    api_routes: list[ApiRoute] = field(default_factory=list)
+
+
+@dataclass
+class Deployment:
+    stack: Stack
+    functions: dict[str, FunctionSpec]
+    skipped: list[str]
+
+    def output(self, name: str) -> str:
+        value: str = self.stack.resolve(self.stack.template["Outputs"][name]["Value"])
+        return value
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.stack.refs[logical_id]
+
+    @property
+    def sqs_sources(self) -> list[SqsEventSource]:
+        return [source for spec in self.functions.values() for source in spec.sqs_sources]
+
+
+ClientFactory = Callable[[str], Any]
+
+
+def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
+    """Create every supported resource of `stack`, in dependency order, and describe its functions."""
+    make_client = client or (lambda service: boto3.client(service, region_name=stack.region))
+    creators: dict[str, Callable[[Stack, str, dict[str, Any], ClientFactory], None]] = {
+        "AWS::SNS::Topic": _topic,
+        "AWS::SQS::Queue": _queue,
+        "AWS::SQS::QueuePolicy": _queue_policy,
+        "AWS::SNS::Subscription": _subscription,
+        "AWS::DynamoDB::Table": _table,
+    }
+    graph = {
+        logical_id: stack.dependencies(resource.get("Properties", {}))
+        for logical_id, resource in stack.resources.items()
+        if resource["Type"] in creators
+    }
+    skipped = sorted(k for k, v in stack.resources.items() if v["Type"] not in creators)
+    for logical_id in TopologicalSorter(graph).static_order():
+        resource = stack.resources.get(logical_id)
+        if resource is None or resource["Type"] not in creators:
+            continue
+        properties = stack.resolve(resource.get("Properties", {}))
+        creators[resource["Type"]](stack, logical_id, properties, make_client)
+    functions = {
+        logical_id: _function_spec(stack, logical_id)
+        for logical_id in stack.resources_of_type("AWS::Serverless::Function")
+    }
+    return Deployment(
+        stack=stack,
+        functions=functions,
+        skipped=[s for s in skipped if stack.resources[s]["Type"] not in _NOT_EMULATED],
+    )
+
+
+def _topic(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    name = properties.get("TopicName") or stack.physical_name(logical_id)
+    attributes = {k: str(properties[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in properties}
+    arn = client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    stack.refs[logical_id] = arn
+    stack.attrs[(logical_id, "TopicArn")] = arn
+    stack.attrs[(logical_id, "TopicName")] = name
+
+
+def _queue(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    name = properties.get("QueueName") or stack.physical_name(logical_id)
+    attributes = {}
+    for key in _QUEUE_ATTRIBUTES:
+        if key not in properties:
+            continue
+        value = properties[key]
+        attributes[key] = json.dumps(value) if isinstance(value, dict) else _text(value)
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stack.refs[logical_id] = url
+    stack.attrs[(logical_id, "Arn")] = arn
+    stack.attrs[(logical_id, "QueueName")] = name
+    stack.attrs[(logical_id, "QueueUrl")] = url
+
+
+def _queue_policy(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    policy = json.dumps(properties["PolicyDocument"])
+    for url in properties["Queues"]:
+        client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    stack.refs[logical_id] = stack.physical_name(logical_id)
+
+
+def _subscription(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    attributes: dict[str, str] = {}
+    if _text(properties.get("RawMessageDelivery", False)) == "true":
+        attributes["RawMessageDelivery"] = "true"
+    if "FilterPolicy" in properties:
+        attributes["FilterPolicy"] = json.dumps(properties["FilterPolicy"])
+        attributes["FilterPolicyScope"] = properties.get("FilterPolicyScope", "MessageAttributes")
+    if "RedrivePolicy" in properties:
+        attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
+    arn = client("sns").subscribe(
+        TopicArn=properties["TopicArn"],
+        Protocol=properties["Protocol"],
+        Endpoint=properties["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    stack.refs[logical_id] = arn
+
+
+def _table(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    name = properties.get("TableName") or stack.physical_name(logical_id)
+    dynamodb = client("dynamodb")
+    arguments: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": properties["KeySchema"],
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput", "StreamSpecification"):
+        if key in properties:
+            arguments[key] = properties[key]
+    try:
+        description = dynamodb.create_table(**arguments)["TableDescription"]
+    except dynamodb.exceptions.ResourceInUseException:  # already there (an emulator kept running)
+        description = dynamodb.describe_table(TableName=name)["Table"]
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and _text(ttl.get("Enabled")) == "true":
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2})
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = description["TableArn"]
+
+
+def _function_spec(stack: Stack, logical_id: str) -> FunctionSpec:
+    properties = stack.function_properties(logical_id)
+    environment = stack.resolve(properties.get("Environment", {}).get("Variables", {}))
+    spec = FunctionSpec(
+        logical_id=logical_id,
+        code_uri=str(properties["CodeUri"]).rstrip("/"),
+        handler=str(properties["Handler"]),
+        timeout=int(properties.get("Timeout", 3)),
+        memory_size=int(properties.get("MemorySize", 128)),
+        environment={k: _text(v) for k, v in environment.items()},
+    )
+    for event_name, event in properties.get("Events", {}).items():
+        event_properties = event.get("Properties", {})
+        if event["Type"] == "SQS":
+            queue = event_properties["Queue"]
+            if "Fn::GetAtt" not in queue:
+                raise TemplateError(f"{logical_id}.{event_name}: the queue must be a GetAtt of a queue")
+            queue_logical_id = queue["Fn::GetAtt"][0]
+            resolved = stack.resolve(event_properties)
+            scaling = resolved.get("ScalingConfig", {})
+            spec.sqs_sources.append(
+                SqsEventSource(
+                    function=logical_id,
+                    name=event_name,
+                    queue_logical_id=queue_logical_id,
+                    queue_arn=resolved["Queue"],
+                    queue_url=stack.refs[queue_logical_id],
+                    batch_size=int(resolved.get("BatchSize", 10)),
+                    batching_window_seconds=int(resolved.get("MaximumBatchingWindowInSeconds", 0)),
+                    maximum_concurrency=int(scaling["MaximumConcurrency"]) if scaling else None,
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in resolved.get("FunctionResponseTypes", []),
+                )
+            )
+        elif event["Type"] == "Api":
+            spec.api_routes.append(
+                ApiRoute(
+                    function=logical_id,
+                    method=str(event_properties["Method"]).upper(),
+                    path=str(event_properties["Path"]),
+                )
+            )
+    return spec
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,19 @@
+"""The push function: delivers the notifications of the push-critical and push-standard queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from notifier.consumer import ChannelConsumer
+from notifier.models import Channel
+from notifier.observability import logger, metrics
+
+consumer = ChannelConsumer(Channel.PUSH)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dict(process_partial_response(event, consumer.handle_record, consumer.processor, context))

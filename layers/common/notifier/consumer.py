@@ -1,0 +1,34 @@
+"""A channel consumer: the batch processor and the per-record handler of one channel's function."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+from . import runtime
+from .delivery import NotificationRecord, deliver
+from .models import Channel
+from .observability import logger
+from .status import Status
+
+
+class ChannelConsumer:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        # Every failed record is reported in batchItemFailures, even when all of them fail, so
+        # SQS retries exactly those; the logger records each failure with its reason.
+        self.processor = BatchProcessor(
+            event_type=EventType.SQS,
+            model=NotificationRecord,
+            raise_on_entire_batch_failure=False,
+            logger=logger,
+        )
+
+    def handle_record(self, record: NotificationRecord) -> Status | None:
+        envelope = record.body
+        logger.set_correlation_id(envelope.correlation_id)
+        logger.append_keys(notification_id=envelope.notification_id, sqs_message_id=record.messageId)
+        try:
+            return deliver(envelope, self.channel, runtime.delivery_deps(self.channel))
+        finally:
+            logger.remove_keys(["notification_id", "sqs_message_id"])
+            logger.set_correlation_id(None)

@@ -1,0 +1,249 @@
+"""Every shape that crosses a boundary: API requests and answers, the SNS envelope, rendered messages.
+
+The envelope is the one message contract between the publish function and the channel consumers;
+it is versioned (`schema_version`) so a consumer can refuse a message it does not understand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# Deliberately simple: one "@", no spaces, a dot in the domain. Vendors do the final check.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+SMS_MAX_CHARS = 1600  # Twilio's limit for one message body, split into segments by the carrier
+PUSH_MAX_CHARS = 2048  # keeps the FCM payload well under its 4 KB limit
+EMAIL_MAX_CHARS = 100_000  # keeps the SNS message under its 256 KB limit
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    STANDARD = "standard"
+
+
+class SocialEventType(StrEnum):
+    LIKE = "LIKE"
+    COMMENT = "COMMENT"
+    SHARE = "SHARE"
+    FOLLOW = "FOLLOW"
+    UNFOLLOW = "UNFOLLOW"
+    MENTION = "MENTION"
+    MESSAGE = "MESSAGE"
+    POST = "POST"
+
+
+DIRECT_EVENT_TYPE: Literal["NOTIFICATION"] = "NOTIFICATION"
+"""The `event_type` of a notification published through the explicit route."""
+
+RecipientId = Annotated[str, Field(pattern=RECIPIENT_ID_PATTERN, examples=["user-123"])]
+
+
+# --------------------------------------------------------------------------------------------
+# API requests
+# --------------------------------------------------------------------------------------------
+
+
+class PublishRequest(BaseModel):
+    """`POST /api/v1/notifications/publish`: one message to one recipient on one channel."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    recipient_id: RecipientId = Field(alias="recipientId")
+    type: Channel
+    message_body: str = Field(alias="messageBody", min_length=1, max_length=EMAIL_MAX_CHARS)
+    priority: Priority = Priority.STANDARD
+    subject: str | None = Field(default=None, min_length=1, max_length=998)
+    to: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="An inline address (e-mail, E.164 phone number or push token) used instead "
+        "of the recipient's stored contact.",
+    )
+
+    # `type` is declared before the fields below, so their validators can read it from info.data.
+    @field_validator("message_body")
+    @classmethod
+    def _body_fits_channel(cls, value: str, info: ValidationInfo) -> str:
+        limit = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}.get(info.data.get("type"))
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"at most {limit} characters for {info.data['type']} messages")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_only_for_email(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("type", Channel.EMAIL) is not Channel.EMAIL:
+            raise ValueError("only e-mail notifications take a subject")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _address_fits_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
+        channel = info.data.get("type")
+        if value is None or channel is None:
+            return value
+        value = value.strip()
+        problem = address_problem(channel, value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class EventPayload(BaseModel):
+    """The payload of a social event. Fields beyond these are kept and offered to the templates."""
+
+    model_config = ConfigDict(extra="allow")
+
+    parent_id: str = Field(min_length=1, max_length=256)
+    parent_type: str = Field(min_length=1, max_length=64)
+    timestamp: datetime
+    priority: Priority | None = Field(
+        default=None, description="Overrides the event type's default priority."
+    )
+
+
+class EventRequest(BaseModel):
+    """`POST /event`: something happened to `user_id`; the routing rules pick channels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: RecipientId
+    event_type: SocialEventType
+    payload: EventPayload
+
+
+# --------------------------------------------------------------------------------------------
+# API answers
+# --------------------------------------------------------------------------------------------
+
+
+class PublishAccepted(BaseModel):
+    message: Literal["Notification accepted for processing"] = "Notification accepted for processing"
+    notificationId: str  # noqa: N815 - public contract
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    status: Literal["SUCCESS"] = "SUCCESS"
+    message: Literal["Event published successfully"] = "Event published successfully"
+
+
+class ChannelStatus(BaseModel):
+    status: str
+    attempts: int = 0
+    provider_message_id: str | None = None
+    last_error: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class EventStatus(BaseModel):
+    event_id: str
+    recipient_id: str | None = None
+    event_type: str | None = None
+    priority: Priority | None = None
+    channels: dict[Channel, ChannelStatus]
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldProblem] = []
+
+
+# --------------------------------------------------------------------------------------------
+# The SNS envelope
+# --------------------------------------------------------------------------------------------
+
+
+class MessageContent(BaseModel):
+    """Content written by the caller, sent as is."""
+
+    kind: Literal["message"] = "message"
+    body: str
+    subject: str | None = None
+
+
+class EventContent(BaseModel):
+    """Content rendered by the consumer from the event type's templates."""
+
+    kind: Literal["event"] = "event"
+    payload: dict[str, Any]
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: Literal[1] = 1
+    notification_id: str = Field(min_length=1)
+    correlation_id: str = Field(min_length=1)
+    recipient_id: str = Field(min_length=1)
+    event_type: SocialEventType | Literal["NOTIFICATION"]
+    priority: Priority
+    channels: list[Channel] = Field(min_length=1)
+    content: Annotated[MessageContent | EventContent, Field(discriminator="kind")]
+    addresses: dict[Channel, str] = Field(
+        default_factory=dict, description="Inline addresses that override the recipient's."
+    )
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# Rendered messages, one model per channel
+# --------------------------------------------------------------------------------------------
+
+
+class EmailMessage(BaseModel):
+    channel: Literal[Channel.EMAIL] = Channel.EMAIL
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class SmsMessage(BaseModel):
+    channel: Literal[Channel.SMS] = Channel.SMS
+    text: str
+
+
+class PushMessage(BaseModel):
+    channel: Literal[Channel.PUSH] = Channel.PUSH
+    title: str
+    body: str
+    data: dict[str, str] = {}
+
+
+OutboundMessage = Annotated[EmailMessage | SmsMessage | PushMessage, Field(discriminator="channel")]
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+# --------------------------------------------------------------------------------------------
+
+
+def address_problem(channel: Channel, address: str) -> str | None:
+    """Why `address` cannot be used on `channel`, or None when it can."""
+    if channel is Channel.EMAIL and not re.fullmatch(EMAIL_PATTERN, address):
+        return "not a valid e-mail address"
+    if channel is Channel.SMS and not re.fullmatch(E164_PATTERN, address):
+        return "not an E.164 phone number (such as +14155550100)"
+    if channel is Channel.PUSH and (len(address) < 8 or any(c.isspace() for c in address)):
+        return "not a push registration token"
+    return None

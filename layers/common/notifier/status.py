@@ -1,0 +1,225 @@
+"""The status of every (notification, channel), in DynamoDB, moving only forward.
+
+ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. Every write
+is one conditional UpdateItem, so two writers racing (the publish function and a fast consumer, or
+two deliveries of one SQS message) can never move a status backwards.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from .models import Channel, ChannelStatus, Envelope, EventStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class Status(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+
+_IN_FLIGHT = frozenset({Status.ACCEPTED, Status.QUEUED})
+ALLOWED_FROM: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: _IN_FLIGHT,
+    Status.SENT: _IN_FLIGHT,
+    Status.FAILED: _IN_FLIGHT,
+    Status.SUPPRESSED: _IN_FLIGHT,
+    Status.DEAD_LETTERED: _IN_FLIGHT,
+    Status.DELIVERED: frozenset({Status.SENT}),
+    Status.BOUNCED: frozenset({Status.SENT}),
+}
+"""For each status, the statuses it may follow. ACCEPTED follows nothing: it is only ever first."""
+
+TERMINAL = frozenset({Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED})
+
+_MAX_ERROR_CHARS = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StatusStore:
+    """Table keyed by `notification_id` (partition) and `channel` (sort), with TTL on `expires_at`."""
+
+    def __init__(self, table: str, ttl_days: int, client: DynamoDBClient) -> None:
+        self.table = table
+        self.ttl = timedelta(days=ttl_days)
+        self.client = client
+
+    def accept(self, envelope: Envelope) -> None:
+        """Record ACCEPTED for each channel, unless a consumer has already moved it on."""
+        now = _now()
+        for channel in envelope.channels:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(envelope.notification_id, channel),
+                UpdateExpression=(
+                    "SET #status = if_not_exists(#status, :accepted), "
+                    "created_at = if_not_exists(created_at, :now), "
+                    "updated_at = if_not_exists(updated_at, :now), "
+                    "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
+                    "expires_at = if_not_exists(expires_at, :expires)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":accepted": {"S": Status.ACCEPTED},
+                    ":now": {"S": _iso(now)},
+                    ":recipient": {"S": envelope.recipient_id},
+                    ":event_type": {"S": str(envelope.event_type)},
+                    ":priority": {"S": envelope.priority},
+                    ":expires": {"N": str(int((now + self.ttl).timestamp()))},
+                },
+            )
+
+    def begin_attempt(self, envelope: Envelope, channel: Channel) -> bool:
+        """Mark the channel QUEUED and count an attempt. False when it is already past sending."""
+        now = _now()
+        return self._conditional_update(
+            envelope.notification_id,
+            channel,
+            Status.QUEUED,
+            allow_missing=True,
+            extra_set=(
+                "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
+                "created_at = if_not_exists(created_at, :now), "
+                "expires_at = if_not_exists(expires_at, :expires)"
+            ),
+            add="attempts :one",
+            values={
+                ":recipient": {"S": envelope.recipient_id},
+                ":event_type": {"S": str(envelope.event_type)},
+                ":priority": {"S": envelope.priority},
+                ":expires": {"N": str(int((now + self.ttl).timestamp()))},
+                ":one": {"N": "1"},
+            },
+            now=now,
+        )
+
+    def advance(
+        self,
+        notification_id: str,
+        channel: Channel,
+        status: Status,
+        *,
+        provider_message_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move to `status` if the current one allows it. False when it does not."""
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        if provider_message_id is not None:
+            sets.append("provider_message_id = :provider_id")
+            values[":provider_id"] = {"S": provider_message_id}
+        if error is not None:
+            sets.append("last_error = :error")
+            values[":error"] = {"S": error[:_MAX_ERROR_CHARS]}
+        return self._conditional_update(
+            notification_id, channel, status, extra_set=", ".join(sets), values=values
+        )
+
+    def record_error(self, notification_id: str, channel: Channel, error: str) -> None:
+        """Keep the reason of a transient failure; the status does not change."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(notification_id, channel),
+            UpdateExpression="SET last_error = :error, updated_at = :now",
+            ExpressionAttributeValues={
+                ":error": {"S": error[:_MAX_ERROR_CHARS]},
+                ":now": {"S": _iso(_now())},
+            },
+        )
+
+    def get(self, notification_id: str) -> EventStatus | None:
+        answer = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="notification_id = :id",
+            ExpressionAttributeValues={":id": {"S": notification_id}},
+            ConsistentRead=True,
+        )
+        items = answer.get("Items", [])
+        if not items:
+            return None
+        first = items[0]
+        return EventStatus(
+            event_id=notification_id,
+            recipient_id=_s(first, "recipient_id"),
+            event_type=_s(first, "event_type"),
+            priority=_s(first, "priority"),
+            channels={
+                Channel(item["channel"]["S"]): ChannelStatus(
+                    status=item["status"]["S"],
+                    attempts=int(item.get("attempts", {}).get("N", 0)),
+                    provider_message_id=_s(item, "provider_message_id"),
+                    last_error=_s(item, "last_error"),
+                    created_at=_s(item, "created_at"),
+                    updated_at=_s(item, "updated_at"),
+                )
+                for item in items
+            },
+        )
+
+    def _conditional_update(
+        self,
+        notification_id: str,
+        channel: Channel,
+        status: Status,
+        *,
+        extra_set: str = "",
+        add: str = "",
+        values: dict[str, Any],
+        allow_missing: bool = False,
+        now: datetime | None = None,
+    ) -> bool:
+        allowed = sorted(ALLOWED_FROM[status])
+        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(allowed)}
+        condition = f"#status IN ({', '.join(placeholders)})"
+        if allow_missing:
+            condition = f"attribute_not_exists(#status) OR {condition}"
+        expression = "SET #status = :status, updated_at = :now" + (f", {extra_set}" if extra_set else "")
+        if add:
+            expression += f" ADD {add}"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(notification_id, channel),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status.value},
+                    ":now": {"S": _iso(now or _now())},
+                    **placeholders,
+                    **values,
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _key(notification_id: str, channel: Channel) -> dict[str, Any]:
+        return {"notification_id": {"S": notification_id}, "channel": {"S": channel.value}}
+
+
+def _s(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value else None

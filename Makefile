@@ -1,0 +1,82 @@
+# One command for each job. Every target sets up what it needs first, on a fresh machine too.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .tools/sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+# `sam build` for the python3.13 runtime needs a python3.13 on PATH: use one from PATH or pyenv.
+PY313_DIR := $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
+	[ -n "$$d" ] && [ "$$d" != "." ] && echo "$$d" || ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/null | tail -n 1)
+
+.PHONY: help setup run test unit functional lint format typecheck build deploy deploy-localstack lock clean
+
+help:
+	@echo "make run        start the local stack (arrives with the local stack issue)"
+	@echo "make test       set up, lint, and run every test"
+	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
+	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
+	@echo "make deploy     sam deploy (guided the first time)"
+	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+test: lint
+	$(BIN)/pytest -n 2 --dist loadfile
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests/unit
+
+functional: $(VENV)/.installed
+	$(BIN)/pytest tests/functional
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/common/notifier functions devstack
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region $(REGION) --template template.yaml
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+build: $(SAM_VENV)/.installed
+	@[ -n "$(PY313_DIR)" ] || { echo "make build: no python3.13 found on PATH or in ~/.pyenv/versions;" \
+		"install Python 3.13, or run '$(SAM) build --use-container' where Docker runs"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" $(SAM) build --template template.yaml
+
+deploy: build
+	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided) $(DEPLOY_ARGS)
+
+deploy-localstack: $(SAM_VENV)/.installed
+	@[ -n "$(PY313_DIR)" ] || { echo "make deploy-localstack: no python3.13 found"; exit 1; }
+	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal build --template template.yaml
+	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal deploy --config-env localstack $(DEPLOY_ARGS)
+
+# Re-pin every dependency after editing requirements/*.in.
+lock:
+	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam
+	$(PYTHON) -m venv /tmp/notifier-lock-dev && /tmp/notifier-lock-dev/bin/pip install -q -r requirements/dev.in
+	{ echo "# Fully pinned from requirements/dev.in by \`make lock\`. Do not edit by hand."; \
+	  /tmp/notifier-lock-dev/bin/pip freeze; } > requirements/dev.txt
+	$(PYTHON) -m venv /tmp/notifier-lock-sam && /tmp/notifier-lock-sam/bin/pip install -q -r requirements/sam.in
+	{ echo "# Fully pinned from requirements/sam.in by \`make lock\`. Do not edit by hand."; \
+	  /tmp/notifier-lock-sam/bin/pip freeze; } > requirements/sam.txt
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""Settings every test shares: no real AWS credentials, and a fixed region."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Set before any boto3 client exists, so nothing can reach a real account.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's placeholder credentials
+    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_METRICS_NAMESPACE="notifier-tests",
+    POWERTOOLS_SERVICE_NAME="notifier",
+)
+for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_variable, None)
+
+
+@pytest.fixture
+def lambda_context():
+    from tests.factories import LambdaContext
+
+    return LambdaContext()

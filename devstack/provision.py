@@ -186,7 +186,12 @@ def _table(stack: Stack, logical_id: str, properties: dict[str, Any], client: Cl
         "AttributeDefinitions": properties["AttributeDefinitions"],
         "BillingMode": properties.get("BillingMode", "PROVISIONED"),
     }
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput", "StreamSpecification"):
+    for key in (
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "ProvisionedThroughput",
+        "StreamSpecification",
+    ):
         if key in properties:
             arguments[key] = properties[key]
     try:

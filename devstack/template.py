@@ -115,7 +115,9 @@ class Stack:
         declared = self.template.get("Parameters", {})
         unknown = set(self.overrides) - set(declared)
         if unknown:
-            raise TemplateError(f"unknown parameter(s) {sorted(unknown)}; the template declares {sorted(declared)}")
+            raise TemplateError(
+                f"unknown parameter(s) {sorted(unknown)}; the template declares {sorted(declared)}"
+            )
         self.parameters: dict[str, str] = {}
         for name, spec in declared.items():
             if name in self.overrides:
@@ -166,7 +168,7 @@ class Stack:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Ref":
                 return self._ref(arg)
             if key.startswith("Fn::"):
@@ -239,7 +241,7 @@ class Stack:
         return self._evaluate(self.template.get("Conditions", {})[name])
 
     def _evaluate(self, node: Any) -> bool:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         match key:
             case "Fn::Equals":
                 left, right = self.resolve(arg)

@@ -6,11 +6,13 @@ import os
 
 import pytest
 
+from tests.factories import LambdaContext
+
 # Set before any boto3 client exists, so nothing can reach a real account.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
-    AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105 - moto's placeholder credentials
-    AWS_SESSION_TOKEN="testing",  # noqa: S105
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
     AWS_DEFAULT_REGION="us-east-1",
     POWERTOOLS_METRICS_NAMESPACE="notifier-tests",
     POWERTOOLS_SERVICE_NAME="notifier",
@@ -21,6 +23,4 @@ for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 
 @pytest.fixture
 def lambda_context():
-    from tests.factories import LambdaContext
-
     return LambdaContext()

@@ -45,7 +45,9 @@ def api_event(
     return event
 
 
-def sqs_record(body: Any, *, queue_arn: str, message_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:
+def sqs_record(
+    body: Any, *, queue_arn: str, message_id: str | None = None, receive_count: int = 1
+) -> dict[str, Any]:
     """One SQS record as Lambda delivers it, shaped like the records in events/sqs_*.json."""
     template = load_event("sqs_email_critical.json")["Records"][0]
     text = body if isinstance(body, str) else json.dumps(body)

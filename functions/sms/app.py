@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from notifier.consumer import ChannelConsumer
 from notifier.models import Channel
 from notifier.observability import logger, metrics

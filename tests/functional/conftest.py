@@ -12,8 +12,13 @@ from moto import mock_aws
 from devstack.lambda_events import sqs_record
 from devstack.provision import Deployment, provision
 from devstack.template import Stack, load_template
+from functions.email import app as email
+from functions.publish import app
+from functions.push import app as push
+from functions.sms import app as sms
 from notifier import runtime
 from notifier.recipients import Contacts, PushToken, Recipient, RecipientStore
+from tests.factories import LambdaContext
 
 
 @pytest.fixture
@@ -31,23 +36,15 @@ def deployment(monkeypatch) -> Iterator[Deployment]:
 
 @pytest.fixture
 def publish(deployment) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    from functions.publish import app
-    from tests.factories import LambdaContext
-
     return lambda event: app.lambda_handler(event, LambdaContext(function_name="publish"))
 
 
 @pytest.fixture
 def consumers(deployment) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-    from functions.email import app as email
-    from functions.push import app as push
-    from functions.sms import app as sms
-    from tests.factories import LambdaContext
+    def handler(name: str, module: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return lambda event: module.lambda_handler(event, LambdaContext(function_name=name))
 
-    return {
-        name: (lambda event, module=module: module.lambda_handler(event, LambdaContext(function_name=name)))
-        for name, module in (("email", email), ("sms", sms), ("push", push))
-    }
+    return {name: handler(name, module) for name, module in (("email", email), ("sms", sms), ("push", push))}
 
 
 @pytest.fixture

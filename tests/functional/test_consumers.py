@@ -9,6 +9,7 @@ import pytest
 
 from notifier import runtime
 from notifier.models import Channel
+from notifier.recipients import Contacts, Recipient
 from tests.factories import load_event, sqs_event, sqs_record
 
 CHANNELS = [c.value for c in Channel]
@@ -92,8 +93,6 @@ def test_a_redelivered_message_that_was_already_sent_is_not_sent_again(consumers
 
 
 def test_a_recipient_without_an_address_on_the_channel_fails_permanently(consumers, outbox, recipients):
-    from notifier.recipients import Contacts, Recipient
-
     recipients.put(Recipient(recipient_id="user-123", contacts=Contacts(email="only-email@example.com")))
     batch = load_event("sqs_sms_critical.json")
     from_recipient = batch["Records"][1]  # the record without an inline address

@@ -13,11 +13,15 @@ import pytest
 from devstack.provision import Deployment
 from notifier.models import Channel, Priority
 from notifier.routing import routing_rules
-from tests.factories import api_event
+from tests.factories import api_event, load_event
 from tests.functional.conftest import receive_all
 
 PAIRS = [(channel, priority) for channel in Channel for priority in Priority]
-ADDRESSES = {Channel.EMAIL: "alice@example.com", Channel.SMS: "+14155550100", Channel.PUSH: "fcm-token-alice-0123"}
+ADDRESSES = {
+    Channel.EMAIL: "alice@example.com",
+    Channel.SMS: "+14155550100",
+    Channel.PUSH: "fcm-token-alice-0123",
+}
 
 
 def subscribed_queues(deployment: Deployment) -> dict[str, dict[str, list[str]]]:
@@ -87,7 +91,11 @@ def test_a_multi_channel_event_reaches_one_queue_per_channel(deployment, publish
             body={
                 "user_id": "user-123",
                 "event_type": event_type,
-                "payload": {"parent_id": "post_1", "parent_type": "post", "timestamp": "2026-11-21T10:00:00Z"},
+                "payload": {
+                    "parent_id": "post_1",
+                    "parent_type": "post",
+                    "timestamp": "2026-11-21T10:00:00Z",
+                },
             },
         )
     )
@@ -97,21 +105,17 @@ def test_a_multi_channel_event_reaches_one_queue_per_channel(deployment, publish
     expected = selected_queues(deployment, [c.value for c in rule.channels], rule.priority.value)
     assert len(expected) == len(rule.channels)
     landed = notification_ids_per_queue(deployment)
-    assert {q: ids for q, ids in landed.items() if ids} == dict.fromkeys(expected, [event_id])
+    assert {q: ids for q, ids in landed.items() if ids} == {q: [event_id] for q in expected}
 
 
 def test_the_payload_priority_overrides_the_event_types_default(deployment, publish):
     # LIKE is a standard event by default; the seed document's payload asks for critical.
-    answer = publish(api_event("POST", "/event", body=json.loads(_seed_like_body())))
+    answer = publish(
+        api_event("POST", "/event", body=json.loads(load_event("api_publish_event.json")["body"]))
+    )
 
     event_id = json.loads(answer["body"])["event_id"]
     landed = notification_ids_per_queue(deployment)
     assert {q: ids for q, ids in landed.items() if ids} == {
         q: [event_id] for q in selected_queues(deployment, ["push"], "critical")
     }
-
-
-def _seed_like_body() -> str:
-    from tests.factories import load_event
-
-    return load_event("api_publish_event.json")["body"]

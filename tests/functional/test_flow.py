@@ -12,8 +12,14 @@ CONSUMER_OF = {"Email": "email", "Sms": "sms", "Push": "push"}
 
 def run_consumers_once(deployment, consumers) -> None:
     """Deliver what each queue holds to its function, as its event source would."""
-    for queue in ("EmailCriticalQueue", "EmailStandardQueue", "SmsCriticalQueue", "SmsStandardQueue",
-                  "PushCriticalQueue", "PushStandardQueue"):
+    for queue in (
+        "EmailCriticalQueue",
+        "EmailStandardQueue",
+        "SmsCriticalQueue",
+        "SmsStandardQueue",
+        "PushCriticalQueue",
+        "PushStandardQueue",
+    ):
         records = receive_all(deployment, queue)
         if records:
             channel = next(v for k, v in CONSUMER_OF.items() if queue.startswith(k))
@@ -31,8 +37,12 @@ def test_a_published_multi_channel_event_is_sent_once_on_each_channel(
             body={
                 "user_id": "user-123",
                 "event_type": "MESSAGE",
-                "payload": {"parent_id": "thread_1", "parent_type": "thread", "timestamp": "2026-11-21T10:00:00Z",
-                            "actor_name": "Dana"},
+                "payload": {
+                    "parent_id": "thread_1",
+                    "parent_type": "thread",
+                    "timestamp": "2026-11-21T10:00:00Z",
+                    "actor_name": "Dana",
+                },
             },
         )
     )
@@ -40,7 +50,9 @@ def test_a_published_multi_channel_event_is_sent_once_on_each_channel(
 
     run_consumers_once(deployment, consumers)
     status = publish(
-        api_event("GET", f"/event/{event_id}", resource="/event/{event_id}", path_parameters={"event_id": event_id})
+        api_event(
+            "GET", f"/event/{event_id}", resource="/event/{event_id}", path_parameters={"event_id": event_id}
+        )
     )
 
     deliveries = sorted((e.channel, e.address) for e in outbox if e.notification_id == event_id)
@@ -62,6 +74,10 @@ def test_the_seed_notification_reaches_the_recipients_stored_address(
     run_consumers_once(deployment, consumers)
 
     [entry] = list(outbox)
-    assert (entry.notification_id, entry.channel, entry.address) == (notification_id, "email", "user-123@example.com")
+    assert (entry.notification_id, entry.channel, entry.address) == (
+        notification_id,
+        "email",
+        "user-123@example.com",
+    )
     assert entry.content["text"] == "Order shipped"
     assert entry.content["subject"] == "You have a new notification"

@@ -10,7 +10,12 @@ import pytest
 from tests.factories import api_event, load_event
 from tests.functional.conftest import receive_all
 
-ALL_QUEUES = [f"{c}{p}{kind}" for c in ("Email", "Sms", "Push") for p in ("Critical", "Standard") for kind in ("Queue", "DLQ")]
+ALL_QUEUES = [
+    f"{c}{p}{kind}"
+    for c in ("Email", "Sms", "Push")
+    for p in ("Critical", "Standard")
+    for kind in ("Queue", "DLQ")
+]
 
 
 def queued_anywhere(deployment) -> int:
@@ -95,7 +100,9 @@ def test_the_status_of_a_published_event_is_accepted_per_channel(deployment, pub
     event_id = json.loads(accepted["body"])["event_id"]
 
     answer = publish(
-        api_event("GET", f"/event/{event_id}", resource="/event/{event_id}", path_parameters={"event_id": event_id})
+        api_event(
+            "GET", f"/event/{event_id}", resource="/event/{event_id}", path_parameters={"event_id": event_id}
+        )
     )
 
     assert answer["statusCode"] == 200

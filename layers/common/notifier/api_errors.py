@@ -49,5 +49,7 @@ def _field_problem(error: dict[str, Any]) -> FieldProblem:
     if error.get("type") == "extra_forbidden":
         reason = "unknown field"
     if error.get("type") == "json_invalid":
-        return FieldProblem(field="body", reason=f"not valid JSON ({error.get('ctx', {}).get('error', reason)})")
+        return FieldProblem(
+            field="body", reason=f"not valid JSON ({error.get('ctx', {}).get('error', reason)})"
+        )
     return FieldProblem(field=".".join(loc) or "body", reason=reason)

@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 
 # Fail fast and let the caller (API client or SQS redelivery) retry, instead of sitting in
 # botocore's retry loop for the whole Lambda timeout.
-_CONFIG = Config(
-    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
-)
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
 @cache

@@ -6,9 +6,9 @@ it is versioned (`schema_version`) so a consumer can refuse a message it does no
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator

@@ -60,9 +60,9 @@ class RecipientStore:
         self.client = client
 
     def get(self, recipient_id: str) -> Recipient | None:
-        item = self.client.get_item(
-            TableName=self.table, Key={"recipient_id": {"S": recipient_id}}
-        ).get("Item")
+        item = self.client.get_item(TableName=self.table, Key={"recipient_id": {"S": recipient_id}}).get(
+            "Item"
+        )
         if not item:
             return None
         return Recipient.model_validate_json(item["document"]["S"])
@@ -78,9 +78,7 @@ class RecipientStore:
         }
 
 
-def resolve_addresses(
-    envelope: Envelope, channel: Channel, recipients: RecipientStore | None
-) -> list[str]:
+def resolve_addresses(envelope: Envelope, channel: Channel, recipients: RecipientStore | None) -> list[str]:
     """The addresses to send to: the envelope's inline one, else the recipient's contacts."""
     inline = envelope.addresses.get(channel)
     if inline:

@@ -113,9 +113,7 @@ def _render_event(
     match channel:
         case Channel.EMAIL:
             text = _fill(event.email.text, fields)
-            return EmailMessage(
-                subject=_fill(event.email.subject, fields), text=text, html=_paragraphs(text)
-            )
+            return EmailMessage(subject=_fill(event.email.subject, fields), text=text, html=_paragraphs(text))
         case Channel.SMS:
             return SmsMessage(text=_fill(event.sms.text, fields))
         case Channel.PUSH:

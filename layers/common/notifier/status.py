@@ -42,7 +42,9 @@ ALLOWED_FROM: dict[Status, frozenset[Status]] = {
 }
 """For each status, the statuses it may follow. ACCEPTED follows nothing: it is only ever first."""
 
-TERMINAL = frozenset({Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED})
+TERMINAL = frozenset(
+    {Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED}
+)
 
 _MAX_ERROR_CHARS = 1000
 

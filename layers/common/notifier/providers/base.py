@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from ..models import Channel, OutboundMessage
+from notifier.models import Channel, OutboundMessage
 
 
 class Provider(ABC):

@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import PermanentDeliveryError, TransientDeliveryError
-from ..models import Channel, OutboundMessage
+from notifier.errors import PermanentDeliveryError, TransientDeliveryError
+from notifier.models import Channel, OutboundMessage
+
 from .base import Provider
 
 PERMANENT_FAILURES = {
@@ -84,9 +85,7 @@ class SandboxProvider(Provider):
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    def send(
-        self, channel: Channel, address: str, message: OutboundMessage, *, notification_id: str
-    ) -> str:
+    def send(self, channel: Channel, address: str, message: OutboundMessage, *, notification_id: str) -> str:
         if address == PERMANENT_FAILURES[channel]:
             raise PermanentDeliveryError(f"sandbox: {channel} address rejected permanently")
         if address == TRANSIENT_FAILURES[channel]:

@@ -94,7 +94,9 @@ ClientFactory = Callable[[str], Any]
 
 def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
     """Create every supported resource of `stack`, in dependency order, and describe its functions."""
-    make_client = client or (lambda service: boto3.client(service, region_name=stack.region))
+    make_client = client or (
+        lambda service: boto3.client(service, region_name=stack.region)  # type: ignore[call-overload]
+    )
     creators: dict[str, Callable[[Stack, str, dict[str, Any], ClientFactory], None]] = {
         "AWS::SNS::Topic": _topic,
         "AWS::SQS::Queue": _queue,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -42,7 +42,7 @@ class TemplateError(ValueError):
     """The template uses something this module does not know how to resolve."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]
     pass
 
 
@@ -56,7 +56,7 @@ def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {tag: value}
 
     return build
@@ -131,15 +131,14 @@ class Stack:
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
-        resources: dict[str, dict[str, Any]] = self.template["Resources"]
-        return resources
+        return cast(dict[str, dict[str, Any]], self.template["Resources"])
 
     def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
 
     def function_properties(self, logical_id: str) -> dict[str, Any]:
         """A function's properties with the template's Globals merged in, as SAM merges them."""
-        merged = copy.deepcopy(self.template.get("Globals", {}).get("Function", {}))
+        merged: dict[str, Any] = copy.deepcopy(self.template.get("Globals", {}).get("Function", {}))
         _merge(merged, copy.deepcopy(self.resources[logical_id].get("Properties", {})))
         return merged
 

@@ -20,7 +20,7 @@ class ChannelConsumer:
             event_type=EventType.SQS,
             model=NotificationRecord,
             raise_on_entire_batch_failure=False,
-            logger=logger,
+            logger=logger,  # type: ignore[arg-type]  # a Powertools Logger is a logging.Logger in all but type
         )
 
     def handle_record(self, record: NotificationRecord) -> Status | None:

@@ -20,7 +20,7 @@ from .status import Status, StatusStore
 class NotificationRecord(SqsRecordModel):
     """An SQS record whose body is the envelope. A body that is not one fails this record alone."""
 
-    body: Json[Envelope]  # type: ignore[assignment]
+    body: Json[Envelope]
 
 
 @dataclass

@@ -44,6 +44,8 @@ class SocialEventType(StrEnum):
     POST = "POST"
 
 
+_BODY_LIMITS = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}
+
 DIRECT_EVENT_TYPE: Literal["NOTIFICATION"] = "NOTIFICATION"
 """The `event_type` of a notification published through the explicit route."""
 
@@ -77,9 +79,10 @@ class PublishRequest(BaseModel):
     @field_validator("message_body")
     @classmethod
     def _body_fits_channel(cls, value: str, info: ValidationInfo) -> str:
-        limit = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}.get(info.data.get("type"))
+        channel: Channel | None = info.data.get("type")
+        limit = _BODY_LIMITS.get(channel) if channel else None
         if limit is not None and len(value) > limit:
-            raise ValueError(f"at most {limit} characters for {info.data['type']} messages")
+            raise ValueError(f"at most {limit} characters for {channel} messages")
         return value
 
     @field_validator("subject")

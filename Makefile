@@ -9,9 +9,11 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-# `sam build` for the python3.13 runtime needs a python3.13 on PATH: use one from PATH or pyenv.
-PY313_DIR := $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
-	[ -n "$$d" ] && [ "$$d" != "." ] && echo "$$d" || ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/null | tail -n 1)
+# `sam build` for the python3.13 runtime needs a python3.13 on PATH that runs: one from pyenv's
+# versions (a pyenv shim is not enough), or one on PATH.
+PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/null | sort -r) \
+	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
+	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
 .PHONY: help setup run test unit functional lint format typecheck build deploy deploy-localstack lock clean
 

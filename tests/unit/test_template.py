@@ -157,3 +157,16 @@ def test_the_common_layer_is_built_by_sam_from_its_requirements():
     assert (content / "requirements.txt").is_file()
     assert (content / "notifier" / "__init__.py").is_file()
     assert Path(content / "notifier" / "routing_rules.json").is_file()
+
+
+def test_the_layer_ships_the_versions_the_tests_run():
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return {
+            name.lower().replace("_", "-"): version
+            for name, version in (line.split("==") for line in lines if "==" in line)
+        }
+
+    layer = pins(REPO_ROOT / "layers/common/requirements.txt")
+    dev = pins(REPO_ROOT / "requirements/dev.txt")
+    assert {name: dev.get(name) for name in layer} == layer

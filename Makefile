@@ -18,7 +18,7 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 .PHONY: help setup run test unit functional lint format typecheck build deploy deploy-localstack lock clean
 
 help:
-	@echo "make run        start the local stack (arrives with the local stack issue)"
+	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
 	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
@@ -36,6 +36,10 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
 	touch $@
+
+# The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help".
+run: $(VENV)/.installed
+	$(BIN)/python -m devstack $(ARGS)
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile

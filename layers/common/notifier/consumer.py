@@ -25,10 +25,14 @@ class ChannelConsumer:
 
     def handle_record(self, record: NotificationRecord) -> Status | None:
         envelope = record.body
-        logger.set_correlation_id(envelope.correlation_id)
-        logger.append_keys(notification_id=envelope.notification_id, sqs_message_id=record.messageId)
+        # Thread-local keys: one process may run several invocations at once (the local stack).
+        keys = {
+            "correlation_id": envelope.correlation_id,
+            "notification_id": envelope.notification_id,
+            "sqs_message_id": record.messageId,
+        }
+        logger.thread_safe_append_keys(**keys)
         try:
             return deliver(envelope, self.channel, runtime.delivery_deps(self.channel))
         finally:
-            logger.remove_keys(["notification_id", "sqs_message_id"])
-            logger.set_correlation_id(None)
+            logger.thread_safe_remove_keys(keys)

@@ -1,0 +1,99 @@
+"""`python -m devstack` (what `make run` runs): the whole service on this machine, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
+from .template import TemplateError, parse_overrides
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make run ARGS=...",
+        description="Run the notification service on 127.0.0.1: an AWS emulator, the resources of "
+        "template.yaml, the REST API and every SQS event source, with the sandbox provider.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("LOCAL_API_PORT", "3000")),
+        help="the REST API's port (default 3000, or LOCAL_API_PORT)",
+    )
+    parser.add_argument(
+        "--emulator-port",
+        type=int,
+        default=int(os.environ.get("LOCAL_EMULATOR_PORT", "4566")),
+        help="port of the embedded moto server (default 4566, or LOCAL_EMULATOR_PORT)",
+    )
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get("LOCAL_ENDPOINT_URL"),
+        help="use an emulator already running there (LocalStack: http://localhost:4566) "
+        "instead of starting moto (or LOCAL_ENDPOINT_URL)",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=None,
+        metavar="KEY=VALUE",
+        help="template Parameters, as sam deploy takes them",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
+    parser.add_argument(
+        "--max-environments",
+        type=int,
+        default=4,
+        help="most concurrent execution environments per function (default 4)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        overrides = parse_overrides(args.parameter_overrides)
+    except TemplateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = LocalConfig(
+        host=args.host,
+        api_port=args.port,
+        emulator_port=args.emulator_port,
+        endpoint=args.endpoint,
+        overrides=overrides,
+        api_key=os.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY,
+        seed_file=None if args.no_seed else LocalConfig().seed_file,
+        max_environments=args.max_environments,
+    )
+    stack = LocalStack(config)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        stack.start()
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    sources = len(stack.pollers)
+    print(
+        f"notifier local stack ready: API {stack.api_url}  x-api-key: {config.api_key}\n"
+        f"  emulator {stack.endpoint}  ({sources} SQS event sources running)\n"
+        f"  outbox   {stack.api_url}/_local/outbox\n"
+        "  Ctrl-C to stop",
+        flush=True,
+    )
+    stopping.wait()
+    print("stopping...", file=sys.stderr, flush=True)
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""SQS event sources, run the way Lambda's event source mapping runs them.
+
+For each source: gather a batch (up to `BatchSize`, waiting up to `MaximumBatchingWindowInSeconds`
+once the first record is in), invoke the function with Lambda-shaped records, then act on the answer
+as Lambda does: with `ReportBatchItemFailures`, delete every record not listed and leave the listed
+ones to reappear after their visibility timeout; a raised error, a timeout, or an answer naming a
+message id that was not in the batch fails the whole batch (nothing deleted). At most
+`ScalingConfig.MaximumConcurrency` invocations of one source run at once. Redrive to the DLQ after
+`maxReceiveCount` receives is the queue's own (the emulator's) behaviour, as in SQS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .lambda_events import sqs_record
+from .lambda_runtime import FunctionPool, InvocationError
+from .provision import SqsEventSource
+
+_MAX_RECEIVE = 10  # SQS's ReceiveMessage limit; larger batches are gathered over several calls
+_LONG_POLL_SECONDS = 1  # short enough that stop() is prompt
+
+
+@dataclass
+class SourceStats:
+    batches: int = 0
+    records: int = 0
+    deleted: int = 0
+    failed_records: int = 0
+    failed_batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SqsPoller:
+    def __init__(
+        self,
+        source: SqsEventSource,
+        function: FunctionPool,
+        sqs: Any,
+        *,
+        region: str,
+        log: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.source = source
+        self.function = function
+        self.sqs = sqs
+        self.region = region
+        self.log = log
+        self.stats = SourceStats()
+        self.concurrency = source.maximum_concurrency or 1000
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._stop = threading.Event()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix=f"{source.function}-{source.name}"
+        )
+        self._thread = threading.Thread(target=self._run, name=f"poll-{source.queue_logical_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=_LONG_POLL_SECONDS + 5)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
+            try:
+                batch = self._gather()
+            except Exception as exc:  # the emulator went away, or a network hiccup: wait and retry
+                self._slots.release()
+                if not self._stop.is_set():
+                    self.log(f"{self.source.queue_logical_id}: receive failed: {exc}")
+                    self._stop.wait(1)
+                continue
+            if not batch:
+                self._slots.release()
+                continue
+            self._executor.submit(self._invoke_and_release, batch)
+
+    def _gather(self) -> list[dict[str, Any]]:
+        """One batch: wait for a first record, then gather more until full or the window closes."""
+        batch: list[dict[str, Any]] = []
+        window = self.source.batching_window_seconds
+        deadline: float | None = None
+        while len(batch) < self.source.batch_size and not self._stop.is_set():
+            wait = _LONG_POLL_SECONDS
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait = int(min(_LONG_POLL_SECONDS, remaining))
+            answer = self.sqs.receive_message(
+                QueueUrl=self.source.queue_url,
+                MaxNumberOfMessages=min(_MAX_RECEIVE, self.source.batch_size - len(batch)),
+                WaitTimeSeconds=wait,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            messages = answer.get("Messages", [])
+            batch += [sqs_record(m, queue_arn=self.source.queue_arn, region=self.region) for m in messages]
+            if not batch:
+                return batch
+            if deadline is None:
+                deadline = time.monotonic() + window
+            if not window:
+                break
+            if not messages and wait == 0:
+                time.sleep(0.05)
+        return batch
+
+    def _invoke_and_release(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._invoke(batch)
+        except Exception as exc:  # never let one batch kill the poller
+            self.log(f"{self.source.queue_logical_id}: {exc}")
+        finally:
+            self._slots.release()
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> None:
+        self.stats.batches += 1
+        self.stats.records += len(batch)
+        try:
+            answer = self.function.invoke({"Records": batch})
+        except InvocationError as exc:
+            self._fail_batch(batch, str(exc))
+            return
+        failed = self._failed_ids(answer, batch)
+        if failed is None:
+            return
+        self.stats.failed_records += len(failed)
+        self._delete([r for r in batch if r["messageId"] not in failed])
+
+    def _failed_ids(self, answer: Any, batch: list[dict[str, Any]]) -> set[str] | None:
+        """The ids the function reported failed, or None when the answer fails the whole batch."""
+        if not self.source.report_batch_item_failures:
+            return set()
+        if answer is None or (isinstance(answer, dict) and not answer.get("batchItemFailures")):
+            return set()
+        ids = {r["messageId"] for r in batch}
+        try:
+            failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+        except (KeyError, TypeError):
+            self._fail_batch(batch, f"malformed partial batch response {answer!r}")
+            return None
+        if not failed <= ids or "" in failed:
+            self._fail_batch(
+                batch, f"partial batch response names unknown message ids {sorted(failed - ids)}"
+            )
+            return None
+        return failed
+
+    def _fail_batch(self, batch: list[dict[str, Any]], reason: str) -> None:
+        self.stats.failed_batches += 1
+        self.stats.failed_records += len(batch)
+        self.stats.errors.append(reason)
+        self.log(f"{self.source.queue_logical_id}: batch of {len(batch)} failed: {reason}")
+
+    def _delete(self, records: list[dict[str, Any]]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.source.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+            self.stats.deleted += len(chunk)

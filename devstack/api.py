@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from .lambda_runtime import FunctionPool, InvocationError
 from .provision import ApiRoute
@@ -38,6 +38,19 @@ class _Route:
 def _compile(route: ApiRoute) -> _Route:
     regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
     return _Route(route, re.compile(f"^{regex}$"))
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: SplitResult
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+    @property
+    def api_key(self) -> str | None:
+        return next((v for k, v in reversed(self.headers) if k.lower() == "x-api-key"), None)
 
 
 @dataclass
@@ -79,32 +92,34 @@ class ApiGateway:
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
     ) -> Answer:
-        url = urlsplit(target)
-        if url.path == "/_local/outbox" and method == "GET":
-            return _json(200, self.outbox())
-        if url.path == "/_local/health" and method == "GET":
-            return _json(200, {"status": "ok"})
-        matched = self._match(method, url.path)
+        request = _Request(method, urlsplit(target), headers, body, source_ip)
+        local = self._local_routes().get((method, request.url.path))
+        if local is not None:
+            return local()
+        matched = self._match(method, request.url.path)
         if matched is None:
             return _json(
                 403,
                 {"message": "Missing Authentication Token"},
                 [("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
             )
-        route, path_parameters = matched
-        given_key = next((v for k, v in reversed(headers) if k.lower() == "x-api-key"), None)
-        if self.api_key is not None and given_key != self.api_key:
+        if self.api_key is not None and request.api_key != self.api_key:
             return _json(403, {"message": "Forbidden"}, [("x-amzn-ErrorType", "ForbiddenException")])
         if len(body) > MAX_BODY_BYTES:
             return _json(413, {"message": "Request Too Long"})
-        event = self._event(
-            method, url.path, url.query, headers, body, source_ip, route, path_parameters, given_key
-        )
+        route, path_parameters = matched
+        event = self._event(request, route, path_parameters)
         try:
             result = self.functions[route.function].invoke(event)
         except InvocationError:
             return _json(502, {"message": "Internal server error"})
         return self._answer(result, event["requestContext"]["requestId"])
+
+    def _local_routes(self) -> dict[tuple[str, str], Callable[[], Answer]]:
+        return {
+            ("GET", "/_local/outbox"): lambda: _json(200, self.outbox()),
+            ("GET", "/_local/health"): lambda: _json(200, {"status": "ok"}),
+        }
 
     def _match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
         for compiled in self.routes:
@@ -113,24 +128,14 @@ class ApiGateway:
                 return compiled.route, found.groupdict()
         return None
 
-    def _event(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-        route: ApiRoute,
-        path_parameters: dict[str, str],
-        api_key: str | None,
-    ) -> dict[str, Any]:
+    def _event(self, request: _Request, route: ApiRoute, path_parameters: dict[str, str]) -> dict[str, Any]:
+        method, path, headers, body = request.method, request.url.path, request.headers, request.body
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in headers:
             single[name] = value
             multi.setdefault(name, []).append(value)
-        query_pairs = parse_qsl(query, keep_blank_values=True)
+        query_pairs = parse_qsl(request.url.query, keep_blank_values=True)
         query_single = dict(query_pairs)
         query_multi: dict[str, list[str]] = {}
         for name, value in query_pairs:
@@ -167,10 +172,10 @@ class ApiGateway:
                 "requestTimeEpoch": int(time.time() * 1000),
                 "requestId": request_id,
                 "identity": {
-                    "sourceIp": source_ip,
+                    "sourceIp": request.source_ip,
                     "userAgent": user_agent,
-                    "apiKey": api_key,
-                    "apiKeyId": "local-key" if api_key else None,
+                    "apiKey": request.api_key,
+                    "apiKeyId": "local-key" if request.api_key else None,
                     "accountId": None,
                     "caller": None,
                     "user": None,
@@ -224,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

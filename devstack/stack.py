@@ -76,7 +76,7 @@ class LocalStack:
         self.deployment = provision(stack, client=self.client)
         self._set_function_environment(self.deployment)
         _put_layers_on_path(stack)
-        from notifier import runtime  # after the environment is set: it reads it lazily
+        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
 
         runtime.reset()
         self._seed_recipients()
@@ -129,7 +129,7 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - not needed with --endpoint
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per emulator request otherwise
         self._emulator = ThreadedMotoServer(
@@ -163,8 +163,8 @@ class LocalStack:
     def _seed_recipients(self) -> None:
         if self.config.seed_file is None:
             return
-        from notifier import runtime
-        from notifier.recipients import Recipient
+        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
+        from notifier.recipients import Recipient  # noqa: PLC0415
 
         data = json.loads(self.config.seed_file.read_text(encoding="utf-8"))
         store = runtime.recipient_store()

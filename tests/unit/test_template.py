@@ -57,7 +57,8 @@ def test_visibility_timeout_is_at_least_six_function_timeouts_plus_the_batching_
         window = props["MaximumBatchingWindowInSeconds"]
         largest_window = PARAMETERS[window["Ref"]]["MaxValue"] if isinstance(window, dict) else window
         visibility = QUEUES[props["Queue"]["Fn::GetAtt"][0]]["Properties"]["VisibilityTimeout"]
-        assert visibility >= 6 * timeout + largest_window, name
+        assert visibility == {"Ref": "QueueVisibilityTimeoutSeconds"}
+        assert PARAMETERS["QueueVisibilityTimeoutSeconds"]["Default"] >= 6 * timeout + largest_window, name
 
 
 def test_every_sqs_event_reports_batch_item_failures():

@@ -1,0 +1,103 @@
+"""Start the local stack in a child process on free loopback ports, and stop it (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .template import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalStackProcess:
+    """`python -m devstack` in a child process; its output goes to `log_path`."""
+
+    def __init__(
+        self, log_path: Path, *, overrides: list[str] | None = None, api_key: str = "local-dev-key"
+    ) -> None:
+        self.log_path = log_path
+        self.api_port = free_port()
+        self.emulator_port = free_port()
+        self.api_key = api_key
+        self.overrides = overrides or []
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.api_port}"
+        self.endpoint = f"http://127.0.0.1:{self.emulator_port}"
+
+    def start(self, timeout: float = 60) -> LocalStackProcess:
+        command = [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--port",
+            str(self.api_port),
+            "--emulator-port",
+            str(self.emulator_port),
+        ]
+        if self.overrides:
+            command += ["--parameter-overrides", *self.overrides]
+        environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}
+        environment.pop("AWS_ENDPOINT_URL", None)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+                command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the local stack exited with {self.process.returncode}:\n{self.log()}")
+            if "local stack ready" in self.log():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the local stack did not start within {timeout} s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON log lines the handlers wrote."""
+        return [json.loads(line) for line in self.log().splitlines() if re.match(r"^\{\"level\"", line)]
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, key: str | None = "", raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": "application/json"}
+        if key is not None:
+            headers["x-api-key"] = key or self.api_key
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)  # noqa: S310 - loopback
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def outbox(self) -> list[dict[str, Any]]:
+        status, entries = self.request("GET", "/_local/outbox", key=None)
+        if status != 200:
+            raise RuntimeError(f"GET /_local/outbox answered {status}")
+        return list(entries)

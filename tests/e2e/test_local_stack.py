@@ -1,0 +1,143 @@
+"""The whole service in the local stack, called over HTTP as a user calls it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from devstack.process import LocalStackProcess, free_port
+from devstack.template import REPO_ROOT
+from tests.e2e.conftest import emulator, messages_in_queues, wait_for
+from tests.factories import load_event
+
+SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
+SEED_EVENT = json.loads(load_event("api_publish_event.json")["body"])
+
+
+def delivered(local: LocalStackProcess, notification_id: str) -> list[dict]:
+    return [e for e in local.outbox() if e["notification_id"] == notification_id]
+
+
+def channel_statuses(local: LocalStackProcess, notification_id: str) -> dict[str, str]:
+    status, body = local.request("GET", f"/event/{notification_id}")
+    assert status == 200
+    return {channel: s["status"] for channel, s in body["channels"].items()}
+
+
+def test_both_seed_payloads_reach_the_outbox_and_end_sent(local):
+    status_n, notification = local.request("POST", "/api/v1/notifications/publish", SEED_NOTIFICATION)
+    status_e, event = local.request("POST", "/event", SEED_EVENT)
+
+    assert (status_n, status_e) == (202, 202)
+    notification_id, event_id = notification["notificationId"], event["event_id"]
+    [email] = wait_for(lambda: delivered(local, notification_id), timeout=15)
+    pushes = wait_for(lambda: delivered(local, event_id), timeout=15)
+    assert (email["channel"], email["address"], email["content"]["text"]) == (
+        "email",
+        "user-123@example.com",
+        "Order shipped",
+    )
+    # user_12345 has two devices; a LIKE goes to push, on both.
+    assert sorted(p["address"] for p in pushes) == [
+        "sandbox-token-user_12345-ios",
+        "sandbox-token-user_12345-web",
+    ]
+    assert wait_for(lambda: channel_statuses(local, notification_id) == {"email": "SENT"})
+    assert wait_for(lambda: channel_statuses(local, event_id) == {"push": "SENT"})
+
+
+@pytest.mark.parametrize("path", ["/event", "/api/v1/notifications/publish"])
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_without_the_api_key_the_answer_is_403(local, path, key):
+    status, body = local.request("POST", path, SEED_EVENT, key=key)
+
+    assert status == 403
+    assert body == {"message": "Forbidden"}
+
+
+def test_a_route_the_template_does_not_declare_is_403_as_api_gateway_answers(local):
+    assert local.request("GET", "/events")[0] == 403
+    assert local.request("DELETE", "/event/some-id")[0] == 403
+
+
+def test_bad_json_is_a_400_and_nothing_is_published(local):
+    before = len(local.outbox())
+    wait_for(lambda: messages_in_queues(local) == 0)
+
+    status, body = local.request("POST", "/event", raw=b'{"user_id": "user_12345", "event_type": ')
+
+    assert status == 400
+    assert body["error"] == "invalid_json"
+    time.sleep(0.5)
+    assert messages_in_queues(local) == 0
+    assert len(local.outbox()) == before
+
+
+def test_the_outbox_names_notification_channel_address_and_content(local):
+    _, event = local.request("POST", "/event", {**SEED_EVENT, "user_id": "alice"})
+
+    [entry] = wait_for(lambda: delivered(local, event["event_id"]))
+
+    assert {"notification_id", "channel", "address", "content"} <= set(entry)
+    assert entry["content"]["title"] == "New like"
+
+
+@pytest.fixture(scope="module")
+def fast_retries(tmp_path_factory):
+    stack = LocalStackProcess(
+        tmp_path_factory.mktemp("fast") / "local.log",
+        overrides=["QueueVisibilityTimeoutSeconds=2", "MaxReceiveCount=3", "StandardBatchingWindowSeconds=1"],
+    ).start()
+    yield stack
+    stack.stop()
+
+
+def test_a_record_failing_every_time_is_dead_lettered_after_max_receives_and_its_batch_delivered_once(
+    fast_retries,
+):
+    local = fast_retries
+    flaky = {"recipientId": "flaky-demo", "type": "email", "messageBody": "never arrives"}
+    good = [{"recipientId": "alice", "type": "email", "messageBody": f"hello {i}"} for i in range(3)]
+
+    answers = [local.request("POST", "/api/v1/notifications/publish", body) for body in [flaky, *good]]
+
+    flaky_id, *good_ids = [body["notificationId"] for _, body in answers]
+    sqs = emulator(local, "sqs")
+    dlq = sqs.get_queue_url(QueueName="notifier-EmailStandardDLQ")["QueueUrl"]
+
+    def dead_lettered():
+        found = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"], VisibilityTimeout=0)
+        return found.get("Messages")
+
+    [message] = wait_for(dead_lettered, timeout=30)
+    assert json.loads(message["Body"])["notification_id"] == flaky_id
+    _, body = local.request("GET", f"/event/{flaky_id}")
+    assert body["channels"]["email"]["attempts"] == 3
+    assert "temporarily unavailable" in body["channels"]["email"]["last_error"]
+    deliveries = Counter(e["notification_id"] for e in local.outbox())
+    assert {i: deliveries[i] for i in good_ids} == dict.fromkeys(good_ids, 1)
+    assert deliveries[flaky_id] == 0
+
+
+def test_a_taken_port_is_a_clear_error_not_a_traceback():
+    with __import__("socket").socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "devstack", "--port", str(port), "--emulator-port", str(free_port())],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert run.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -15,11 +15,12 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
 	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
-.PHONY: help setup run test unit functional lint format typecheck build deploy deploy-localstack lock clean
+.PHONY: help setup run bench test unit functional lint format typecheck build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
+	@echo "make bench      measure the local stack's POST-to-outbox latency (writes bench/results.json)"
 	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
 	@echo "make deploy     sam deploy (guided the first time)"
@@ -40,6 +41,10 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 # The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help".
 run: $(VENV)/.installed
 	$(BIN)/python -m devstack $(ARGS)
+
+# Measurements (not pass/fail tests): prints a table and writes bench/results.json.
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.local_latency
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile

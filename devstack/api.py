@@ -15,6 +15,7 @@ import json
 import re
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,7 +80,9 @@ class ApiGateway:
         region: str,
         account_id: str,
         outbox: Callable[[], list[dict[str, Any]]],
+        log: Callable[[str], None] = lambda message: None,
     ) -> None:
+        self.log = log
         self.routes = [_compile(r) for r in routes]
         self.functions = functions
         self.stage = stage
@@ -111,7 +114,8 @@ class ApiGateway:
         event = self._event(request, route, path_parameters)
         try:
             result = self.functions[route.function].invoke(event)
-        except InvocationError:
+        except InvocationError as exc:
+            self.log(f"{method} {request.url.path}: 502: {exc}\n{_cause(exc)}")
             return _json(502, {"message": "Internal server error"})
         return self._answer(result, event["requestContext"]["requestId"])
 
@@ -206,6 +210,13 @@ class ApiGateway:
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         return Answer(result["statusCode"], headers, raw)
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__
+    if cause is None:
+        return ""
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
 
 
 class _Handler(BaseHTTPRequestHandler):

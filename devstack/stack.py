@@ -104,6 +104,7 @@ class LocalStack:
             region=stack.region,
             account_id=stack.account_id,
             outbox=lambda: [asdict(entry) for entry in runtime.outbox().entries()],
+            log=_log,
         )
         self._api = ApiServer(gateway, config.host, config.api_port)
         self._api.start()
@@ -131,7 +132,7 @@ class LocalStack:
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - not needed with --endpoint
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per emulator request otherwise
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per emulator request otherwise
         self._emulator = ThreadedMotoServer(
             ip_address=self.config.host, port=self.config.emulator_port, verbose=False
         )

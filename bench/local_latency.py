@@ -1,0 +1,101 @@
+"""POST-to-outbox latency of the local stack: at idle, and under a burst of events.
+
+Each event is a critical LIKE for the demo recipient `alice` (one push delivery). Latency is the time
+from just before the client sends the POST to the sandbox's `sent_at` for that notification (one
+clock: the same machine). Prints a table and merges `local_e2e` into bench/results.json.
+
+    python -m bench.local_latency [--idle 20] [--burst 200] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+from devstack.process import LocalStackProcess
+
+RESULTS = Path(__file__).with_name("results.json")
+EVENT = {
+    "user_id": "alice",
+    "event_type": "LIKE",
+    "payload": {"parent_id": "post_1", "parent_type": "post", "timestamp": "2026-11-21T10:00:00Z", "priority": "critical"},
+}
+
+
+def _post(local: LocalStackProcess) -> tuple[str, float]:
+    started = time.time()
+    status, body = local.request("POST", "/event", EVENT)
+    if status != 202:
+        raise RuntimeError(f"POST /event answered {status}: {body}")
+    return body["event_id"], started
+
+
+def _latencies_ms(local: LocalStackProcess, sent: dict[str, float], timeout: float = 120) -> list[float]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        delivered = {e["notification_id"]: e["sent_at"] for e in local.outbox() if e["notification_id"] in sent}
+        if len(delivered) == len(sent):
+            return [(datetime.fromisoformat(delivered[i]).timestamp() - sent[i]) * 1000 for i in sent]
+        time.sleep(0.05)
+    raise RuntimeError(f"{len(sent) - len(delivered)} of {len(sent)} events not delivered within {timeout} s")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        local = LocalStackProcess(Path(folder) / "local.log").start()
+        try:
+            _latencies_ms(local, dict([_post(local)]))  # warm: first import of each handler
+            idle_ms = []
+            for _ in range(idle):
+                idle_ms += _latencies_ms(local, dict([_post(local)]))
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                sent = dict(pool.map(lambda _: _post(local), range(burst)))
+            post_seconds = time.monotonic() - started
+            burst_ms = _latencies_ms(local, sent)
+            drain_seconds = time.monotonic() - started
+        except Exception:
+            print(local.log()[-5000:])
+            raise
+        finally:
+            local.stop()
+    return {
+        "idle_p50_ms": round(statistics.median(idle_ms), 1),
+        "idle_p95_ms": round(_percentile(idle_ms, 0.95), 1),
+        "burst_events": burst,
+        "burst_post_events_per_s": round(burst / post_seconds, 1),
+        "burst_p50_ms": round(statistics.median(burst_ms), 1),
+        "burst_p95_ms": round(_percentile(burst_ms, 0.95), 1),
+        "burst_max_ms": round(max(burst_ms), 1),
+        "burst_all_delivered_seconds": round(drain_seconds, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idle", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    figures = measure(args.idle, args.burst, args.clients)
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"local_e2e.{name:<{width}}  {value}")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["local_e2e"] = figures
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -58,7 +58,7 @@ functional: $(VENV)/.installed
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/notifier functions devstack
+	$(BIN)/mypy layers/common/notifier functions devstack bench
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
 

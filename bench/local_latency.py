@@ -24,7 +24,12 @@ RESULTS = Path(__file__).with_name("results.json")
 EVENT = {
     "user_id": "alice",
     "event_type": "LIKE",
-    "payload": {"parent_id": "post_1", "parent_type": "post", "timestamp": "2026-11-21T10:00:00Z", "priority": "critical"},
+    "payload": {
+        "parent_id": "post_1",
+        "parent_type": "post",
+        "timestamp": "2026-11-21T10:00:00Z",
+        "priority": "critical",
+    },
 }
 
 
@@ -39,7 +44,9 @@ def _post(local: LocalStackProcess) -> tuple[str, float]:
 def _latencies_ms(local: LocalStackProcess, sent: dict[str, float], timeout: float = 120) -> list[float]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        delivered = {e["notification_id"]: e["sent_at"] for e in local.outbox() if e["notification_id"] in sent}
+        delivered = {
+            e["notification_id"]: e["sent_at"] for e in local.outbox() if e["notification_id"] in sent
+        }
         if len(delivered) == len(sent):
             return [(datetime.fromisoformat(delivered[i]).timestamp() - sent[i]) * 1000 for i in sent]
         time.sleep(0.05)
@@ -83,7 +90,9 @@ def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--idle", type=int, default=20)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -141,3 +142,18 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback():
     assert run.returncode == 1
     assert f"127.0.0.1:{port} is already in use" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_readmes_curl_for_event_is_delivered_within_two_seconds(local):
+    readme = (REPO_ROOT / "README.md").read_text()
+    [command] = re.findall(r"curl -X POST http://localhost:3000/event \\\n(.*?)\n  }'", readme, re.DOTALL)
+    headers = dict(re.findall(r'-H "([^:]+): ([^"]+)"', command))
+    body = json.loads(command.split("-d '", 1)[1] + "\n  }")
+    assert headers == {"x-api-key": "local-dev-key", "Content-Type": "application/json"}
+
+    started = time.monotonic()
+    status, answer = local.request("POST", "/event", body, key=headers["x-api-key"])
+
+    assert status == 202
+    wait_for(lambda: delivered(local, answer["event_id"]), timeout=2, every=0.02)
+    assert time.monotonic() - started < 2

@@ -27,7 +27,12 @@ class LocalStackProcess:
     """`python -m devstack` in a child process; its output goes to `log_path`."""
 
     def __init__(
-        self, log_path: Path, *, overrides: list[str] | None = None, api_key: str = "local-dev-key"
+        self,
+        log_path: Path,
+        *,
+        overrides: list[str] | None = None,
+        api_key: str = "local-dev-key",
+        endpoint: str | None = None,
     ) -> None:
         self.log_path = log_path
         self.api_port = free_port()
@@ -36,18 +41,15 @@ class LocalStackProcess:
         self.overrides = overrides or []
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
-        self.endpoint = f"http://127.0.0.1:{self.emulator_port}"
+        self.external_endpoint = endpoint
+        self.endpoint = endpoint or f"http://127.0.0.1:{self.emulator_port}"
 
     def start(self, timeout: float = 60) -> LocalStackProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "devstack",
-            "--port",
-            str(self.api_port),
-            "--emulator-port",
-            str(self.emulator_port),
-        ]
+        command = [sys.executable, "-m", "devstack", "--port", str(self.api_port)]
+        if self.external_endpoint:
+            command += ["--endpoint", self.external_endpoint]
+        else:
+            command += ["--emulator-port", str(self.emulator_port)]
         if self.overrides:
             command += ["--parameter-overrides", *self.overrides]
         environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
@@ -157,3 +158,21 @@ def test_the_readmes_curl_for_event_is_delivered_within_two_seconds(local):
     assert status == 202
     wait_for(lambda: delivered(local, answer["event_id"]), timeout=2, every=0.02)
     assert time.monotonic() - started < 2
+
+
+def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp_path):
+    emulator_server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    emulator_server.start()
+    host, port = emulator_server.get_host_and_port()
+    try:
+        local = LocalStackProcess(tmp_path / "local.log", endpoint=f"http://{host}:{port}").start()
+        try:
+            _, event = local.request("POST", "/event", SEED_EVENT)
+            wait_for(lambda: delivered(local, event["event_id"]))
+            queues = emulator(local, "sqs").list_queues()["QueueUrls"]
+            assert len(queues) == 12
+            assert f"emulator {local.endpoint}" in local.log()
+        finally:
+            local.stop()
+    finally:
+        emulator_server.stop()

@@ -9,7 +9,7 @@ import pytest
 
 from notifier import runtime
 from notifier.models import Channel
-from notifier.recipients import Contacts, Recipient
+from notifier.recipients import Contacts, PushToken, Recipient
 from tests.factories import load_event, sqs_event, sqs_record
 
 CHANNELS = [c.value for c in Channel]
@@ -125,3 +125,32 @@ def test_statuses_are_kept_with_an_expiry(consumers, user_123, deployment):
 
     assert items
     assert all(int(item["expires_at"]["N"]) > 0 for item in items)
+
+
+def test_a_recipient_with_several_devices_is_sent_to_each_and_one_dead_token_does_not_fail_the_rest(
+    consumers, outbox, recipients
+):
+    recipients.put(
+        Recipient(
+            recipient_id="user-123",
+            contacts=Contacts(
+                push_tokens=[
+                    PushToken(token="fcm-token-phone-0001", platform="android"),
+                    PushToken(token="sandbox-unregistered", platform="ios"),
+                    PushToken(token="fcm-token-tablet-0002", platform="android"),
+                ]
+            ),
+        )
+    )
+    batch = load_event("sqs_push_critical.json")
+    from_recipient = batch["Records"][1]
+
+    answer = consumers["push"](batch)
+
+    assert answer == {"batchItemFailures": []}
+    devices = sorted(e.address for e in outbox if e.notification_id == notification_id(from_recipient))
+    assert devices == ["fcm-token-phone-0001", "fcm-token-tablet-0002"]
+    found = runtime.status_store().get(notification_id(from_recipient))
+    assert found is not None
+    assert found.channels[Channel.PUSH].status == "SENT"
+    assert "rejected permanently" in (found.channels[Channel.PUSH].last_error or "")

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from .errors import PermanentDeliveryError, TransientDeliveryError
-from .models import Channel, Envelope
+from .models import Channel, Envelope, OutboundMessage
 from .observability import logger, metrics
 from .providers import Provider
 from .recipients import RecipientStore, resolve_addresses
@@ -48,10 +48,7 @@ def deliver(envelope: Envelope, channel: Channel, deps: DeliveryDeps) -> Status 
     try:
         addresses = resolve_addresses(envelope, channel, deps.recipients)
         message = render(envelope, channel)
-        provider_ids = [
-            deps.provider.send(channel, address, message, notification_id=envelope.notification_id)
-            for address in addresses
-        ]
+        provider_ids, problems = _send_to_each(envelope, channel, addresses, message, deps.provider)
     except PermanentDeliveryError as exc:
         deps.status.advance(envelope.notification_id, channel, Status.FAILED, error=exc.reason)
         logger.warning("delivery failed permanently", extra={**log_keys, "reason": exc.reason})
@@ -61,9 +58,41 @@ def deliver(envelope: Envelope, channel: Channel, deps: DeliveryDeps) -> Status 
         deps.status.record_error(envelope.notification_id, channel, exc.reason)
         metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=1)
         raise
+    if problems:
+        logger.warning("some addresses failed", extra={**log_keys, "reasons": problems})
     deps.status.advance(
-        envelope.notification_id, channel, Status.SENT, provider_message_id=",".join(provider_ids)
+        envelope.notification_id,
+        channel,
+        Status.SENT,
+        provider_message_id=",".join(provider_ids),
+        error="; ".join(problems) or None,
     )
     logger.info("notification sent", extra={**log_keys, "provider": deps.provider.name})
     metrics.add_metric(name="NotificationsSent", unit=MetricUnit.Count, value=1)
     return Status.SENT
+
+
+def _send_to_each(
+    envelope: Envelope, channel: Channel, addresses: list[str], message: OutboundMessage, provider: Provider
+) -> tuple[list[str], list[str]]:
+    """Send to every address (a recipient may have several devices).
+
+    Sent to at least one: the ids, and the reasons of the others. Sent to none: raises, transient if
+    any failure was transient (a retry may reach them), permanent otherwise.
+    """
+    sent: list[str] = []
+    transient: list[TransientDeliveryError] = []
+    permanent: list[PermanentDeliveryError] = []
+    for address in addresses:
+        try:
+            sent.append(provider.send(channel, address, message, notification_id=envelope.notification_id))
+        except TransientDeliveryError as exc:
+            transient.append(exc)
+        except PermanentDeliveryError as exc:
+            permanent.append(exc)
+    reasons = [exc.reason for exc in (*transient, *permanent)]
+    if sent:
+        return sent, reasons
+    if transient:
+        raise TransientDeliveryError("; ".join(reasons), transient[0].retry_after_seconds)
+    raise PermanentDeliveryError("; ".join(reasons))

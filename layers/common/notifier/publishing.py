@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -78,13 +78,11 @@ class Publisher:
     def publish(self, envelope: Envelope) -> None:
         """Publish once to SNS, then record ACCEPTED. Raises PublishError if SNS refused it."""
         try:
-            answer: dict[str, Any] = dict(
-                self.client.publish(
-                    TopicArn=self.topic_arn,
-                    Message=envelope.model_dump_json(),
-                    MessageAttributes=message_attributes(envelope),
-                )
-            )
+            sns_message_id = self.client.publish(
+                TopicArn=self.topic_arn,
+                Message=envelope.model_dump_json(),
+                MessageAttributes=message_attributes(envelope),
+            )["MessageId"]
         except (BotoCoreError, ClientError) as exc:
             logger.exception("SNS publish failed", extra={"notification_id": envelope.notification_id})
             raise PublishError("the notification could not be queued; try again") from exc
@@ -92,7 +90,7 @@ class Publisher:
             "notification published",
             extra={
                 "notification_id": envelope.notification_id,
-                "sns_message_id": answer.get("MessageId"),
+                "sns_message_id": sns_message_id,
                 "channels": [c.value for c in envelope.channels],
                 "priority": envelope.priority.value,
             },

@@ -63,8 +63,12 @@ class SqsPoller:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Stop receiving; batches already handed to the function finish."""
         self._stop.set()
+
+    def stop(self) -> None:
+        self.signal_stop()
         self._thread.join(timeout=_LONG_POLL_SECONDS + 5)
         self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -87,6 +87,7 @@ class LocalStackProcess:
     def request(
         self, method: str, path: str, body: Any = None, *, key: str | None = "", raw: bytes | None = None
     ) -> tuple[int, Any]:
+        """(status, JSON body). `key`: "" sends this stack's API key, None sends none, else that key."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         headers = {"Content-Type": "application/json"}
         if key is not None:

@@ -112,8 +112,8 @@ class LocalStack:
     def stop(self) -> None:
         if self._api is not None:
             self._api.stop()
-        for poller in self.pollers:
-            poller._stop.set()
+        for poller in self.pollers:  # all stop receiving at once, then each is waited for
+            poller.signal_stop()
         for poller in self.pollers:
             poller.stop()
         if self._emulator is not None:

@@ -14,6 +14,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +73,8 @@ def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
             post_seconds = time.monotonic() - started
             burst_ms = _latencies_ms(local, sent)
             drain_seconds = time.monotonic() - started
+            time.sleep(1)  # anything delivered twice would show up by now
+            deliveries = Counter(e["notification_id"] for e in local.outbox() if e["notification_id"] in sent)
         except Exception:
             print(local.log()[-5000:])
             raise
@@ -86,6 +89,8 @@ def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
         "burst_p95_ms": round(_percentile(burst_ms, 0.95), 1),
         "burst_max_ms": round(max(burst_ms), 1),
         "burst_all_delivered_seconds": round(drain_seconds, 2),
+        "burst_lost": len(sent) - len(deliveries),
+        "burst_duplicates": sum(count - 1 for count in deliveries.values()),
     }
 
 

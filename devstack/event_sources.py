@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .lambda_events import sqs_record
@@ -33,7 +33,6 @@ class SourceStats:
     deleted: int = 0
     failed_records: int = 0
     failed_batches: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class SqsPoller:
@@ -164,7 +163,6 @@ class SqsPoller:
     def _fail_batch(self, batch: list[dict[str, Any]], reason: str) -> None:
         self.stats.failed_batches += 1
         self.stats.failed_records += len(batch)
-        self.stats.errors.append(reason)
         self.log(f"{self.source.queue_logical_id}: batch of {len(batch)} failed: {reason}")
 
     def _delete(self, records: list[dict[str, Any]]) -> None:

@@ -64,8 +64,6 @@ class FunctionPool:
         self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._created = 0
         self._lock = threading.Lock()
-        self.invocations = 0
-        self.timeouts = 0
 
     def _handler_path(self) -> tuple[Path, str]:
         module, function = self.spec.handler.rsplit(".", 1)
@@ -110,13 +108,11 @@ class FunctionPool:
         )
         started = time.monotonic()
         try:
-            self.invocations += 1
             result = handler(event, context)
         except Exception as exc:
             raise InvocationError(f"{self.name} raised {type(exc).__name__}: {exc}") from exc
         finally:
             self._idle.put(handler)
         if time.monotonic() - started > self.spec.timeout:
-            self.timeouts += 1
             raise InvocationError(f"{self.name} timed out after {self.spec.timeout} s")
         return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -79,10 +78,6 @@ class LocalStackProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def log_records(self) -> list[dict[str, Any]]:
-        """The JSON log lines the handlers wrote."""
-        return [json.loads(line) for line in self.log().splitlines() if re.match(r"^\{\"level\"", line)]
 
     def request(
         self, method: str, path: str, body: Any = None, *, key: str | None = "", raw: bytes | None = None

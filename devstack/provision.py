@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from graphlib import TopologicalSorter
 from typing import Any
 
@@ -31,12 +32,6 @@ _QUEUE_ATTRIBUTES = (
     "FifoQueue",
     "ContentBasedDeduplication",
 )
-_NOT_EMULATED = {
-    "AWS::Serverless::Function",  # described as FunctionSpec, run in-process by the local stack
-    "AWS::Serverless::Api",  # served by the local stack's HTTP server
-    "AWS::Serverless::LayerVersion",  # on the Python path instead
-    "AWS::Logs::LogGroup",
-}
 
 
 @dataclass(frozen=True)
@@ -75,7 +70,6 @@ class FunctionSpec:
 class Deployment:
     stack: Stack
     functions: dict[str, FunctionSpec]
-    skipped: list[str]
 
     def output(self, name: str) -> str:
         value: str = self.stack.resolve(self.stack.template["Outputs"][name]["Value"])
@@ -94,9 +88,8 @@ ClientFactory = Callable[[str], Any]
 
 def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
     """Create every supported resource of `stack`, in dependency order, and describe its functions."""
-    make_client = client or (
-        lambda service: boto3.client(service, region_name=stack.region)  # type: ignore[call-overload]
-    )
+    # One client per service for the whole run (building a boto3 client costs milliseconds).
+    make_client = cache(client or (lambda service: boto3.client(service, region_name=stack.region)))
     creators: dict[str, Callable[[Stack, str, dict[str, Any], ClientFactory], None]] = {
         "AWS::SNS::Topic": _topic,
         "AWS::SQS::Queue": _queue,
@@ -109,7 +102,6 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
         for logical_id, resource in stack.resources.items()
         if resource["Type"] in creators
     }
-    skipped = sorted(k for k, v in stack.resources.items() if v["Type"] not in creators)
     for logical_id in TopologicalSorter(graph).static_order():
         resource = stack.resources.get(logical_id)
         if resource is None or resource["Type"] not in creators:
@@ -120,11 +112,7 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
         logical_id: _function_spec(stack, logical_id)
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
     }
-    return Deployment(
-        stack=stack,
-        functions=functions,
-        skipped=[s for s in skipped if stack.resources[s]["Type"] not in _NOT_EMULATED],
-    )
+    return Deployment(stack=stack, functions=functions)
 
 
 def _topic(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:

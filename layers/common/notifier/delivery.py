@@ -48,7 +48,9 @@ def deliver(envelope: Envelope, channel: Channel, deps: DeliveryDeps) -> Status 
     try:
         addresses = resolve_addresses(envelope, channel, deps.recipients)
         message = render(envelope, channel)
-        provider_ids, problems = _send_to_each(envelope, channel, addresses, message, deps.provider)
+        provider_ids, problems = _send_to_each(
+            envelope.notification_id, channel, addresses, message, deps.provider
+        )
     except PermanentDeliveryError as exc:
         deps.status.advance(envelope.notification_id, channel, Status.FAILED, error=exc.reason)
         logger.warning("delivery failed permanently", extra={**log_keys, "reason": exc.reason})
@@ -73,7 +75,7 @@ def deliver(envelope: Envelope, channel: Channel, deps: DeliveryDeps) -> Status 
 
 
 def _send_to_each(
-    envelope: Envelope, channel: Channel, addresses: list[str], message: OutboundMessage, provider: Provider
+    notification_id: str, channel: Channel, addresses: list[str], message: OutboundMessage, provider: Provider
 ) -> tuple[list[str], list[str]]:
     """Send to every address (a recipient may have several devices).
 
@@ -85,7 +87,7 @@ def _send_to_each(
     permanent: list[PermanentDeliveryError] = []
     for address in addresses:
         try:
-            sent.append(provider.send(channel, address, message, notification_id=envelope.notification_id))
+            sent.append(provider.send(channel, address, message, notification_id=notification_id))
         except TransientDeliveryError as exc:
             transient.append(exc)
         except PermanentDeliveryError as exc:

@@ -74,10 +74,6 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
 
 class SandboxProvider(Provider):
     name = "sandbox"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notifier.consumer import ChannelConsumer
@@ -17,4 +16,4 @@ consumer = ChannelConsumer(Channel.EMAIL)
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dict(process_partial_response(event, consumer.handle_record, consumer.processor, context))
+    return consumer.process(event, context)

@@ -112,7 +112,7 @@ def test_the_api_requires_a_key_and_throttles_by_parameters():
     }
 
 
-def test_the_api_has_the_three_contract_routes_and_no_catch_all():
+def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
     routes = sorted(
         (e["Properties"]["Method"], e["Properties"]["Path"])
         for fn in FUNCTIONS.values()
@@ -120,9 +120,12 @@ def test_the_api_has_the_three_contract_routes_and_no_catch_all():
         if e["Type"] == "Api"
     )
     assert routes == [
+        ("delete", "/recipients/{recipientId}"),
         ("get", "/event/{event_id}"),
+        ("get", "/recipients/{recipientId}"),
         ("post", "/api/v1/notifications/publish"),
         ("post", "/event"),
+        ("put", "/recipients/{recipientId}"),
     ]
     assert not any("proxy+" in path or path == "/{proxy}" for _, path in routes)
 

@@ -14,7 +14,10 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Fail fast and let the caller (API client or SQS redelivery) retry, instead of sitting in
 # botocore's retry loop for the whole Lambda timeout.
@@ -31,6 +34,21 @@ def dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=_CONFIG)
 
 
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@cache
+def secrets_client() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=_CONFIG)
+
+
+@cache
+def ssm_client() -> SSMClient:
+    return boto3.client("ssm", config=_CONFIG)
+
+
 def reset_clients() -> None:
-    sns_client.cache_clear()
-    dynamodb_client.cache_clear()
+    for factory in (sns_client, dynamodb_client, sqs_client, secrets_client, ssm_client):
+        factory.cache_clear()

@@ -33,3 +33,7 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help: no address, an invalid address, content the vendor rejects."""
+
+
+class UnregisteredAddressError(PermanentDeliveryError):
+    """The vendor says the address no longer exists (an unregistered push token): forget it."""

@@ -149,6 +149,9 @@ class ChannelStatus(BaseModel):
     attempts: int = 0
     provider_message_id: str | None = None
     last_error: str | None = None
+    deferred_until: str | None = Field(
+        default=None, description="Held back by the recipient's quiet hours until this time."
+    )
     created_at: str | None = None
     updated_at: str | None = None
 

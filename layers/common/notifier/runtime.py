@@ -1,18 +1,25 @@
 """The objects a function builds once per execution environment, lazily, from its settings.
 
-Handlers and domain code ask here instead of building clients themselves. Tests swap a piece with
-`override(...)` or start over with `reset()`.
+Handlers and domain code ask here instead of building clients themselves. Tests hand in a provider
+with `use_provider(...)` or start over with `reset()`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
 from functools import cache
 
-from .clients import dynamodb_client, reset_clients, sns_client
+from .clients import dynamodb_client, reset_clients, sns_client, sqs_client
+from .credentials import CredentialSource
 from .delivery import DeliveryDeps
 from .models import Channel
-from .providers import Outbox, Provider, SandboxProvider
+from .observability import logger
+from .providers import Outbox, Provider
+from .providers.factory import credentials_name, sandbox_provider, vendor_provider
 from .publishing import Publisher
+from .queues import Requeuer
 from .recipients import RecipientStore
 from .settings import get_settings
 from .status import StatusStore
@@ -35,9 +42,60 @@ def outbox() -> Outbox:
 
 
 @cache
+def credential_source() -> CredentialSource:
+    settings = get_settings()
+    return CredentialSource(settings.credentials_store, settings.credentials_cache_seconds)
+
+
+@cache
+def requeuer() -> Requeuer:
+    return Requeuer(sqs_client())
+
+
+@cache
+def _sandbox(channel: Channel) -> Provider:
+    logger.info(
+        "no vendor credentials configured; delivering to the sandbox outbox", extra={"channel": channel.value}
+    )
+    return sandbox_provider(channel, get_settings(), outbox())
+
+
+_vendors: dict[Channel, tuple[str, Provider]] = {}
+_overrides: dict[Channel, Provider] = {}
+_vendors_lock = threading.Lock()
+
+
 def provider(channel: Channel) -> Provider:
-    # Vendor providers arrive with their credentials; until then every channel uses the sandbox.
-    return SandboxProvider(outbox())
+    """The channel's provider: the vendor's when its credentials are configured, else the sandbox.
+
+    The credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
+    rotation) the vendor client is built again with the new ones.
+    """
+    if channel in _overrides:
+        return _overrides[channel]
+    settings = get_settings()
+    name = credentials_name(settings, channel)
+    if name is None:
+        return _sandbox(channel)
+    document = credential_source().get(name)
+    fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    with _vendors_lock:
+        current = _vendors.get(channel)
+        if current is not None and current[0] == fingerprint:
+            return current[1]
+        built = vendor_provider(channel, settings, document)
+        _vendors[channel] = (fingerprint, built)
+    if current is not None:
+        current[1].close()
+        logger.info("vendor credentials changed; client rebuilt", extra={"channel": channel.value})
+    else:
+        logger.info("delivering through the vendor", extra={"channel": channel.value, "provider": built.name})
+    return built
+
+
+def use_provider(channel: Channel, chosen: Provider) -> None:
+    """Deliver `channel` through `chosen` until `reset()` (tests and benchmarks)."""
+    _overrides[channel] = chosen
 
 
 @cache
@@ -46,11 +104,27 @@ def publisher() -> Publisher:
 
 
 def delivery_deps(channel: Channel) -> DeliveryDeps:
-    return DeliveryDeps(status=status_store(), recipients=recipient_store(), provider=provider(channel))
+    return DeliveryDeps(
+        status=status_store(), recipients=recipient_store(), provider=provider(channel), requeuer=requeuer()
+    )
 
 
 def reset() -> None:
     """Forget every built object and the settings (tests, and the local stack between runs)."""
-    for factory in (status_store, recipient_store, outbox, provider, publisher, get_settings):
+    for factory in (
+        status_store,
+        recipient_store,
+        outbox,
+        credential_source,
+        requeuer,
+        _sandbox,
+        publisher,
+        get_settings,
+    ):
         factory.cache_clear()
+    with _vendors_lock:
+        for _, built in _vendors.values():
+            built.close()
+        _vendors.clear()
+    _overrides.clear()
     reset_clients()

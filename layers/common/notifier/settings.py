@@ -1,15 +1,17 @@
 """Configuration, read from the environment once per execution environment.
 
 Nothing else in the code reads `os.environ`. A missing or malformed variable fails the cold start
-with the variable's name, rather than the first request with a KeyError.
+with the variable's name, rather than the first request with a KeyError. An empty value counts as
+unset, because that is how a template passes an optional Parameter left blank.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class ConfigurationError(RuntimeError):
@@ -17,7 +19,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseModel):
-    """What every function needs. Field aliases are the environment variable names."""
+    """What the functions need. Field aliases are the environment variable names."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -25,11 +27,82 @@ class Settings(BaseModel):
     status_ttl_days: int = Field(alias="STATUS_TTL_DAYS", default=30, ge=1, le=3650)
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
+
+    # Delivery
+    delivery_concurrency: int = Field(
+        alias="DELIVERY_CONCURRENCY",
+        default=10,
+        ge=1,
+        le=100,
+        description="Records of one batch handled at once; vendor calls in flight per execution environment.",
+    )
+    vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
+
+    # Vendor credentials: the name of a secret (or SSM parameter) holding a JSON document.
+    credentials_store: Literal["secretsmanager", "ssm"] = Field(
+        alias="CREDENTIALS_STORE", default="secretsmanager"
+    )
+    credentials_cache_seconds: int = Field(alias="CREDENTIALS_CACHE_SECONDS", default=300, ge=0, le=3600)
+    sendgrid_credentials: str | None = Field(alias="SENDGRID_CREDENTIALS", default=None)
+    twilio_credentials: str | None = Field(alias="TWILIO_CREDENTIALS", default=None)
+    fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
+
+    # SendGrid
+    sendgrid_host: str = Field(alias="SENDGRID_HOST", default="https://api.sendgrid.com", pattern=r"^https?://")
+    email_from: str | None = Field(alias="EMAIL_FROM", default=None)
+    email_from_name: str | None = Field(alias="EMAIL_FROM_NAME", default=None)
+
+    # Twilio
+    twilio_from: str | None = Field(alias="TWILIO_FROM", default=None)
+    twilio_messaging_service_sid: str | None = Field(
+        alias="TWILIO_MESSAGING_SERVICE_SID", default=None, pattern=r"^MG[0-9a-fA-F]{32}$"
+    )
+    twilio_region: str | None = Field(alias="TWILIO_REGION", default=None, pattern=r"^[a-z]{2}[0-9]$")
+    twilio_edge: str | None = Field(alias="TWILIO_EDGE", default=None, pattern=r"^[a-z]+$")
+
+    # FCM
+    fcm_messages_url: str | None = Field(
+        alias="FCM_MESSAGES_URL",
+        default=None,
+        pattern=r"^https?://",
+        description="Send FCM messages here instead of to Google: for tests and emulators only.",
+    )
+
+    # The sandbox provider
     sandbox_outbox_path: str | None = Field(
         alias="SANDBOX_OUTBOX_PATH",
         default=None,
         description="Also append sandbox deliveries to this JSON-lines file.",
     )
+    sandbox_latency_ms: int = Field(alias="SANDBOX_LATENCY_MS", default=0, ge=0, le=60_000)
+    sandbox_transient_failure_rate: float = Field(
+        alias="SANDBOX_TRANSIENT_FAILURE_RATE", default=0.0, ge=0, le=1
+    )
+    sandbox_permanent_failure_rate: float = Field(
+        alias="SANDBOX_PERMANENT_FAILURE_RATE", default=0.0, ge=0, le=1
+    )
+    sandbox_seed: int | None = Field(alias="SANDBOX_SEED", default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+    @model_validator(mode="after")
+    def _rates_add_up(self) -> Settings:
+        if self.sandbox_transient_failure_rate + self.sandbox_permanent_failure_rate > 1:
+            raise ValueError(
+                "SANDBOX_TRANSIENT_FAILURE_RATE + SANDBOX_PERMANENT_FAILURE_RATE must not exceed 1"
+            )
+        if self.credentials_store == "ssm":
+            for field in ("sendgrid_credentials", "twilio_credentials", "fcm_credentials"):
+                name = getattr(self, field)
+                if name and not name.startswith("/"):
+                    alias = type(self).model_fields[field].alias
+                    raise ValueError(f"{alias}: an SSM parameter name starts with / (got {name!r})")
+        return self
 
     def require(self, name: str) -> str:
         """The value of an optional setting that this function cannot work without."""
@@ -44,7 +117,9 @@ def settings_from(environ: dict[str, str]) -> Settings:
     try:
         return Settings.model_validate(environ)
     except ValidationError as exc:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{e['loc'][0]}: {e['msg']}" if e["loc"] else str(e["msg"]) for e in exc.errors()
+        )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
 
 

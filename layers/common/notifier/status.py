@@ -136,6 +136,18 @@ class StatusStore:
             notification_id, channel, status, extra_set=", ".join(sets), values=values
         )
 
+    def defer(self, notification_id: str, channel: Channel, until: datetime) -> bool:
+        """Note that the channel waits (the recipient's quiet hours) until `until`. False when it is
+        already past sending, so there is nothing to wait for."""
+        return self._conditional_update(
+            notification_id,
+            channel,
+            Status.QUEUED,
+            allow_missing=True,
+            extra_set="deferred_until = :until",
+            values={":until": {"S": _iso(until)}},
+        )
+
     def record_error(self, notification_id: str, channel: Channel, error: str) -> None:
         """Keep the reason of a transient failure; the status does not change."""
         self.client.update_item(
@@ -170,6 +182,7 @@ class StatusStore:
                     attempts=int(item.get("attempts", {}).get("N", 0)),
                     provider_message_id=_s(item, "provider_message_id"),
                     last_error=_s(item, "last_error"),
+                    deferred_until=_s(item, "deferred_until"),
                     created_at=_s(item, "created_at"),
                     updated_at=_s(item, "updated_at"),
                 )

@@ -1,6 +1,19 @@
-"""Providers: one small interface, one implementation per vendor, and the sandbox."""
+"""Providers: one small interface, one implementation per vendor, and the sandbox.
 
-from .base import Provider
-from .sandbox import Outbox, OutboxEntry, SandboxProvider
+Vendor modules (`sendgrid_email`, `twilio_sms`, `fcm_push`) import their SDK at the top, so they are
+imported only where used: each consumer loads its own vendor's SDK and no other.
+"""
 
-__all__ = ["Outbox", "OutboxEntry", "Provider", "SandboxProvider"]
+from .base import Delivery, Provider, Result, retry_after_seconds
+from .sandbox import Outbox, OutboxEntry, SandboxOptions, SandboxProvider
+
+__all__ = [
+    "Delivery",
+    "Outbox",
+    "OutboxEntry",
+    "Provider",
+    "Result",
+    "SandboxOptions",
+    "SandboxProvider",
+    "retry_after_seconds",
+]

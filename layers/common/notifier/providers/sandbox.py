@@ -9,12 +9,18 @@ that failure handling can be tried without a vendor:
 | email | `bounce@simulator.sandbox` | `throttle@simulator.sandbox` |
 | sms | `+15005550001` | `+15005550429` |
 | push | `sandbox-unregistered` | `sandbox-unavailable` |
+
+For tests and load tests it can also behave like a slow or unreliable vendor (`SandboxOptions`, set
+by the `SANDBOX_*` variables): a latency per call, and rates of transient and permanent failures drawn
+from a seeded generator, so a run can be repeated.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -22,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from notifier.errors import PermanentDeliveryError, TransientDeliveryError
-from notifier.models import Channel, OutboundMessage
+from notifier.errors import PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
+from notifier.models import Channel
 
-from .base import Provider
+from .base import Delivery, Provider
 
 PERMANENT_FAILURES = {
     Channel.EMAIL: "bounce@simulator.sandbox",
@@ -75,24 +81,54 @@ class Outbox:
         return len(self._entries)
 
 
+@dataclass(frozen=True)
+class SandboxOptions:
+    latency_ms: int = 0
+    transient_failure_rate: float = 0.0
+    permanent_failure_rate: float = 0.0
+    seed: int | None = None
+
+
 class SandboxProvider(Provider):
     name = "sandbox"
 
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        outbox: Outbox,
+        options: SandboxOptions | None = None,
+        *,
+        max_concurrency: int = 10,
+    ) -> None:
+        super().__init__(channel, max_concurrency=max_concurrency)
         self.outbox = outbox
+        self.options = options or SandboxOptions()
+        self._random = random.Random(self.options.seed)
+        self._random_lock = threading.Lock()
 
-    def send(self, channel: Channel, address: str, message: OutboundMessage, *, notification_id: str) -> str:
-        if address == PERMANENT_FAILURES[channel]:
-            raise PermanentDeliveryError(f"sandbox: {channel} address rejected permanently")
-        if address == TRANSIENT_FAILURES[channel]:
-            raise TransientDeliveryError(f"sandbox: {channel} provider temporarily unavailable")
+    def send(self, delivery: Delivery) -> str:
+        options = self.options
+        if options.latency_ms:
+            time.sleep(options.latency_ms / 1000)
+        if delivery.address == PERMANENT_FAILURES[self.channel]:
+            if self.channel is Channel.PUSH:
+                raise UnregisteredAddressError("sandbox: push token is not registered")
+            raise PermanentDeliveryError(f"sandbox: {self.channel} address rejected permanently")
+        if delivery.address == TRANSIENT_FAILURES[self.channel]:
+            raise TransientDeliveryError(f"sandbox: {self.channel} provider temporarily unavailable")
+        with self._random_lock:
+            draw = self._random.random()
+        if draw < options.permanent_failure_rate:
+            raise PermanentDeliveryError("sandbox: injected permanent failure")
+        if draw < options.permanent_failure_rate + options.transient_failure_rate:
+            raise TransientDeliveryError("sandbox: injected transient failure")
         message_id = f"sandbox-{uuid.uuid4()}"
         self.outbox.add(
             OutboxEntry(
-                notification_id=notification_id,
-                channel=channel.value,
-                address=address,
-                content=message.model_dump(mode="json", exclude={"channel"}),
+                notification_id=delivery.notification_id,
+                channel=self.channel.value,
+                address=delivery.address,
+                content=delivery.message.model_dump(mode="json", exclude={"channel"}),
                 provider_message_id=message_id,
             )
         )

@@ -1,0 +1,91 @@
+"""Vendor credentials: a JSON document in Secrets Manager or SSM Parameter Store, read through
+Powertools parameters and cached for `CREDENTIALS_CACHE_SECONDS`, so a rotated secret is picked up
+within that time without a cold start.
+
+The document for each vendor (README, "Configure a vendor"):
+
+- SendGrid: `{"api_key": "SG...."}`
+- Twilio: `{"account_sid": "AC...", "auth_token": "..."}` or, better, with an API key:
+  `{"account_sid": "AC...", "api_key_sid": "SK...", "api_key_secret": "..."}`
+- FCM: the Firebase service account key file as downloaded (`{"type": "service_account", ...}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .clients import secrets_client, ssm_client
+from .settings import ConfigurationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CredentialSource:
+    def __init__(self, store: Literal["secretsmanager", "ssm"], max_age_seconds: int) -> None:
+        self.store = store
+        self.max_age_seconds = max_age_seconds
+        self._provider: SecretsProvider | SSMProvider = (
+            SSMProvider(boto3_client=ssm_client())
+            if store == "ssm"
+            else SecretsProvider(boto3_client=secrets_client())
+        )
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The JSON document stored under `name`; a ConfigurationError naming it when there is none."""
+        try:
+            if isinstance(self._provider, SSMProvider):
+                value = self._provider.get(name, max_age=self.max_age_seconds, transform="json", decrypt=True)
+            else:
+                value = self._provider.get(name, max_age=self.max_age_seconds, transform="json")
+        except GetParameterError as exc:
+            raise ConfigurationError(f"cannot read credentials {name!r} from {self.store}: {exc}") from None
+        except TransformParameterError:
+            raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON document") from None
+        if not isinstance(value, dict):
+            raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON object")
+        return value
+
+
+class SendGridCredentials(BaseModel):
+    api_key: str = Field(min_length=1)
+
+
+class TwilioCredentials(BaseModel):
+    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: str | None = Field(default=None, min_length=1)
+    api_key_sid: str | None = Field(default=None, pattern=r"^SK[0-9a-fA-F]{32}$")
+    api_key_secret: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_way_to_sign_in(self) -> TwilioCredentials:
+        if not (self.auth_token or (self.api_key_sid and self.api_key_secret)):
+            raise ValueError("needs auth_token, or api_key_sid and api_key_secret")
+        return self
+
+
+class FirebaseServiceAccount(BaseModel):
+    """The fields of a service account key that FCM needs; the rest of the file is kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["service_account"]
+    project_id: str = Field(min_length=1)
+    private_key: str = Field(min_length=1)
+    client_email: str = Field(min_length=1)
+    token_uri: str = "https://oauth2.googleapis.com/token"
+
+
+def parse_credentials(model: type[M], name: str, document: dict[str, Any]) -> M:
+    """`document` as `model`; a ConfigurationError naming the fields (never their values) if not."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        fields = ", ".join(
+            ".".join(str(part) for part in e["loc"]) + f" ({e['msg']})" if e["loc"] else str(e["msg"])
+            for e in exc.errors(include_input=False)
+        )
+        raise ConfigurationError(f"credentials {name!r} are not usable: {fields}") from None

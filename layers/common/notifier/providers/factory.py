@@ -1,0 +1,90 @@
+"""Building a channel's provider from the settings and, for a vendor, its credentials.
+
+Each vendor module is imported here, inside its branch, so a consumer loads its own vendor's SDK and
+no other (the e-mail function never imports twilio or firebase-admin).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from notifier.credentials import FirebaseServiceAccount, SendGridCredentials, TwilioCredentials, parse_credentials
+from notifier.models import Channel
+from notifier.settings import ConfigurationError, Settings
+
+from .base import Provider
+from .sandbox import Outbox, SandboxOptions, SandboxProvider
+
+
+def credentials_name(settings: Settings, channel: Channel) -> str | None:
+    """The name of the channel's vendor credentials; None means the channel uses the sandbox."""
+    return {
+        Channel.EMAIL: settings.sendgrid_credentials,
+        Channel.SMS: settings.twilio_credentials,
+        Channel.PUSH: settings.fcm_credentials,
+    }[channel]
+
+
+def sandbox_provider(channel: Channel, settings: Settings, outbox: Outbox) -> SandboxProvider:
+    options = SandboxOptions(
+        latency_ms=settings.sandbox_latency_ms,
+        transient_failure_rate=settings.sandbox_transient_failure_rate,
+        permanent_failure_rate=settings.sandbox_permanent_failure_rate,
+        seed=settings.sandbox_seed,
+    )
+    return SandboxProvider(channel, outbox, options, max_concurrency=settings.delivery_concurrency)
+
+
+def vendor_provider(channel: Channel, settings: Settings, document: dict[str, Any]) -> Provider:
+    """The vendor provider of `channel`, signed in with the credentials `document`."""
+    name = credentials_name(settings, channel) or ""
+    concurrency = settings.delivery_concurrency
+    match channel:
+        case Channel.EMAIL:
+            from .sendgrid_email import SendGridConfig, SendGridProvider  # noqa: PLC0415 - see module doc
+
+            sendgrid = parse_credentials(SendGridCredentials, name, document)
+            return SendGridProvider(
+                SendGridConfig(
+                    api_key=sendgrid.api_key,
+                    from_email=settings.require("email_from"),
+                    from_name=settings.email_from_name,
+                    host=settings.sendgrid_host,
+                    timeout_seconds=settings.vendor_timeout_seconds,
+                ),
+                max_concurrency=concurrency,
+            )
+        case Channel.SMS:
+            from .twilio_sms import TwilioConfig, TwilioProvider  # noqa: PLC0415 - see module doc
+
+            twilio = parse_credentials(TwilioCredentials, name, document)
+            if not (settings.twilio_from or settings.twilio_messaging_service_sid):
+                raise ConfigurationError(
+                    "environment variable TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required by this function"
+                )
+            return TwilioProvider(
+                TwilioConfig(
+                    account_sid=twilio.account_sid,
+                    auth_token=twilio.auth_token,
+                    api_key_sid=twilio.api_key_sid,
+                    api_key_secret=twilio.api_key_secret,
+                    from_number=settings.twilio_from,
+                    messaging_service_sid=settings.twilio_messaging_service_sid,
+                    region=settings.twilio_region,
+                    edge=settings.twilio_edge,
+                    timeout_seconds=settings.vendor_timeout_seconds,
+                ),
+                max_concurrency=concurrency,
+            )
+        case Channel.PUSH:
+            from .fcm_push import FcmConfig, FcmProvider  # noqa: PLC0415 - see module doc
+
+            account = parse_credentials(FirebaseServiceAccount, name, document)
+            return FcmProvider(
+                FcmConfig(
+                    service_account=account.model_dump(),
+                    timeout_seconds=settings.vendor_timeout_seconds,
+                    messages_url=settings.fcm_messages_url,
+                ),
+                max_concurrency=concurrency,
+            )

@@ -1,0 +1,169 @@
+"""Push through Firebase Cloud Messaging's HTTP v1 API, with `firebase-admin`; APNs and web push
+go through FCM too, each with its own settings.
+
+A batch is one `send_each` call (at most 500 messages a call, FCM's limit), which firebase-admin
+sends concurrently. How FCM's answers are classified
+(https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode):
+
+- **Transient** (retried; `Retry-After` honoured): `UNAVAILABLE`, `INTERNAL`, `QUOTA_EXCEEDED`,
+  timeouts and connection errors, and the credentials' own problems (`UNAUTHENTICATED`,
+  `PERMISSION_DENIED`): the message is fine and the account is not, so it is kept for retry (then
+  dead-lettered and redriven once fixed).
+- **Permanent** (FAILED): `INVALID_ARGUMENT`, `SENDER_ID_MISMATCH`, `THIRD_PARTY_AUTH_ERROR`, and
+  `UNREGISTERED`, which also means the token is dead: the caller removes it from the recipient.
+
+firebase-admin retries 500 and 503 itself, up to four times and sleeping for whatever `Retry-After`
+says. That would hold a whole batch (and its Lambda) for as long as FCM asks, so this provider
+mounts an adapter without status retries: the failed message goes back to its queue, which is the
+retry that respects Retry-After without holding anything.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import firebase_admin
+from firebase_admin import credentials, exceptions, messaging
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from notifier.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UnregisteredAddressError,
+)
+from notifier.models import Channel, Priority, PushMessage
+
+from .base import Delivery, Provider, Result, retry_after_seconds
+
+FCM_BATCH_LIMIT = 500
+FCM_ORIGIN = "https://fcm.googleapis.com"
+
+TRANSIENT_CODES = frozenset(
+    {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNKNOWN"}
+    | {"UNAUTHENTICATED", "PERMISSION_DENIED"}
+)
+
+
+@dataclass(frozen=True)
+class FcmConfig:
+    service_account: dict[str, Any]
+    timeout_seconds: float = 5.0
+    messages_url: str | None = None
+    """Where to POST messages instead of FCM's own URL: for tests and emulators only."""
+
+
+class FcmProvider(Provider):
+    name = "fcm"
+
+    def __init__(self, config: FcmConfig, *, max_concurrency: int = 10) -> None:
+        super().__init__(Channel.PUSH, max_concurrency=max_concurrency)
+        self.config = config
+        self.app = firebase_admin.initialize_app(
+            credentials.Certificate(config.service_account),
+            {"httpTimeout": config.timeout_seconds},
+            name=f"notifier-{uuid.uuid4()}",
+        )
+        _tune_messaging_service(self.app, config.messages_url, pool_size=max(10, max_concurrency))
+
+    def send(self, delivery: Delivery) -> str:
+        [result] = self.send_batch([delivery])
+        if isinstance(result, DeliveryError):
+            raise result
+        return result
+
+    def send_batch(self, deliveries: Sequence[Delivery]) -> list[Result]:
+        results: list[Result] = []
+        for start in range(0, len(deliveries), FCM_BATCH_LIMIT):
+            chunk = deliveries[start : start + FCM_BATCH_LIMIT]
+            try:
+                answer = messaging.send_each([build_message(d) for d in chunk], app=self.app)
+            except exceptions.FirebaseError as exc:  # the whole call failed, e.g. no access token
+                results.extend(classify(exc) for _ in chunk)
+                continue
+            except ValueError as exc:  # a message firebase-admin refuses to build
+                results.extend(PermanentDeliveryError(f"fcm: {exc}") for _ in chunk)
+                continue
+            results.extend(
+                str(r.message_id) if r.success else classify(r.exception) for r in answer.responses
+            )
+        return results
+
+    def close(self) -> None:
+        super().close()
+        firebase_admin.delete_app(self.app)
+
+
+def build_message(delivery: Delivery) -> messaging.Message:
+    """The FCM message: one notification, with Android, APNs and web push settings by priority."""
+    message = delivery.message
+    if not isinstance(message, PushMessage):
+        raise ValueError(f"fcm sends push notifications, not {message.channel}")
+    urgent = delivery.priority is Priority.CRITICAL
+    return messaging.Message(
+        token=delivery.address,
+        notification=messaging.Notification(title=message.title, body=message.body),
+        data=dict(message.data),
+        android=messaging.AndroidConfig(priority="high" if urgent else "normal"),
+        apns=messaging.APNSConfig(
+            # 10 delivers at once; 5 lets iOS save power by grouping (Apple's apns-priority header).
+            headers={"apns-priority": "10" if urgent else "5", "apns-push-type": "alert"},
+            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
+        ),
+        webpush=messaging.WebpushConfig(headers={"Urgency": "high" if urgent else "normal"}),
+    )
+
+
+def classify(exc: BaseException | None) -> DeliveryError:
+    """The delivery error for a failed FCM send (see the module's docstring)."""
+    if not isinstance(exc, exceptions.FirebaseError):
+        return TransientDeliveryError(f"fcm: unexpected failure ({exc!r})")
+    reason = f"fcm {_fcm_code(exc)}: {exc}"
+    if isinstance(exc, messaging.UnregisteredError):
+        return UnregisteredAddressError(reason)
+    # Checked before the RPC codes they carry (PERMISSION_DENIED, UNAUTHENTICATED): these name the
+    # token's sender or the APNs / web push key, which no retry fixes.
+    if isinstance(exc, messaging.SenderIdMismatchError | messaging.ThirdPartyAuthError):
+        return PermanentDeliveryError(reason)
+    if isinstance(exc, messaging.QuotaExceededError) or exc.code in TRANSIENT_CODES:
+        headers = exc.http_response.headers if exc.http_response is not None else {}
+        return TransientDeliveryError(reason, retry_after_seconds(headers.get("Retry-After")))
+    return PermanentDeliveryError(reason)
+
+
+_FCM_CODES: dict[type[exceptions.FirebaseError], str] = {
+    messaging.UnregisteredError: "UNREGISTERED",
+    messaging.SenderIdMismatchError: "SENDER_ID_MISMATCH",
+    messaging.ThirdPartyAuthError: "THIRD_PARTY_AUTH_ERROR",
+    messaging.QuotaExceededError: "QUOTA_EXCEEDED",
+}
+
+
+def _fcm_code(exc: exceptions.FirebaseError) -> str:
+    """FCM's own error code where it gave one (UNREGISTERED, QUOTA_EXCEEDED...), else the RPC code."""
+    return _FCM_CODES.get(type(exc), str(exc.code))
+
+
+def _tune_messaging_service(app: firebase_admin.App, messages_url: str | None, *, pool_size: int) -> None:
+    """No status retries inside the SDK (see the module's docstring), and an optional endpoint.
+
+    firebase-admin offers neither as an option, so this sets them on its messaging service.
+    """
+    service = messaging._get_messaging_service(app)  # noqa: SLF001
+    adapter = HTTPAdapter(
+        pool_connections=pool_size,
+        pool_maxsize=pool_size,
+        max_retries=Retry(total=1, connect=1, read=0, status=0, respect_retry_after_header=False),
+    )
+    origins = {FCM_ORIGIN}
+    if messages_url:
+        service._fcm_url = messages_url  # noqa: SLF001
+        parts = urlsplit(messages_url)
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    for origin in origins:
+        service._client.session.mount(origin, adapter)  # noqa: SLF001

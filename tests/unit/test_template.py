@@ -163,14 +163,56 @@ def test_the_common_layer_is_built_by_sam_from_its_requirements():
     assert Path(content / "notifier" / "routing_rules.json").is_file()
 
 
-def test_the_layer_ships_the_versions_the_tests_run():
-    def pins(path: Path) -> dict[str, str]:
-        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-        return {
-            name.lower().replace("_", "-"): version
-            for name, version in (line.split("==") for line in lines if "==" in line)
-        }
+def pins(path: Path) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return {
+        name.lower().replace("_", "-"): version
+        for name, version in (line.split("==") for line in lines if "==" in line)
+    }
 
-    layer = pins(REPO_ROOT / "layers/common/requirements.txt")
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        "layers/common/requirements.txt",
+        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push")),
+    ],
+)
+def test_what_ships_is_the_versions_the_tests_run(requirements):
+    shipped = pins(REPO_ROOT / requirements)
     dev = pins(REPO_ROOT / "requirements/dev.txt")
-    assert {name: dev.get(name) for name in layer} == layer
+    assert {name: dev.get(name) for name in shipped} == shipped
+
+
+@pytest.mark.parametrize(
+    ("function", "sdk", "others"),
+    [
+        ("email", "sendgrid", {"twilio", "firebase-admin"}),
+        ("sms", "twilio", {"sendgrid", "firebase-admin"}),
+        ("push", "firebase-admin", {"sendgrid", "twilio"}),
+        ("publish", None, {"sendgrid", "twilio", "firebase-admin"}),
+    ],
+)
+def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, others):
+    shipped = pins(REPO_ROOT / "functions" / function / "requirements.txt")
+    assert sdk is None or sdk in shipped
+    assert not others & set(shipped)
+
+
+def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_named():
+    grants = {}
+    for name, fn in FUNCTIONS.items():
+        for policy in fn["Properties"]["Policies"]:
+            if isinstance(policy, dict) and "Fn::If" in policy:
+                condition, statement, otherwise = policy["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                [allow] = statement["Statement"]
+                assert allow["Action"] == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
+                resources = allow["Resource"]["Fn::If"][1:]
+                assert all("*" not in r["Fn::Sub"] for r in resources)
+                grants[name] = (condition, {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources})
+    assert grants == {
+        "EmailFunction": ("HasSendGridCredentials", {"SendGridCredentials"}),
+        "SmsFunction": ("HasTwilioCredentials", {"TwilioCredentials"}),
+        "PushFunction": ("HasFcmCredentials", {"FcmCredentials"}),
+    }

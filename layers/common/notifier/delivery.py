@@ -31,7 +31,7 @@ from .observability import logger, metrics
 from .preferences import Defer, Suppress, decide
 from .providers import Delivery, Provider, Result
 from .queues import Requeuer
-from .recipients import Recipient, RecipientStore
+from .recipients import Recipient, RecipientStore, addresses_for
 from .rendering import render
 from .status import Status, StatusStore
 
@@ -143,8 +143,7 @@ class BatchDelivery:
                 if not deps.status.begin_attempt(envelope, channel):
                     logger.info("already handled; not sending again")
                     return _Done(None, "DuplicatesSkipped")
-                inline = envelope.addresses.get(channel)
-                addresses = [inline] if inline else _recipient_addresses(envelope, channel, recipient)
+                addresses = addresses_for(envelope, channel, recipient)
                 message = render(envelope, channel, recipient.locale if recipient else None)
             except PermanentDeliveryError as exc:
                 return self._failed(envelope, exc)
@@ -152,14 +151,14 @@ class BatchDelivery:
                 logger.exception("could not prepare the delivery; the record will be retried")
                 return _Done(exc)
             deliveries = [Delivery(envelope.notification_id, a, message, envelope.priority) for a in addresses]
-            return _Ready(job, recipient, deliveries, inline=bool(inline))
+            return _Ready(job, recipient, deliveries, inline=channel in envelope.addresses)
 
     def _apply_preferences(self, job: Job, recipient: Recipient) -> _Done | None:
         envelope, deps = job.envelope, self.deps
         now = deps.clock()
         decision = decide(recipient, self.channel, str(envelope.event_type), envelope.priority, now)
         if isinstance(decision, Suppress):
-            if not deps.status.advance(envelope.notification_id, self.channel, Status.SUPPRESSED, error=decision.reason):
+            if not deps.status.suppress(envelope, self.channel, decision.reason):
                 return _Done(None, "DuplicatesSkipped")
             logger.info("suppressed by the recipient's preferences", extra={"reason": decision.reason})
             return _Done(Status.SUPPRESSED, "NotificationsSuppressed")
@@ -221,22 +220,15 @@ class BatchDelivery:
             return 0
         removed = 0
         for delivery, result in zip(ready.deliveries, results, strict=True):
-            if isinstance(result, UnregisteredAddressError) and store.remove_push_token(
-                ready.recipient.recipient_id, delivery.address
-            ):
-                removed += 1
+            if not isinstance(result, UnregisteredAddressError):
+                continue
+            try:
+                removed += store.remove_push_token(ready.recipient.recipient_id, delivery.address)
+            except Exception:  # noqa: BLE001 - the outcome stands; the token fails again next time
+                logger.exception("could not remove an unregistered push token")
         if removed:
             logger.info("removed unregistered push tokens from the recipient", extra={"removed": removed})
         return removed
-
-
-def _recipient_addresses(envelope: Envelope, channel: Channel, recipient: Recipient | None) -> list[str]:
-    if recipient is None:
-        raise PermanentDeliveryError(f"unknown recipient {envelope.recipient_id!r} and no inline {channel} address")
-    found = recipient.addresses(channel)
-    if not found:
-        raise PermanentDeliveryError(f"recipient {envelope.recipient_id!r} has no {channel} address")
-    return found
 
 
 def _longest_wait(errors: list[TransientDeliveryError]) -> float | None:

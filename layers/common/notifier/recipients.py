@@ -1,21 +1,61 @@
-"""Recipients: who a notification goes to, and at which addresses."""
+"""Recipients: who a notification goes to, at which addresses, and what they asked for.
+
+The document a client sends to `PUT /recipients/{recipientId}` is `RecipientDocument`; what is stored
+and read back is `Recipient`, the same document with its id and the time it last changed. Every input
+model forbids unknown fields, so a typo ("quiet_hour") is a 400 naming it instead of a preference
+silently ignored.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import re
+from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from botocore.exceptions import ClientError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
-from .errors import PermanentDeliveryError
-from .models import Channel, Envelope, RecipientId, address_problem
+from .errors import NotifierError, PermanentDeliveryError
+from .models import Channel, Envelope, RecipientId, SocialEventType, address_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+MAX_PUSH_TOKENS = 20
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+"""A BCP 47-ish tag, in any case: a language, then subtags (script, region, variant)."""
+_WALL_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class RecipientConflictError(NotifierError):
+    """The recipient kept changing under a read-modify-write; the caller may try again later."""
+
+
+# --------------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------------
+
 
 class PushToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token: str = Field(min_length=8, max_length=4096)
     platform: Literal["android", "ios", "web"]
+
+    @field_validator("token")
+    @classmethod
+    def _valid_token(cls, value: str) -> str:
+        return _checked(Channel.PUSH, value)
 
 
 class Contacts(BaseModel):
@@ -23,24 +63,133 @@ class Contacts(BaseModel):
 
     email: str | None = None
     phone: str | None = Field(default=None, description="E.164, such as +14155550100")
-    push_tokens: list[PushToken] = Field(default_factory=list, max_length=20)
+    push_tokens: list[PushToken] = Field(
+        default_factory=list,
+        max_length=MAX_PUSH_TOKENS,
+        description="One per device. A token listed twice is kept once, with its first platform.",
+    )
 
     @field_validator("email")
     @classmethod
     def _valid_email(cls, value: str | None) -> str | None:
-        return _checked(Channel.EMAIL, value)
+        return None if value is None else _checked(Channel.EMAIL, value)
 
     @field_validator("phone")
     @classmethod
     def _valid_phone(cls, value: str | None) -> str | None:
-        return _checked(Channel.SMS, value)
+        return None if value is None else _checked(Channel.SMS, value)
+
+    @field_validator("push_tokens")
+    @classmethod
+    def _one_entry_per_token(cls, value: list[PushToken]) -> list[PushToken]:
+        # An app re-registering sends the same token again; sending to it twice would notify twice.
+        first: dict[str, PushToken] = {}
+        for entry in value:
+            first.setdefault(entry.token, entry)
+        return list(first.values())
 
 
-class Recipient(BaseModel):
-    recipient_id: RecipientId
+class OptOut(BaseModel):
+    """What the recipient never wants. Listing something twice means the same as once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[Channel] = Field(default_factory=list)
+    event_types: list[SocialEventType] = Field(
+        default_factory=list,
+        description="Direct notifications (event type NOTIFICATION) cannot be opted out of by type.",
+    )
+
+    @field_validator("channels", "event_types")
+    @classmethod
+    def _once_each(cls, value: list[Any]) -> list[Any]:
+        return list(dict.fromkeys(value))
+
+
+def _wall_clock(value: object) -> object:
+    """Only "HH:MM" (or a naive `time` on the minute): lax parsing would take 79200 or "22:00+02:00"."""
+    if isinstance(value, str) and re.fullmatch(_WALL_CLOCK_PATTERN, value):
+        return value
+    if isinstance(value, time) and value.tzinfo is None and not (value.second or value.microsecond):
+        return value
+    raise ValueError("a local time as HH:MM, such as 22:00")
+
+
+WallClock = Annotated[
+    time,
+    BeforeValidator(_wall_clock),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
+    Field(examples=["22:00"], json_schema_extra={"pattern": _WALL_CLOCK_PATTERN}),
+]
+"""A time of day on the recipient's clock, in minutes, written "HH:MM"."""
+
+
+class QuietHours(BaseModel):
+    """A daily window, on the recipient's clock, when standard notifications wait.
+
+    The window starts at `start` (included) and ends at `end` (excluded); an `end` earlier than
+    `start` means the window runs past midnight (22:00 to 07:30).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: WallClock
+    end: WallClock
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        # Equal ends could mean "never" or "all day"; refuse rather than guess.
+        if self.start == self.end:
+            raise ValueError(
+                f"quiet hours start and end at the same time ({self.start:%H:%M}); they must differ"
+            )
+        return self
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    opt_out: OptOut = Field(default_factory=OptOut)
+    quiet_hours: QuietHours | None = None
+
+
+class RecipientDocument(BaseModel):
+    """The body of `PUT /recipients/{recipientId}`: everything about a recipient but its id."""
+
+    model_config = ConfigDict(extra="forbid")
+
     contacts: Contacts = Field(default_factory=Contacts)
-    locale: str = "en"
-    timezone: str = "UTC"
+    locale: str = Field(default="en", max_length=35, examples=["es-ES"])
+    timezone: str = Field(default="UTC", max_length=64, examples=["Europe/Madrid"])
+    preferences: Preferences = Field(default_factory=Preferences)
+
+    @field_validator("locale")
+    @classmethod
+    def _normalised_locale(cls, value: str) -> str:
+        if not re.fullmatch(LOCALE_PATTERN, value):
+            raise ValueError("not a language tag such as en, es-ES or pt-BR")
+        language, *subtags = value.split("-")
+        return "-".join([language.lower(), *(_subtag_case(s) for s in subtags)])
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        # Not found, a malformed key ("../x", ""), or a path that is no zone file ("America").
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Madrid") from None
+        return value
+
+    def for_recipient(self, recipient_id: str, updated_at: datetime) -> Recipient:
+        """This document as recipient `recipient_id`'s, changed at `updated_at`."""
+        document = {name: getattr(self, name) for name in RecipientDocument.model_fields}
+        return Recipient(recipient_id=recipient_id, updated_at=updated_at, **document)
+
+
+class Recipient(RecipientDocument):
+    recipient_id: RecipientId
+    updated_at: AwareDatetime | None = None
 
     def addresses(self, channel: Channel) -> list[str]:
         match channel:
@@ -52,40 +201,107 @@ class Recipient(BaseModel):
                 return [t.token for t in self.contacts.push_tokens]
 
 
+# --------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------
+
+
 class RecipientStore:
     """Table keyed by `recipient_id`; the rest of the recipient is one JSON document."""
+
+    REMOVE_ATTEMPTS = 5
+    """Read-modify-write rounds before giving up on a recipient that keeps changing."""
 
     def __init__(self, table: str, client: DynamoDBClient) -> None:
         self.table = table
         self.client = client
 
     def get(self, recipient_id: str) -> Recipient | None:
-        item = self.client.get_item(TableName=self.table, Key={"recipient_id": {"S": recipient_id}}).get(
-            "Item"
-        )
-        if not item:
-            return None
-        return Recipient.model_validate_json(item["document"]["S"])
+        found = self._read(recipient_id, consistent=False)
+        return Recipient.model_validate_json(found) if found is not None else None
 
-    def put(self, recipient: Recipient) -> None:
-        self.client.put_item(TableName=self.table, Item=self.item(recipient))
+    def put(self, recipient: Recipient) -> bool:
+        """Store `recipient`, replacing any previous one. True when it did not exist before."""
+        answer = self.client.put_item(TableName=self.table, Item=self.item(recipient), ReturnValues="ALL_OLD")
+        return not answer.get("Attributes")
+
+    def delete(self, recipient_id: str) -> bool:
+        """Forget a recipient. True when there was one to forget."""
+        answer = self.client.delete_item(
+            TableName=self.table, Key=self._key(recipient_id), ReturnValues="ALL_OLD"
+        )
+        return bool(answer.get("Attributes"))
+
+    def remove_push_token(self, recipient_id: str, token: str) -> bool:
+        """Drop one push token, after the vendor said the device is gone. True when it was removed.
+
+        The document is read, changed and written back only if it is still the one read, so a
+        concurrent change (the user adding a device) is kept, not overwritten; a lost race reads
+        again. A recipient deleted meanwhile fails the condition too and is then found missing, so
+        it is never brought back.
+        """
+        for _ in range(self.REMOVE_ATTEMPTS):
+            stored = self._read(recipient_id, consistent=True)
+            if stored is None:
+                return False
+            recipient = Recipient.model_validate_json(stored)
+            kept = [t for t in recipient.contacts.push_tokens if t.token != token]
+            if len(kept) == len(recipient.contacts.push_tokens):
+                return False
+            changed = recipient.model_copy(
+                update={
+                    "contacts": recipient.contacts.model_copy(update={"push_tokens": kept}),
+                    "updated_at": datetime.now(UTC),
+                }
+            )
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self.item(changed),
+                    ConditionExpression="#document = :read",
+                    ExpressionAttributeNames={"#document": "document"},
+                    ExpressionAttributeValues={":read": {"S": stored}},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                continue
+            return True
+        raise RecipientConflictError(
+            f"recipient {recipient_id!r} changed {self.REMOVE_ATTEMPTS} times while removing a push token"
+        )
 
     @staticmethod
     def item(recipient: Recipient) -> dict[str, Any]:
+        """The DynamoDB item of `recipient` (the local stack seeds the table with these)."""
         return {
             "recipient_id": {"S": recipient.recipient_id},
             "document": {"S": recipient.model_dump_json()},
         }
 
+    def _read(self, recipient_id: str, *, consistent: bool) -> str | None:
+        """The stored JSON document, verbatim: the optimistic write compares against this text."""
+        item = self.client.get_item(
+            TableName=self.table, Key=self._key(recipient_id), ConsistentRead=consistent
+        ).get("Item")
+        return item["document"]["S"] if item else None
 
-def resolve_addresses(envelope: Envelope, channel: Channel, recipients: RecipientStore | None) -> list[str]:
-    """The addresses to send to: the envelope's inline one, else the recipient's contacts."""
+    @staticmethod
+    def _key(recipient_id: str) -> dict[str, Any]:
+        return {"recipient_id": {"S": recipient_id}}
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+# --------------------------------------------------------------------------------------------
+
+
+def addresses_for(envelope: Envelope, channel: Channel, recipient: Recipient | None) -> list[str]:
+    """The addresses to send to: the envelope's inline one, else the recipient's contacts (None: there
+    is no such recipient)."""
     inline = envelope.addresses.get(channel)
     if inline:
         return [inline]
-    if recipients is None:
-        raise PermanentDeliveryError(f"no inline {channel} address and no recipient store")
-    recipient = recipients.get(envelope.recipient_id)
     if recipient is None:
         raise PermanentDeliveryError(f"unknown recipient {envelope.recipient_id!r}")
     found = recipient.addresses(channel)
@@ -94,10 +310,17 @@ def resolve_addresses(envelope: Envelope, channel: Channel, recipients: Recipien
     return found
 
 
-def _checked(channel: Channel, value: str | None) -> str | None:
-    if value is None:
-        return None
+def _checked(channel: Channel, value: str) -> str:
     problem = address_problem(channel, value)
     if problem:
         raise ValueError(problem)
     return value
+
+
+def _subtag_case(subtag: str) -> str:
+    """BCP 47's conventional case: regions upper (BR), scripts title (Hant), the rest lower."""
+    if len(subtag) == 2 and subtag.isalpha():
+        return subtag.upper()
+    if len(subtag) == 4 and subtag.isalpha():
+        return subtag.title()
+    return subtag.lower()

@@ -93,25 +93,45 @@ class StatusStore:
     def begin_attempt(self, envelope: Envelope, channel: Channel) -> bool:
         """Mark the channel QUEUED and count an attempt. False when it is already past sending."""
         now = _now()
+        described, values = self._description(envelope, now)
         return self._conditional_update(
             envelope.notification_id,
             channel,
             Status.QUEUED,
             allow_missing=True,
-            extra_set=(
-                "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
-                "created_at = if_not_exists(created_at, :now), "
-                "expires_at = if_not_exists(expires_at, :expires)"
-            ),
+            extra_set=described,
             add="attempts :one",
-            values={
+            values={**values, ":one": {"N": "1"}},
+            now=now,
+        )
+
+    def suppress(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
+        """SUPPRESSED (the recipient's preferences), with the reason. False when already past sending."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        return self._conditional_update(
+            envelope.notification_id,
+            channel,
+            Status.SUPPRESSED,
+            allow_missing=True,
+            extra_set=f"{described}, last_error = :error",
+            values={**values, ":error": {"S": reason[:_MAX_ERROR_CHARS]}},
+            now=now,
+        )
+
+    def _description(self, envelope: Envelope, now: datetime) -> tuple[str, dict[str, Any]]:
+        """What a consumer may be the first to write: the status row's description of the notification
+        (the publish function's own ACCEPTED write may not have landed yet, or have expired)."""
+        return (
+            "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
+            "created_at = if_not_exists(created_at, :now), "
+            "expires_at = if_not_exists(expires_at, :expires)",
+            {
                 ":recipient": {"S": envelope.recipient_id},
                 ":event_type": {"S": str(envelope.event_type)},
                 ":priority": {"S": envelope.priority},
                 ":expires": {"N": str(int((now + self.ttl).timestamp()))},
-                ":one": {"N": "1"},
             },
-            now=now,
         )
 
     def advance(

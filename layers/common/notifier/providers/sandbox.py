@@ -111,9 +111,10 @@ class SandboxProvider(Provider):
         if options.latency_ms:
             time.sleep(options.latency_ms / 1000)
         if delivery.address == PERMANENT_FAILURES[self.channel]:
-            if self.channel is Channel.PUSH:
-                raise UnregisteredAddressError("sandbox: push token is not registered")
-            raise PermanentDeliveryError(f"sandbox: {self.channel} address rejected permanently")
+            reason = f"sandbox: {self.channel} address rejected permanently"
+            if self.channel is Channel.PUSH:  # as FCM answers UNREGISTERED for a dead token
+                raise UnregisteredAddressError(f"{reason} (token not registered)")
+            raise PermanentDeliveryError(reason)
         if delivery.address == TRANSIENT_FAILURES[self.channel]:
             raise TransientDeliveryError(f"sandbox: {self.channel} provider temporarily unavailable")
         with self._random_lock:

@@ -10,10 +10,11 @@ import requests
 from firebase_admin import exceptions, messaging
 
 from notifier.errors import PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
-from notifier.providers import retry_after_seconds
-from notifier.providers import fcm_push, sendgrid_email, twilio_sms
+from notifier.providers import fcm_push, retry_after_seconds, sendgrid_email, twilio_sms
 
-SENDGRID_ERROR = b'{"errors": [{"message": "Does not contain a valid address.", "field": "personalizations.0.to"}]}'
+SENDGRID_ERROR = (
+    b'{"errors": [{"message": "Does not contain a valid address.", "field": "personalizations.0.to"}]}'
+)
 
 
 @pytest.mark.parametrize("status", [400, 413, 404])
@@ -32,7 +33,9 @@ def test_sendgrid_outages_and_account_problems_are_transient_so_the_message_is_k
 def test_a_sendgrid_rate_limit_is_transient_and_waits_until_the_reset_time():
     reset = int(time.time()) + 30
 
-    error = sendgrid_email.classify(429, {"X-RateLimit-Reset": str(reset)}, b'{"errors":[{"message":"too many requests"}]}')
+    error = sendgrid_email.classify(
+        429, {"X-RateLimit-Reset": str(reset)}, b'{"errors":[{"message":"too many requests"}]}'
+    )
 
     assert isinstance(error, TransientDeliveryError)
     assert 28 <= (error.retry_after_seconds or 0) <= 30
@@ -50,7 +53,9 @@ def test_twilio_address_and_content_errors_are_permanent(code):
     assert f"code {code}" in error.reason
 
 
-@pytest.mark.parametrize(("status", "code"), [(429, 20429), (400, 14107), (500, None), (503, 20503), (401, 20003)])
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, 20429), (400, 14107), (500, None), (503, 20503), (401, 20003)]
+)
 def test_twilio_rate_limits_outages_and_account_problems_are_transient(status, code):
     assert type(twilio_sms.classify(status, code, "try later")) is TransientDeliveryError
 
@@ -85,7 +90,9 @@ def test_fcm_invalid_argument_sender_mismatch_and_third_party_auth_are_permanent
     assert type(error) is PermanentDeliveryError
 
 
-@pytest.mark.parametrize("kind", [exceptions.UnavailableError, exceptions.InternalError, messaging.QuotaExceededError])
+@pytest.mark.parametrize(
+    "kind", [exceptions.UnavailableError, exceptions.InternalError, messaging.QuotaExceededError]
+)
 def test_fcm_unavailable_internal_and_quota_are_transient_and_honour_retry_after(kind):
     error = fcm_push.classify(firebase_error(kind, retry_after="42"))
 

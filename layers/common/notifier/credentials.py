@@ -44,7 +44,9 @@ class CredentialSource:
         except GetParameterError as exc:
             raise ConfigurationError(f"cannot read credentials {name!r} from {self.store}: {exc}") from None
         except TransformParameterError:
-            raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON document") from None
+            raise ConfigurationError(
+                f"credentials {name!r} in {self.store} are not a JSON document"
+            ) from None
         if not isinstance(value, dict):
             raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON object")
         return value
@@ -76,7 +78,7 @@ class FirebaseServiceAccount(BaseModel):
     project_id: str = Field(min_length=1)
     private_key: str = Field(min_length=1)
     client_email: str = Field(min_length=1)
-    token_uri: str = "https://oauth2.googleapis.com/token"
+    token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - Google's endpoint, not a secret
 
 
 def parse_credentials(model: type[M], name: str, document: dict[str, Any]) -> M:

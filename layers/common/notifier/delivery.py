@@ -118,7 +118,7 @@ class BatchDelivery:
             counts["PushTokensRemoved"] += done.tokens_removed
         for name, value in counts.items():  # from this thread only: Metrics is not thread-safe
             if value:
-                    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return outcomes
 
     def _each(self, step: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
@@ -147,10 +147,12 @@ class BatchDelivery:
                 message = render(envelope, channel, recipient.locale if recipient else None)
             except PermanentDeliveryError as exc:
                 return self._failed(envelope, exc)
-            except Exception as exc:  # noqa: BLE001 - any other error fails this record alone, to be retried
+            except Exception as exc:
                 logger.exception("could not prepare the delivery; the record will be retried")
                 return _Done(exc)
-            deliveries = [Delivery(envelope.notification_id, a, message, envelope.priority) for a in addresses]
+            deliveries = [
+                Delivery(envelope.notification_id, a, message, envelope.priority) for a in addresses
+            ]
             return _Ready(job, recipient, deliveries, inline=channel in envelope.addresses)
 
     def _apply_preferences(self, job: Job, recipient: Recipient) -> _Done | None:
@@ -193,7 +195,9 @@ class BatchDelivery:
                         provider_message_id=",".join(sent),
                         error="; ".join(reasons) or None,
                     )
-                    logger.info("notification sent", extra={"provider": deps.provider.name, "messages": len(sent)})
+                    logger.info(
+                        "notification sent", extra={"provider": deps.provider.name, "messages": len(sent)}
+                    )
                     return _Done(Status.SENT, "NotificationsSent", removed)
                 transient = [e for e in errors if isinstance(e, TransientDeliveryError)]
                 if transient:
@@ -204,7 +208,7 @@ class BatchDelivery:
                 failed = self._failed(envelope, PermanentDeliveryError("; ".join(reasons)))
                 failed.tokens_removed = removed
                 return failed
-            except Exception as exc:  # noqa: BLE001 - fails this record alone, to be retried
+            except Exception as exc:
                 logger.exception("could not record the outcome; the record will be retried")
                 return _Done(exc)
 
@@ -224,7 +228,7 @@ class BatchDelivery:
                 continue
             try:
                 removed += store.remove_push_token(ready.recipient.recipient_id, delivery.address)
-            except Exception:  # noqa: BLE001 - the outcome stands; the token fails again next time
+            except Exception:
                 logger.exception("could not remove an unregistered push token")
         if removed:
             logger.info("removed unregistered push tokens from the recipient", extra={"removed": removed})

@@ -48,7 +48,9 @@ class Settings(BaseModel):
     fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
 
     # SendGrid
-    sendgrid_host: str = Field(alias="SENDGRID_HOST", default="https://api.sendgrid.com", pattern=r"^https?://")
+    sendgrid_host: str = Field(
+        alias="SENDGRID_HOST", default="https://api.sendgrid.com", pattern=r"^https?://"
+    )
     email_from: str | None = Field(alias="EMAIL_FROM", default=None)
     email_from_name: str | None = Field(alias="EMAIL_FROM_NAME", default=None)
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifier.credentials import FirebaseServiceAccount, SendGridCredentials, TwilioCredentials, parse_credentials
+from notifier.credentials import (
+    FirebaseServiceAccount,
+    SendGridCredentials,
+    TwilioCredentials,
+    parse_credentials,
+)
 from notifier.models import Channel
 from notifier.settings import ConfigurationError, Settings
 
@@ -60,7 +65,8 @@ def vendor_provider(channel: Channel, settings: Settings, document: dict[str, An
             twilio = parse_credentials(TwilioCredentials, name, document)
             if not (settings.twilio_from or settings.twilio_messaging_service_sid):
                 raise ConfigurationError(
-                    "environment variable TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required by this function"
+                    "environment variable TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required "
+                    "by this function"
                 )
             return TwilioProvider(
                 TwilioConfig(

@@ -103,7 +103,7 @@ class SandboxProvider(Provider):
         super().__init__(channel, max_concurrency=max_concurrency)
         self.outbox = outbox
         self.options = options or SandboxOptions()
-        self._random = random.Random(self.options.seed)
+        self._random = random.Random(self.options.seed)  # noqa: S311 - injected failures, not secrets
         self._random_lock = threading.Lock()
 
     def send(self, delivery: Delivery) -> str:

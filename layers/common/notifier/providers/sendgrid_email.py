@@ -8,15 +8,17 @@ How SendGrid's answers are classified (https://www.twilio.com/docs/sendgrid/api-
 | 400 | the request is invalid (an address, the content) | permanent: retrying sends the same request |
 | 413 | the payload is too large | permanent |
 | 429 | rate limited | transient, retried after `X-RateLimit-Reset` |
-| 401, 403 | the API key is wrong, revoked or lacks the permission, or the sender is not verified | transient: the message is fine and the account is not, so it is kept (retried, then dead-lettered and redriven once fixed) rather than failed |
+| 401, 403 | bad or revoked API key, missing permission, unverified sender | transient (see below) |
 | 5xx, timeout, connection error | SendGrid or the network is unwell | transient |
 | other 4xx | the request cannot succeed as it is | permanent |
+
+401 and 403 are the account's problem, not the message's: the message is kept (retried, then
+dead-lettered and redriven once the key or sender is fixed) rather than failed.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,7 +76,7 @@ class SendGridProvider(Provider):
             response = self.client.send(mail)
         except HTTPError as exc:
             raise classify(exc.status_code, exc.headers or {}, exc.body) from None
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise TransientDeliveryError(f"sendgrid: timed out ({exc})") from None
         except (URLError, ConnectionError) as exc:
             raise TransientDeliveryError(f"sendgrid: connection failed ({exc})") from None

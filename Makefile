@@ -20,7 +20,7 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
-	@echo "make bench      measure the local stack's POST-to-outbox latency (writes bench/results.json)"
+	@echo "make bench      measure batch delivery at 100 ms vendor latency and the local stack's latency (bench/results.json)"
 	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
 	@echo "make deploy     sam deploy (guided the first time)"
@@ -44,6 +44,8 @@ run: $(VENV)/.installed
 
 # Measurements (not pass/fail tests): prints a table and writes bench/results.json.
 bench: $(VENV)/.installed
+	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_METRICS_NAMESPACE=bench POWERTOOLS_LOG_LEVEL=WARNING \
+	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
 	$(BIN)/python -m bench.local_latency
 
 test: lint

@@ -51,7 +51,7 @@ def sqs_record(
     """One SQS record as Lambda delivers it, shaped like the records in events/sqs_*.json."""
     template = load_event("sqs_email_critical.json")["Records"][0]
     text = body if isinstance(body, str) else json.dumps(body)
-    record = copy.deepcopy(template)
+    record: dict[str, Any] = copy.deepcopy(template)
     record.update(
         messageId=message_id or str(uuid.uuid4()),
         body=text,

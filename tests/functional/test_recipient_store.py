@@ -169,3 +169,18 @@ def test_given_a_recipient_that_keeps_changing_when_a_token_is_removed_then_it_g
     with pytest.raises(RecipientConflictError):
         racing.remove_push_token("ana", PHONE.token)
     assert store.get("ana") == changes[-1]
+
+
+def test_given_many_ids_when_read_together_then_the_existing_ones_come_back_and_the_others_are_absent(store):
+    for i in range(150):
+        store.put(Recipient(recipient_id=f"user-{i}", contacts=Contacts(email=f"user-{i}@example.com")))
+    wanted = [f"user-{i}" for i in range(0, 150, 2)] + ["nobody", "user-0"]
+
+    found = store.get_many(wanted)
+
+    assert set(found) == {f"user-{i}" for i in range(0, 150, 2)}
+    assert found["user-42"].contacts.email == "user-42@example.com"
+
+
+def test_given_no_ids_when_read_together_then_nothing_is_asked(store):
+    assert store.get_many([]) == {}

@@ -96,8 +96,15 @@ class BatchDelivery:
         self.channel = channel
         self.deps = deps
         self.pool = pool
+        self._recipients: dict[str, Recipient] = {}
 
     def run(self, jobs: Sequence[Job]) -> dict[str, Outcome]:
+        store = self.deps.recipients
+        try:
+            self._recipients = store.get_many(j.envelope.recipient_id for j in jobs) if store else {}
+        except Exception as exc:  # noqa: BLE001 - without recipients no record can go; all are retried
+            logger.exception("could not read the batch's recipients; every record will be retried")
+            return {job.key: exc for job in jobs}
         prepared = self._each(self._prepare, jobs)
         ready = [p for p in prepared if isinstance(p, _Ready)]
         deliveries = [d for r in ready for d in r.deliveries]
@@ -135,7 +142,7 @@ class BatchDelivery:
                 if channel not in envelope.channels:
                     logger.warning("record is not for this channel; check the filter policies")
                     return _Done(None)
-                recipient = deps.recipients.get(envelope.recipient_id) if deps.recipients else None
+                recipient = self._recipients.get(envelope.recipient_id)
                 if recipient is not None:
                     held = self._apply_preferences(job, recipient)
                     if held is not None:

@@ -9,7 +9,9 @@ silently ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
+from time import sleep
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,7 +36,13 @@ if TYPE_CHECKING:
 MAX_PUSH_TOKENS = 20
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 """A BCP 47-ish tag, in any case: a language, then subtags (script, region, variant)."""
+_BATCH_GET_LIMIT = 100
+_BATCH_GET_ATTEMPTS = 5
 _WALL_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class RecipientReadError(NotifierError):
+    """DynamoDB did not return every recipient asked for, even after backing off; try again later."""
 
 
 class RecipientConflictError(NotifierError):
@@ -219,6 +227,28 @@ class RecipientStore:
     def get(self, recipient_id: str) -> Recipient | None:
         found = self._read(recipient_id, consistent=False)
         return Recipient.model_validate_json(found) if found is not None else None
+
+    def get_many(self, recipient_ids: Iterable[str]) -> dict[str, Recipient]:
+        """The recipients that exist among `recipient_ids`, in as few BatchGetItem calls as DynamoDB
+        allows (100 keys each): a consumer reads a whole batch's recipients at once."""
+        wanted = list(dict.fromkeys(recipient_ids))
+        found: dict[str, Recipient] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table: {"Keys": [self._key(i) for i in wanted[start : start + _BATCH_GET_LIMIT]]}
+            }
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    recipient = Recipient.model_validate_json(item["document"]["S"])
+                    found[recipient.recipient_id] = recipient
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                sleep(0.05 * 2**attempt)  # DynamoDB's advice for unprocessed keys: back off
+            else:
+                raise RecipientReadError(f"DynamoDB left {len(request[self.table]['Keys'])} recipients unread")
+        return found
 
     def put(self, recipient: Recipient) -> bool:
         """Store `recipient`, replacing any previous one. True when it did not exist before."""

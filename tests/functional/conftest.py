@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,24 @@ from functions.sms import app as sms
 from notifier import runtime
 from notifier.recipients import Contacts, PushToken, Recipient, RecipientStore
 from tests.factories import LambdaContext
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch) -> Iterator[None]:
+    """No functional test may even look up a host beyond this machine: AWS is moto, the vendors are
+    loopback fakes (and google-auth, left alone, would call Google after each token: see FcmFake)."""
+    elsewhere: list[str] = []
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in ("127.0.0.1", "localhost", None):
+            elsewhere.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, f"{host}: functional tests stay on 127.0.0.1")
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    assert elsewhere == []
 
 
 @pytest.fixture

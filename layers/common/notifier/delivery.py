@@ -102,7 +102,7 @@ class BatchDelivery:
         store = self.deps.recipients
         try:
             self._recipients = store.get_many(j.envelope.recipient_id for j in jobs) if store else {}
-        except Exception as exc:  # noqa: BLE001 - without recipients no record can go; all are retried
+        except Exception as exc:
             logger.exception("could not read the batch's recipients; every record will be retried")
             return {job.key: exc for job in jobs}
         prepared = self._each(self._prepare, jobs)

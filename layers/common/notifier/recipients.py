@@ -247,7 +247,9 @@ class RecipientStore:
                     break
                 sleep(0.05 * 2**attempt)  # DynamoDB's advice for unprocessed keys: back off
             else:
-                raise RecipientReadError(f"DynamoDB left {len(request[self.table]['Keys'])} recipients unread")
+                raise RecipientReadError(
+                    f"DynamoDB left {len(request[self.table]['Keys'])} recipients unread"
+                )
         return found
 
     def put(self, recipient: Recipient) -> bool:

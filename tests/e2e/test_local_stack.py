@@ -176,3 +176,27 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
             local.stop()
     finally:
         emulator_server.stop()
+
+
+def test_a_recipient_put_over_http_gets_events_in_their_language_and_not_on_channels_they_left(local):
+    recipient = {
+        "contacts": {
+            "email": "ana@example.com",
+            "push_tokens": [{"token": "sandbox-token-ana-android", "platform": "android"}],
+        },
+        "locale": "es-ES",
+        "timezone": "Europe/Madrid",
+        "preferences": {"opt_out": {"channels": ["email"]}},
+    }
+    assert local.request("PUT", "/recipients/ana", recipient)[0] == 201
+
+    _, event = local.request("POST", "/event", {**SEED_EVENT, "user_id": "ana", "event_type": "COMMENT"})
+
+    [push] = wait_for(lambda: delivered(local, event["event_id"]))
+    assert push["address"] == "sandbox-token-ana-android"
+    assert push["content"]["title"] == "Nuevo comentario"
+    assert wait_for(
+        lambda: channel_statuses(local, event["event_id"]) == {"push": "SENT", "email": "SUPPRESSED"}
+    )
+    assert local.request("DELETE", "/recipients/ana")[0] == 204
+    assert local.request("GET", "/recipients/ana")[0] == 404

@@ -147,3 +147,20 @@ print(before, sorted(vendors & set(sys.modules)))
         check=True,
     )
     assert done.stdout.strip() == f"[] ['{sdk}']"
+
+
+class Broken(Provider):
+    name = "broken"
+
+    def send(self, delivery: Delivery) -> str:
+        if delivery.address.endswith("1"):
+            raise RuntimeError("an SDK error nobody classified")
+        return "ok"
+
+
+def test_an_unexpected_sdk_error_fails_that_message_for_a_retry_and_not_the_batch():
+    results = Broken(Channel.SMS).send_batch([sms("+14155550101"), sms("+14155550102")])
+
+    assert isinstance(results[0], TransientDeliveryError)
+    assert "RuntimeError" in results[0].reason
+    assert results[1] == "ok"

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
-from notifier.errors import DeliveryError
+from notifier.errors import DeliveryError, TransientDeliveryError
 from notifier.models import Channel, OutboundMessage, Priority
+from notifier.observability import logger
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class Provider(ABC):
             return self.send(delivery)
         except DeliveryError as exc:
             return exc
+        except Exception as exc:  # an SDK error nobody classified: retry this message, not the batch
+            logger.exception("unexpected error from the provider; the message will be retried")
+            return TransientDeliveryError(f"{self.name}: unexpected {type(exc).__name__}: {exc}")
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

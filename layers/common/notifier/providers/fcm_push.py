@@ -39,6 +39,7 @@ from notifier.errors import (
     UnregisteredAddressError,
 )
 from notifier.models import Channel, Priority, PushMessage
+from notifier.observability import logger
 
 from .base import Delivery, Provider, Result, retry_after_seconds
 
@@ -95,6 +96,11 @@ class FcmProvider(Provider):
                 continue
             except ValueError as exc:  # a message firebase-admin refuses to build
                 results.extend(PermanentDeliveryError(f"fcm: {exc}") for _ in chunk)
+                continue
+            except Exception as exc:  # nobody classified it: retry these messages, not the batch
+                logger.exception("unexpected error from firebase-admin; the messages will be retried")
+                reason = f"fcm: unexpected {type(exc).__name__}: {exc}"
+                results.extend(TransientDeliveryError(reason) for _ in chunk)
                 continue
             results.extend(
                 str(r.message_id) if r.success else classify(r.exception) for r in answer.responses

@@ -366,3 +366,70 @@ def test_an_unregistered_fcm_token_is_removed_from_the_recipient(consumers, fcm,
     stored = recipients.get(user_123.recipient_id)
     assert stored is not None
     assert stored.addresses(Channel.PUSH) == ["fcm-token-live-0002"]
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials, timeouts and the sandbox fallback
+# --------------------------------------------------------------------------------------------
+
+
+def test_credentials_can_come_from_an_ssm_secure_string(consumers, deployment, monkeypatch, user_123):
+    boto3.client("ssm").put_parameter(
+        Name="/notifier/sendgrid", Type="SecureString", Value=json.dumps({"api_key": "SG.from-ssm"})
+    )
+    with SendGridFake(api_key="SG.from-ssm") as fake:
+        for name, value in {
+            "CREDENTIALS_STORE": "ssm",
+            "SENDGRID_CREDENTIALS": "/notifier/sendgrid",
+            "SENDGRID_HOST": fake.url,
+            "EMAIL_FROM": "notifications@example.com",
+        }.items():
+            monkeypatch.setenv(name, value)
+        runtime.reset()
+
+        answer = consumers["email"](event_batch("sqs_email_critical.json")[0])
+
+        assert answer == {"batchItemFailures": []}
+        assert [r.headers["Authorization"] for r in fake.requests] == ["Bearer SG.from-ssm"]
+
+
+def test_a_vendor_that_does_not_answer_in_time_is_a_transient_failure(
+    consumers, sendgrid, user_123, monkeypatch
+):
+    monkeypatch.setenv("VENDOR_TIMEOUT_SECONDS", "0.2")
+    runtime.reset()
+    sendgrid.latency_seconds = 0.6
+    batch, [notification_id] = event_batch("sqs_email_critical.json")
+
+    answer = consumers["email"](batch)
+
+    assert failed_ids(answer) == ["message-0"]
+    assert "timed out" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
+
+
+def test_a_vendor_that_cannot_be_reached_is_a_transient_failure(consumers, deployment, monkeypatch, user_123):
+    store_secret("notifier/sendgrid", {"api_key": "SG.test-key"})
+    with SendGridFake() as gone:
+        unreachable = gone.url  # a loopback port nobody listens on once the fake has stopped
+    for name, value in {
+        "SENDGRID_CREDENTIALS": "notifier/sendgrid",
+        "SENDGRID_HOST": unreachable,
+        "EMAIL_FROM": "notifications@example.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    batch, [notification_id] = event_batch("sqs_email_critical.json")
+
+    answer = consumers["email"](batch)
+
+    assert failed_ids(answer) == ["message-0"]
+    assert "connection failed" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
+
+
+def test_a_channel_without_credentials_uses_the_sandbox_and_says_so_once(consumers, outbox, user_123, caplog):
+    consumers["sms"](event_batch("sqs_sms_critical.json")[0])
+    consumers["sms"](event_batch("sqs_sms_standard.json")[0])
+
+    assert len(outbox) == 2
+    sandbox_notes = [m for m in caplog.messages if m.startswith("no vendor credentials configured")]
+    assert len(sandbox_notes) == 1

@@ -164,3 +164,24 @@ def test_an_unexpected_sdk_error_fails_that_message_for_a_retry_and_not_the_batc
     assert isinstance(results[0], TransientDeliveryError)
     assert "RuntimeError" in results[0].reason
     assert results[1] == "ok"
+
+
+def test_twilio_without_a_sender_fails_at_start_naming_both_variables():
+    from notifier.providers.factory import vendor_provider  # noqa: PLC0415 - loads the twilio SDK
+
+    settings = settings_from({**BASE, "TWILIO_CREDENTIALS": "notifier/twilio"})
+    document = {"account_sid": "AC" + "0" * 32, "auth_token": "token"}
+
+    with pytest.raises(ConfigurationError, match="TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID"):
+        vendor_provider(Channel.SMS, settings, document)
+
+
+def test_credentials_missing_a_field_are_refused_naming_the_field_not_the_values():
+    from notifier.providers.factory import vendor_provider  # noqa: PLC0415
+
+    settings = settings_from({**BASE, "TWILIO_CREDENTIALS": "notifier/twilio", "TWILIO_FROM": "+14155550100"})
+
+    with pytest.raises(ConfigurationError, match=r"'notifier/twilio' are not usable: account_sid") as raised:
+        vendor_provider(Channel.SMS, settings, {"account_sid": "not-a-sid", "auth_token": "s3cr3t"})
+    assert "s3cr3t" not in str(raised.value)
+    assert "not-a-sid" not in str(raised.value)

@@ -63,13 +63,8 @@ def vendor_provider(channel: Channel, settings: Settings, document: dict[str, An
             from .twilio_sms import TwilioConfig, TwilioProvider  # noqa: PLC0415 - see module doc
 
             twilio = parse_credentials(TwilioCredentials, name, document)
-            if not (settings.twilio_from or settings.twilio_messaging_service_sid):
-                raise ConfigurationError(
-                    "environment variable TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required "
-                    "by this function"
-                )
-            return TwilioProvider(
-                TwilioConfig(
+            try:
+                config = TwilioConfig(
                     account_sid=twilio.account_sid,
                     auth_token=twilio.auth_token,
                     api_key_sid=twilio.api_key_sid,
@@ -79,9 +74,10 @@ def vendor_provider(channel: Channel, settings: Settings, document: dict[str, An
                     region=settings.twilio_region,
                     edge=settings.twilio_edge,
                     timeout_seconds=settings.vendor_timeout_seconds,
-                ),
-                max_concurrency=concurrency,
-            )
+                )
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
+            return TwilioProvider(config, max_concurrency=concurrency)
         case Channel.PUSH:
             from .fcm_push import FcmConfig, FcmProvider  # noqa: PLC0415 - see module doc
 

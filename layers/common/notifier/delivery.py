@@ -212,17 +212,15 @@ class BatchDelivery:
                     deps.status.record_error(envelope.notification_id, self.channel, error.reason)
                     logger.warning("delivery failed for now; SQS will retry", extra={"reason": error.reason})
                     return _Done(error, "TransientFailures", removed)
-                failed = self._failed(envelope, PermanentDeliveryError("; ".join(reasons)))
-                failed.tokens_removed = removed
-                return failed
+                return self._failed(envelope, PermanentDeliveryError("; ".join(reasons)), removed)
             except Exception as exc:
                 logger.exception("could not record the outcome; the record will be retried")
                 return _Done(exc)
 
-    def _failed(self, envelope: Envelope, exc: PermanentDeliveryError) -> _Done:
+    def _failed(self, envelope: Envelope, exc: PermanentDeliveryError, tokens_removed: int = 0) -> _Done:
         self.deps.status.advance(envelope.notification_id, self.channel, Status.FAILED, error=exc.reason)
         logger.warning("delivery failed permanently", extra={"reason": exc.reason})
-        return _Done(Status.FAILED, "NotificationsFailed")
+        return _Done(Status.FAILED, "NotificationsFailed", tokens_removed)
 
     def _forget_dead_tokens(self, ready: _Ready, results: list[Result]) -> int:
         """Remove from the recipient every push token the vendor says is unregistered; how many."""

@@ -9,7 +9,7 @@ import sys
 import threading
 
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
-from .template import TemplateError, parse_overrides
+from .template import TemplateError, parse_overrides, profile_overrides
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +38,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "instead of starting moto (or LOCAL_ENDPOINT_URL)",
     )
     parser.add_argument(
+        "--profile",
+        default=os.environ.get("LOCAL_PROFILE") or None,
+        help="start from the parameter overrides of this samconfig.toml environment, such as 'fast' "
+        "(short timeouts and backoff for fault scenarios); --parameter-overrides go on top",
+    )
+    parser.add_argument(
         "--parameter-overrides",
         nargs="+",
         default=None,
@@ -57,7 +63,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     try:
-        overrides = parse_overrides(args.parameter_overrides)
+        overrides = profile_overrides(args.profile) if args.profile else {}
+        overrides.update(parse_overrides(args.parameter_overrides))
     except TemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -110,6 +110,8 @@ class FunctionPool:
         try:
             result = handler(event, context)
         except Exception as exc:
+            if time.monotonic() - started > self.spec.timeout:
+                raise InvocationError(f"{self.name} timed out after {self.spec.timeout} s") from exc
             raise InvocationError(f"{self.name} raised {type(exc).__name__}: {exc}") from exc
         finally:
             self._idle.put(handler)

@@ -30,6 +30,7 @@ class LocalStackProcess:
         log_path: Path,
         *,
         overrides: list[str] | None = None,
+        profile: str | None = None,
         api_key: str = "local-dev-key",
         endpoint: str | None = None,
     ) -> None:
@@ -38,6 +39,7 @@ class LocalStackProcess:
         self.emulator_port = free_port()
         self.api_key = api_key
         self.overrides = overrides or []
+        self.profile = profile
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.external_endpoint = endpoint
@@ -49,10 +51,13 @@ class LocalStackProcess:
             command += ["--endpoint", self.external_endpoint]
         else:
             command += ["--emulator-port", str(self.emulator_port)]
+        if self.profile:
+            command += ["--profile", self.profile]
         if self.overrides:
             command += ["--parameter-overrides", *self.overrides]
         environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}
         environment.pop("AWS_ENDPOINT_URL", None)
+        environment.pop("LOCAL_PROFILE", None)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
                 command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment

@@ -206,8 +206,8 @@ def _function_spec(stack: Stack, logical_id: str) -> FunctionSpec:
         logical_id=logical_id,
         code_uri=str(properties["CodeUri"]).rstrip("/"),
         handler=str(properties["Handler"]),
-        timeout=int(properties.get("Timeout", 3)),
-        memory_size=int(properties.get("MemorySize", 128)),
+        timeout=int(stack.resolve(properties.get("Timeout", 3))),
+        memory_size=int(stack.resolve(properties.get("MemorySize", 128))),
         environment={k: _text(v) for k, v in environment.items()},
     )
     for event_name, event in properties.get("Events", {}).items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,20 @@ def parse_overrides(text: str | list[str] | None) -> dict[str, str]:
         else:
             raise TemplateError(f"parameter override {item!r} is not Key=Value")
     return overrides
+
+
+SAMCONFIG_PATH = REPO_ROOT / "samconfig.toml"
+
+
+def profile_overrides(name: str, path: Path = SAMCONFIG_PATH) -> dict[str, str]:
+    """The parameter overrides of a samconfig.toml environment (`[name.deploy.parameters]`), so the
+    local stack runs the same profile `sam deploy --config-env name` deploys."""
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    environments = sorted(k for k, v in config.items() if isinstance(v, dict))
+    if name not in config:
+        raise TemplateError(f"no profile {name!r} in {path.name}; there are: {', '.join(environments)}")
+    parameters = config[name].get("deploy", {}).get("parameters", {})
+    return parse_overrides(parameters.get("parameter_overrides"))
 
 
 _NO_VALUE = object()

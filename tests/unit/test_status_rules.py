@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from notifier.status import ALLOWED_FROM, TERMINAL, Status
+from notifier.status import ALLOWED_FROM, REDRIVABLE, TERMINAL, Status
 
 
 def reachable_from(start: Status) -> set[Status]:
@@ -20,13 +20,22 @@ def test_accepted_is_only_ever_first():
 
 
 def test_no_status_can_come_back_once_left():
-    for status in Status:
-        if status is not Status.QUEUED:  # a retry stays QUEUED and counts another attempt
-            assert status not in reachable_from(status), status
+    # A retry stays QUEUED and counts another attempt; a redriven message may be dead-lettered again.
+    for status in set(Status) - {Status.QUEUED} - REDRIVABLE:
+        assert status not in reachable_from(status), status
 
 
-def test_terminal_statuses_lead_nowhere():
-    assert all(reachable_from(s) == set() for s in TERMINAL)
+def test_terminal_statuses_lead_nowhere_except_a_redriven_dead_letter():
+    assert all(reachable_from(s) == set() for s in TERMINAL - REDRIVABLE)
+
+
+def test_a_redriven_dead_letter_is_queued_again_and_can_end_sent():
+    assert Status.DEAD_LETTERED in ALLOWED_FROM[Status.QUEUED]
+    assert Status.SENT in reachable_from(Status.DEAD_LETTERED)
+
+
+def test_only_an_attempt_in_flight_can_be_dead_lettered():
+    assert ALLOWED_FROM[Status.DEAD_LETTERED] == {Status.ACCEPTED, Status.QUEUED}
 
 
 def test_every_status_is_reachable_from_accepted():

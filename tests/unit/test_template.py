@@ -43,7 +43,31 @@ def test_six_source_queues_each_have_their_own_dead_letter_queue():
     assert set(dlqs).isdisjoint(SOURCE_QUEUES)
     for queue in SOURCE_QUEUES:
         assert QUEUES[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
-    assert PARAMETERS["MaxReceiveCount"]["Default"] == 3
+    # Five delivery attempts; the sixth receive only marks the notification DEAD_LETTERED.
+    assert PARAMETERS["MaxReceiveCount"]["Default"] == 6
+    assert PARAMETERS["MaxReceiveCount"]["MinValue"] == 2
+
+
+def test_consumers_back_off_through_their_own_queues_only():
+    for name in ("EmailFunction", "SmsFunction", "PushFunction"):
+        own = {q for n, _, props in SQS_EVENTS if n == name for q in [props["Queue"]["Fn::GetAtt"][0]]}
+        [statement] = [
+            s
+            for policy in FUNCTIONS[name]["Properties"]["Policies"]
+            if isinstance(policy, dict) and "Statement" in policy
+            for s in policy["Statement"]
+            if s.get("Sid") == "BackOffFailedRecords"
+        ]
+        assert statement["Action"] == "sqs:ChangeMessageVisibility"
+        assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == own
+
+
+def test_the_backoff_parameters_reach_every_consumer():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["RETRY_BASE_SECONDS"] == {"Ref": "RetryBaseSeconds"}
+    assert variables["RETRY_MAX_SECONDS"] == {"Ref": "RetryMaxSeconds"}
+    assert variables["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+    assert PARAMETERS["RetryMaxSeconds"]["MaxValue"] == 43200  # SQS's longest visibility timeout
 
 
 def test_every_queue_is_encrypted_by_sqs():
@@ -54,6 +78,8 @@ def test_visibility_timeout_is_at_least_six_function_timeouts_plus_the_batching_
     globals_timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
     for name, _, props in SQS_EVENTS:
         timeout = FUNCTIONS[name]["Properties"].get("Timeout", globals_timeout)
+        assert timeout == {"Ref": "ConsumerTimeoutSeconds"}, name
+        timeout = PARAMETERS["ConsumerTimeoutSeconds"]["Default"]
         window = props["MaximumBatchingWindowInSeconds"]
         largest_window = PARAMETERS[window["Ref"]]["MaxValue"] if isinstance(window, dict) else window
         visibility = QUEUES[props["Queue"]["Fn::GetAtt"][0]]["Properties"]["VisibilityTimeout"]
@@ -125,6 +151,7 @@ def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
         ("get", "/recipients/{recipientId}"),
         ("post", "/api/v1/notifications/publish"),
         ("post", "/event"),
+        ("post", "/events/bulk"),
         ("put", "/recipients/{recipientId}"),
     ]
     assert not any("proxy+" in path or path == "/{proxy}" for _, path in routes)

@@ -2,21 +2,26 @@
 
 A batch goes through three steps, so that the vendor calls of all its records overlap:
 
-1. **prepare** each record (concurrently): apply the recipient's preferences (opted out: SUPPRESSED;
-   inside quiet hours: put back on the queue for later), mark the attempt, find the addresses and
-   render the message in the recipient's language;
+1. **prepare** each record (concurrently): on its last receive, mark it DEAD_LETTERED and let it go
+   to the dead-letter queue; apply the recipient's preferences (opted out: SUPPRESSED; inside quiet
+   hours: put back on the queue for later); begin the attempt, which takes the (notification,
+   channel)'s lease, so a second copy of the message neither sends again nor races this one; find the
+   addresses and render the message in the recipient's language;
 2. **send** every message of the batch in one `Provider.send_batch` call (FCM: one `send_each`;
    SendGrid and Twilio: a bounded pool of concurrent calls);
-3. **finish** each record (concurrently): record SENT or FAILED with the provider's ids and reasons,
-   forget push tokens the vendor says are unregistered, and hand back a transient failure so that
-   record, alone, is retried by SQS.
+3. **finish** each record as soon as its last message is answered (concurrently, while the rest of
+   the batch is still being sent): record SENT or FAILED with the provider's ids and reasons, forget
+   push tokens the vendor says are unregistered, and hand back a transient failure so that record,
+   alone, is retried by SQS after its backoff. Recording each send at once means that an execution
+   environment dying mid-batch leaves unrecorded only the calls in flight at that moment.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -53,16 +58,32 @@ class DeliveryDeps:
 
 @dataclass(frozen=True)
 class Job:
-    """One record to deliver: its envelope, and where it came from (to put it back for later)."""
+    """One record to deliver: its envelope, where it came from (to put it back for later), and how
+    many times SQS has handed it out."""
 
     key: str
     envelope: Envelope
     queue_arn: str = ""
     body: str = ""
+    receive_count: int = 1
 
     @classmethod
     def of(cls, record: NotificationRecord, raw_body: str) -> Job:
-        return cls(record.messageId, record.body, record.eventSourceARN, raw_body)
+        count = int(record.attributes.ApproximateReceiveCount or 1)
+        return cls(record.messageId, record.body, record.eventSourceARN, raw_body, count)
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """How many receives a record gets, and how long an attempt may hold its lease."""
+
+    max_receive_count: int
+    lease_seconds: float
+
+
+class LastReceive(Exception):  # noqa: N818 - an outcome, not a fault
+    """The record is on its last receive and marked DEAD_LETTERED: failing it now moves it to the
+    dead-letter queue at once, where an operator can redrive it."""
 
 
 Outcome = Status | None | DeliveryError | Exception
@@ -76,6 +97,10 @@ class _Ready:
     recipient: Recipient | None
     deliveries: list[Delivery]
     inline: bool
+    results: list[Result | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.deliveries)
 
 
 @dataclass
@@ -92,10 +117,13 @@ _R = TypeVar("_R")
 class BatchDelivery:
     """Delivers the records of one batch on one channel (see the module's docstring)."""
 
-    def __init__(self, channel: Channel, deps: DeliveryDeps, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, channel: Channel, deps: DeliveryDeps, pool: ThreadPoolExecutor, attempts: Attempts
+    ) -> None:
         self.channel = channel
         self.deps = deps
         self.pool = pool
+        self.attempts = attempts
         self._recipients: dict[str, Recipient] = {}
 
     def run(self, jobs: Sequence[Job]) -> dict[str, Outcome]:
@@ -106,19 +134,11 @@ class BatchDelivery:
             logger.exception("could not read the batch's recipients; every record will be retried")
             return {job.key: exc for job in jobs}
         prepared = self._each(self._prepare, jobs)
-        ready = [p for p in prepared if isinstance(p, _Ready)]
-        deliveries = [d for r in ready for d in r.deliveries]
-        results: list[Result] = self.deps.provider.send_batch(deliveries) if deliveries else []
-        per_job: list[tuple[_Ready, list[Result]]] = []
-        start = 0
-        for r in ready:
-            per_job.append((r, results[start : start + len(r.deliveries)]))
-            start += len(r.deliveries)
-        finished = iter(self._each(lambda pair: self._finish(*pair), per_job))
+        finished = self._send_and_finish([p for p in prepared if isinstance(p, _Ready)])
         outcomes: dict[str, Outcome] = {}
         counts: Counter[str] = Counter()
         for job, step in zip(jobs, prepared, strict=True):
-            done = next(finished) if isinstance(step, _Ready) else step
+            done = finished[job.key] if isinstance(step, _Ready) else step
             outcomes[job.key] = done.outcome
             if done.metric:
                 counts[done.metric] += 1
@@ -128,6 +148,31 @@ class BatchDelivery:
                 metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return outcomes
 
+    def _send_and_finish(self, ready: list[_Ready]) -> dict[str, _Done]:
+        """Send every message of the batch at once; finish each record as soon as its messages are
+        all answered, while the others are still being sent."""
+        owners = [(r, slot) for r in ready for slot in range(len(r.deliveries))]
+        deliveries = [r.deliveries[slot] for r, slot in owners]
+        waiting = {r.job.key: len(r.deliveries) for r in ready}
+        lock = threading.Lock()
+        finishing: dict[str, Future[_Done]] = {}
+
+        def on_result(index: int, result: Result) -> None:
+            owner, slot = owners[index]
+            owner.results[slot] = result
+            with lock:
+                waiting[owner.job.key] -= 1
+                complete = waiting[owner.job.key] == 0
+            if complete:
+                finishing[owner.job.key] = self.pool.submit(self._finish, owner)
+
+        for r in ready:
+            if not r.deliveries:  # nothing to send; finish it like the others
+                finishing[r.job.key] = self.pool.submit(self._finish, r)
+        if deliveries:
+            self.deps.provider.send_batch(deliveries, on_result)
+        return {key: future.result() for key, future in finishing.items()}
+
     def _each(self, step: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         if len(items) <= 1:
             return [step(item) for item in items]
@@ -136,20 +181,13 @@ class BatchDelivery:
     # ------------------------------------------------------------------ steps
 
     def _prepare(self, job: Job) -> _Ready | _Done:
-        envelope, channel, deps = job.envelope, self.channel, self.deps
+        envelope, channel = job.envelope, self.channel
         with _record_keys(job, channel):
+            recipient = self._recipients.get(envelope.recipient_id)
             try:
-                if channel not in envelope.channels:
-                    logger.warning("record is not for this channel; check the filter policies")
-                    return _Done(None)
-                recipient = self._recipients.get(envelope.recipient_id)
-                if recipient is not None:
-                    held = self._apply_preferences(job, recipient)
-                    if held is not None:
-                        return held
-                if not deps.status.begin_attempt(envelope, channel):
-                    logger.info("already handled; not sending again")
-                    return _Done(None, "DuplicatesSkipped")
+                held = self._hold(job, recipient)
+                if held is not None:
+                    return held
                 addresses = addresses_for(envelope, channel, recipient)
                 message = render(envelope, channel, recipient.locale if recipient else None)
             except PermanentDeliveryError as exc:
@@ -161,6 +199,42 @@ class BatchDelivery:
                 Delivery(envelope.notification_id, a, message, envelope.priority) for a in addresses
             ]
             return _Ready(job, recipient, deliveries, inline=channel in envelope.addresses)
+
+    def _hold(self, job: Job, recipient: Recipient | None) -> _Done | None:
+        """Why this record is not sent now, or None when it is: not for this channel, out of attempts,
+        held by the recipient's preferences, or already handled or being handled by another copy."""
+        if self.channel not in job.envelope.channels:
+            logger.warning("record is not for this channel; check the filter policies")
+            return _Done(None)
+        if job.receive_count >= self.attempts.max_receive_count:
+            return self._dead_letter(job)
+        if recipient is not None:
+            held = self._apply_preferences(job, recipient)
+            if held is not None:
+                return held
+        claim = self.deps.status.begin_attempt(
+            job.envelope, self.channel, lease_seconds=self.attempts.lease_seconds
+        )
+        if claim.busy:
+            logger.info("another delivery of this notification is in progress; trying later")
+            wait = TransientDeliveryError("another delivery is in progress", claim.busy_seconds)
+            return _Done(wait, "ConcurrentAttemptsDeferred")
+        if not claim.granted:
+            logger.info("already handled; not sending again")
+            return _Done(None, "DuplicatesSkipped")
+        return None
+
+    def _dead_letter(self, job: Job) -> _Done:
+        attempts = job.receive_count - 1
+        reason = f"no delivery attempt finished in {attempts} receives (the function failed or timed out)"
+        if not self.deps.status.dead_letter(job.envelope, self.channel, reason):
+            logger.info("already handled; not sending again")
+            return _Done(None, "DuplicatesSkipped")
+        logger.warning(
+            "out of attempts; marked DEAD_LETTERED and left to the dead-letter queue",
+            extra={"receive_count": job.receive_count},
+        )
+        return _Done(LastReceive(f"dead-lettered after {attempts} attempts"), "NotificationsDeadLettered")
 
     def _apply_preferences(self, job: Job, recipient: Recipient) -> _Done | None:
         envelope, deps = job.envelope, self.deps
@@ -184,8 +258,9 @@ class BatchDelivery:
             return _Done(None, "NotificationsDeferred")
         return None
 
-    def _finish(self, ready: _Ready, results: list[Result]) -> _Done:
+    def _finish(self, ready: _Ready) -> _Done:
         envelope, deps = ready.job.envelope, self.deps
+        results = [r for r in ready.results if r is not None]
         with _record_keys(ready.job, self.channel):
             try:
                 sent = [r for r in results if isinstance(r, str)]

@@ -1,4 +1,8 @@
-"""Putting a record back on its own queue for later: how a notification waits out quiet hours.
+"""Handing a record back to SQS for later: the backoff of a failed record, and quiet hours.
+
+A failed record's visibility timeout is set to its backoff (`schedule_retries`), so SQS hands it out
+again only then.
+
 
 SQS can delay a message by at most 15 minutes, so a longer wait is a chain of delayed copies: each
 time the copy comes back the consumer checks the recipient's clock again and, if the window is still
@@ -9,13 +13,21 @@ counts against the queue's `maxReceiveCount` and never ends in the dead-letter q
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 MAX_DELAY_SECONDS = 900  # SQS's limit for DelaySeconds
+_BATCH_LIMIT = 10  # entries per ChangeMessageVisibilityBatch call
 
 
 def queue_url(client: SQSClient, queue_arn: str) -> str:
@@ -40,3 +52,48 @@ class Requeuer:
             QueueUrl=queue_url(self.client, queue_arn), MessageBody=body, DelaySeconds=delay
         )
         return delay
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failed record, and the seconds until SQS may hand it out again."""
+
+    queue_arn: str
+    receipt_handle: str
+    delay_seconds: int
+
+
+def schedule_retries(client: SQSClient, retries: Sequence[Retry]) -> int:
+    """Set each record's visibility timeout to its delay (ChangeMessageVisibilityBatch, ten at a time).
+    A record whose change fails keeps the queue's own visibility timeout: it is retried later than
+    planned, never lost. Returns how many were changed."""
+    by_queue: dict[str, list[Retry]] = defaultdict(list)
+    for retry in retries:
+        by_queue[retry.queue_arn].append(retry)
+    changed = 0
+    for queue_arn, pending in by_queue.items():
+        url = queue_url(client, queue_arn)
+        for start in range(0, len(pending), _BATCH_LIMIT):
+            chunk = pending[start : start + _BATCH_LIMIT]
+            try:
+                answer = client.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": r.receipt_handle,
+                            "VisibilityTimeout": r.delay_seconds,
+                        }
+                        for i, r in enumerate(chunk)
+                    ],
+                )
+            except (BotoCoreError, ClientError):
+                logger.exception("could not set the backoff of failed records; the queue's timeout applies")
+                continue
+            changed += len(answer.get("Successful", []))
+            for failure in answer.get("Failed", []):
+                logger.warning(
+                    "could not set a failed record's backoff; the queue's timeout applies",
+                    extra={"code": failure.get("Code"), "reason": failure.get("Message")},
+                )
+    return changed

@@ -28,6 +28,21 @@ class Settings(BaseModel):
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
 
+    # Idempotency of the API's POSTs (Powertools idempotency)
+    idempotency_table: str | None = Field(alias="IDEMPOTENCY_TABLE", default=None)
+    idempotency_window_hours: int = Field(alias="IDEMPOTENCY_WINDOW_HOURS", default=24, ge=1, le=720)
+
+    # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
+    max_receive_count: int = Field(
+        alias="MAX_RECEIVE_COUNT",
+        default=6,
+        ge=2,
+        le=1000,
+        description="The source queues' maxReceiveCount; the last receive marks DEAD_LETTERED.",
+    )
+    retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=10.0, ge=0, le=43200)
+    retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300.0, ge=0, le=43200)
+
     # Delivery
     delivery_concurrency: int = Field(
         alias="DELIVERY_CONCURRENCY",

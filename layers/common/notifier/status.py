@@ -2,14 +2,21 @@
 
 ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. Every write
 is one conditional UpdateItem, so two writers racing (the publish function and a fast consumer, or
-two deliveries of one SQS message) can never move a status backwards.
+two deliveries of one SQS message) can never move a status backwards. DEAD_LETTERED is final unless
+an operator redrives the message from its dead-letter queue: the redriven delivery reopens it.
+
+An attempt holds a *lease* (`lease_until`) from `begin_attempt` until its outcome is written: a second
+copy of the same SQS message (SQS delivers at least once) that arrives meanwhile is told to come back
+later instead of sending again. A lease left by an execution environment that died expires with the
+function's timeout.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -31,11 +38,12 @@ class Status(StrEnum):
 
 
 _IN_FLIGHT = frozenset({Status.ACCEPTED, Status.QUEUED})
+_OPEN = _IN_FLIGHT | {Status.DEAD_LETTERED}  # a redriven message may still be delivered
 ALLOWED_FROM: dict[Status, frozenset[Status]] = {
-    Status.QUEUED: _IN_FLIGHT,
-    Status.SENT: _IN_FLIGHT,
-    Status.FAILED: _IN_FLIGHT,
-    Status.SUPPRESSED: _IN_FLIGHT,
+    Status.QUEUED: _OPEN,
+    Status.SENT: _OPEN,
+    Status.FAILED: _OPEN,
+    Status.SUPPRESSED: _OPEN,
     Status.DEAD_LETTERED: _IN_FLIGHT,
     Status.DELIVERED: frozenset({Status.SENT}),
     Status.BOUNCED: frozenset({Status.SENT}),
@@ -45,12 +53,38 @@ ALLOWED_FROM: dict[Status, frozenset[Status]] = {
 TERMINAL = frozenset(
     {Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED}
 )
+REDRIVABLE = frozenset({Status.DEAD_LETTERED})
+"""Terminal, except that redriving the message from its dead-letter queue reopens it."""
+
+SETTLED = TERMINAL | {Status.SENT}
+"""Where this service's own work ends: DELIVERED and BOUNCED come later, from the vendor."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `begin_attempt` found: the attempt may send (`granted`), the channel is already past
+    sending (neither), or another attempt holds the lease for `busy_seconds` more."""
+
+    granted: bool
+    busy_seconds: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.busy_seconds is not None
+
+
+GRANTED = Claim(granted=True)
+ALREADY_HANDLED = Claim(granted=False)
 
 _MAX_ERROR_CHARS = 1000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _epoch(moment: datetime) -> str:
+    return f"{moment.timestamp():.3f}"
 
 
 def _iso(moment: datetime) -> str:
@@ -90,20 +124,46 @@ class StatusStore:
                 },
             )
 
-    def begin_attempt(self, envelope: Envelope, channel: Channel) -> bool:
-        """Mark the channel QUEUED and count an attempt. False when it is already past sending."""
+    def begin_attempt(self, envelope: Envelope, channel: Channel, *, lease_seconds: float) -> Claim:
+        """Mark the channel QUEUED, count an attempt and take the lease for `lease_seconds`, unless the
+        channel is past sending or another attempt holds the lease."""
         now = _now()
         described, values = self._description(envelope, now)
-        return self._conditional_update(
-            envelope.notification_id,
-            channel,
-            Status.QUEUED,
-            allow_missing=True,
-            extra_set=described,
-            add="attempts :one",
-            values={**values, ":one": {"N": "1"}},
-            now=now,
-        )
+        allowed = sorted(ALLOWED_FROM[Status.QUEUED])
+        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(allowed)}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(envelope.notification_id, channel),
+                UpdateExpression=(
+                    f"SET #status = :status, updated_at = :now, lease_until = :lease, {described} "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    f"(attribute_not_exists(#status) OR #status IN ({', '.join(placeholders)})) "
+                    "AND (attribute_not_exists(lease_until) OR lease_until < :epoch)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": Status.QUEUED},
+                    ":now": {"S": _iso(now)},
+                    ":epoch": {"N": _epoch(now)},
+                    ":lease": {"N": _epoch(now + timedelta(seconds=lease_seconds))},
+                    ":one": {"N": "1"},
+                    **placeholders,
+                    **values,
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old = cast("dict[str, Any]", exc.response.get("Item", {}))
+            if _s(old, "status") in {s.value for s in allowed}:
+                lease_until = float(old.get("lease_until", {}).get("N", "0"))
+                return Claim(granted=False, busy_seconds=max(0.0, lease_until - now.timestamp()))
+            return ALREADY_HANDLED
+        return GRANTED
 
     def suppress(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
         """SUPPRESSED (the recipient's preferences), with the reason. False when already past sending."""
@@ -143,7 +203,8 @@ class StatusStore:
         provider_message_id: str | None = None,
         error: str | None = None,
     ) -> bool:
-        """Move to `status` if the current one allows it. False when it does not."""
+        """Move to `status` if the current one allows it, ending the attempt's lease. False when it
+        does not allow it."""
         sets: list[str] = []
         values: dict[str, Any] = {}
         if provider_message_id is not None:
@@ -153,7 +214,23 @@ class StatusStore:
             sets.append("last_error = :error")
             values[":error"] = {"S": error[:_MAX_ERROR_CHARS]}
         return self._conditional_update(
-            notification_id, channel, status, extra_set=", ".join(sets), values=values
+            notification_id, channel, status, extra_set=", ".join(sets), values=values, remove="lease_until"
+        )
+
+    def dead_letter(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
+        """DEAD_LETTERED: no delivery attempt is left. Keeps the last transient error as the reason
+        when there is one, else `reason`. False when the channel is already past sending."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        return self._conditional_update(
+            envelope.notification_id,
+            channel,
+            Status.DEAD_LETTERED,
+            allow_missing=True,
+            extra_set=f"{described}, last_error = if_not_exists(last_error, :error)",
+            values={**values, ":error": {"S": reason[:_MAX_ERROR_CHARS]}},
+            remove="lease_until",
+            now=now,
         )
 
     def defer(self, notification_id: str, channel: Channel, until: datetime) -> bool:
@@ -169,11 +246,12 @@ class StatusStore:
         )
 
     def record_error(self, notification_id: str, channel: Channel, error: str) -> None:
-        """Keep the reason of a transient failure; the status does not change."""
+        """Keep the reason of a transient failure and end the attempt's lease, so the retry may take
+        it; the status does not change."""
         self.client.update_item(
             TableName=self.table,
             Key=self._key(notification_id, channel),
-            UpdateExpression="SET last_error = :error, updated_at = :now",
+            UpdateExpression="SET last_error = :error, updated_at = :now REMOVE lease_until",
             ExpressionAttributeValues={
                 ":error": {"S": error[:_MAX_ERROR_CHARS]},
                 ":now": {"S": _iso(_now())},
@@ -218,6 +296,7 @@ class StatusStore:
         *,
         extra_set: str = "",
         add: str = "",
+        remove: str = "",
         values: dict[str, Any],
         allow_missing: bool = False,
         now: datetime | None = None,
@@ -230,6 +309,8 @@ class StatusStore:
         expression = "SET #status = :status, updated_at = :now" + (f", {extra_set}" if extra_set else "")
         if add:
             expression += f" ADD {add}"
+        if remove:
+            expression += f" REMOVE {remove}"
         try:
             self.client.update_item(
                 TableName=self.table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +29,13 @@ class Delivery:
 Result = str | DeliveryError
 """The provider's message id, or why the message was not accepted."""
 
+OnResult = Callable[[int, Result], None]
+"""Told each delivery's result (its index in the batch) as soon as it is known."""
+
+
+def _ignore(index: int, result: Result) -> None:
+    pass
+
 
 class Provider(ABC):
     """Sends rendered messages on one channel.
@@ -37,7 +44,10 @@ class Provider(ABC):
     later may succeed and `PermanentDeliveryError` when it cannot; it never returns on failure.
     `send_batch` sends many at once and returns one result per delivery, in order: by default
     concurrently through a bounded pool of threads, so a batch of ten at 100 ms per vendor call takes
-    about 100 ms. A vendor with a batch API overrides it.
+    about 100 ms. A vendor with a batch API overrides `_send_many`. `on_result(index, result)` is
+    called as soon as each result is known (from the sending thread), so the caller can record a send
+    before the rest of the batch is done: if the execution environment dies mid-batch, only the calls
+    in flight at that moment are unrecorded.
     """
 
     name: ClassVar[str]
@@ -51,10 +61,18 @@ class Provider(ABC):
     @abstractmethod
     def send(self, delivery: Delivery) -> str: ...
 
-    def send_batch(self, deliveries: Sequence[Delivery]) -> list[Result]:
+    def send_batch(self, deliveries: Sequence[Delivery], on_result: OnResult | None = None) -> list[Result]:
+        return self._send_many(deliveries, on_result or _ignore)
+
+    def _send_many(self, deliveries: Sequence[Delivery], on_result: OnResult) -> list[Result]:
+        def one(index: int) -> Result:
+            result = self._result_of(deliveries[index])
+            on_result(index, result)
+            return result
+
         if len(deliveries) <= 1:
-            return [self._result_of(delivery) for delivery in deliveries]
-        return list(self.pool().map(self._result_of, deliveries))
+            return [one(index) for index in range(len(deliveries))]
+        return list(self.pool().map(one, range(len(deliveries))))
 
     def close(self) -> None:
         """Release what the provider holds (its threads), when it is replaced by a new one."""

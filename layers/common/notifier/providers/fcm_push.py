@@ -41,7 +41,7 @@ from notifier.errors import (
 from notifier.models import Channel, Priority, PushMessage
 from notifier.observability import logger
 
-from .base import Delivery, Provider, Result, retry_after_seconds
+from .base import Delivery, OnResult, Provider, Result, retry_after_seconds
 
 FCM_BATCH_LIMIT = 500
 FCM_ORIGIN = "https://fcm.googleapis.com"
@@ -79,33 +79,34 @@ class FcmProvider(Provider):
             raise result
         return result
 
-    def send_batch(self, deliveries: Sequence[Delivery]) -> list[Result]:
+    def _send_many(self, deliveries: Sequence[Delivery], on_result: OnResult) -> list[Result]:
         results: list[Result] = []
         for start in range(0, len(deliveries), FCM_BATCH_LIMIT):
             chunk = deliveries[start : start + FCM_BATCH_LIMIT]
-            try:
-                with warnings.catch_warnings():
-                    # Apps register FCM registration tokens, which FCM's v1 API takes as
-                    # `message.token`; firebase-admin 7.7 marks that field deprecated in favour of
-                    # Firebase installation IDs. Tokens are what recipients have, so this is noise.
-                    warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
-                    built = [build_message(d) for d in chunk]
-                answer = messaging.send_each(built, app=self.app)
-            except exceptions.FirebaseError as exc:  # the whole call failed, e.g. no access token
-                results.extend(classify(exc) for _ in chunk)
-                continue
-            except ValueError as exc:  # a message firebase-admin refuses to build
-                results.extend(PermanentDeliveryError(f"fcm: {exc}") for _ in chunk)
-                continue
-            except Exception as exc:  # nobody classified it: retry these messages, not the batch
-                logger.exception("unexpected error from firebase-admin; the messages will be retried")
-                reason = f"fcm: unexpected {type(exc).__name__}: {exc}"
-                results.extend(TransientDeliveryError(reason) for _ in chunk)
-                continue
-            results.extend(
-                str(r.message_id) if r.success else classify(r.exception) for r in answer.responses
-            )
+            for index, result in enumerate(self._send_chunk(chunk), start):
+                on_result(index, result)
+                results.append(result)
         return results
+
+    def _send_chunk(self, chunk: Sequence[Delivery]) -> list[Result]:
+        """One `send_each` call (at most FCM_BATCH_LIMIT messages): one result per message."""
+        try:
+            with warnings.catch_warnings():
+                # Apps register FCM registration tokens, which FCM's v1 API takes as
+                # `message.token`; firebase-admin 7.7 marks that field deprecated in favour of
+                # Firebase installation IDs. Tokens are what recipients have, so this is noise.
+                warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
+                built = [build_message(d) for d in chunk]
+            answer = messaging.send_each(built, app=self.app)
+        except exceptions.FirebaseError as exc:  # the whole call failed, e.g. no access token
+            return [classify(exc) for _ in chunk]
+        except ValueError as exc:  # a message firebase-admin refuses to build
+            return [PermanentDeliveryError(f"fcm: {exc}") for _ in chunk]
+        except Exception as exc:  # nobody classified it: retry these messages, not the batch
+            logger.exception("unexpected error from firebase-admin; the messages will be retried")
+            reason = f"fcm: unexpected {type(exc).__name__}: {exc}"
+            return [TransientDeliveryError(reason) for _ in chunk]
+        return [str(r.message_id) if r.success else classify(r.exception) for r in answer.responses]
 
     def close(self) -> None:
         super().close()

@@ -219,13 +219,15 @@ class StatusStore:
 
     def dead_letter(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
         """DEAD_LETTERED: no delivery attempt is left. Keeps the last transient error as the reason
-        when there is one, else `reason`. False when the channel is already past sending."""
+        when there is one, else `reason`. False when the channel is already past sending (marking one
+        that is already DEAD_LETTERED again changes nothing and is True)."""
         now = _now()
         described, values = self._description(envelope, now)
         return self._conditional_update(
             envelope.notification_id,
             channel,
             Status.DEAD_LETTERED,
+            allowed=ALLOWED_FROM[Status.DEAD_LETTERED] | {Status.DEAD_LETTERED},
             allow_missing=True,
             extra_set=f"{described}, last_error = if_not_exists(last_error, :error)",
             values={**values, ":error": {"S": reason[:_MAX_ERROR_CHARS]}},
@@ -298,11 +300,12 @@ class StatusStore:
         add: str = "",
         remove: str = "",
         values: dict[str, Any],
+        allowed: frozenset[Status] | None = None,
         allow_missing: bool = False,
         now: datetime | None = None,
     ) -> bool:
-        allowed = sorted(ALLOWED_FROM[status])
-        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(allowed)}
+        sources = sorted(ALLOWED_FROM[status] if allowed is None else allowed)
+        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sources)}
         condition = f"#status IN ({', '.join(placeholders)})"
         if allow_missing:
             condition = f"attribute_not_exists(#status) OR {condition}"

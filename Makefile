@@ -15,12 +15,14 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
 	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
-.PHONY: help setup run bench test unit functional lint format typecheck build deploy deploy-localstack lock clean
+.PHONY: help setup run bench chaos redrive test unit functional lint format typecheck build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
 	@echo "make bench      measure batch delivery at 100 ms vendor latency and the local stack's latency (bench/results.json)"
+	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
+	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
 	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
 	@echo "make deploy     sam deploy (guided the first time)"
@@ -38,9 +40,19 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
 	touch $@
 
-# The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help".
+# The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help";
+# PROFILE=fast starts from samconfig.toml's fast profile (short timeouts and backoff).
 run: $(VENV)/.installed
-	$(BIN)/python -m devstack $(ARGS)
+	$(BIN)/python -m devstack $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
+
+# Fault scenarios against the local stack with the fast profile; exits 1 if a notification is lost.
+chaos: $(VENV)/.installed
+	$(BIN)/python -m devstack.chaos $(ARGS)
+
+# Move a dead-letter queue's messages back to the queue they came from. Options: ARGS="--help".
+redrive: $(VENV)/.installed
+	@[ -n "$(QUEUE)" ] || { echo "usage: make redrive QUEUE=<email-critical|...|DLQ logical id|URL|ARN> [ARGS='--stack S --region R --endpoint URL --max-per-second N --no-wait']"; exit 2; }
+	$(BIN)/python -m ops.redrive "$(QUEUE)" $(ARGS)
 
 # Measurements (not pass/fail tests): prints a table and writes bench/results.json.
 bench: $(VENV)/.installed
@@ -60,7 +72,7 @@ functional: $(VENV)/.installed
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/notifier functions devstack bench
+	$(BIN)/mypy layers/common/notifier functions devstack bench ops
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
 

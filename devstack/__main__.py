@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from .faults import Faults
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
 from .template import TemplateError, parse_overrides, profile_overrides
 
@@ -50,6 +51,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="template Parameters, as sam deploy takes them",
     )
+    parser.add_argument(
+        "--chaos",
+        default=None,
+        metavar="crash=RATE,timeout=RATE,seed=N",
+        help="inject faults into the consumers: a crash mid-batch, or a hang past the function's "
+        "timeout, in that share of invocations (see devstack/faults.py)",
+    )
     parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
     parser.add_argument(
         "--max-environments",
@@ -65,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = profile_overrides(args.profile) if args.profile else {}
         overrides.update(parse_overrides(args.parameter_overrides))
-    except TemplateError as exc:
+        faults = Faults.parse(args.chaos) if args.chaos else None
+    except (TemplateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     config = LocalConfig(
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=os.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY,
         seed_file=None if args.no_seed else LocalConfig().seed_file,
         max_environments=args.max_environments,
+        faults=faults,
     )
     stack = LocalStack(config)
     stopping = threading.Event()

@@ -31,6 +31,7 @@ class LocalStackProcess:
         *,
         overrides: list[str] | None = None,
         profile: str | None = None,
+        chaos: str | None = None,
         api_key: str = "local-dev-key",
         endpoint: str | None = None,
     ) -> None:
@@ -40,6 +41,7 @@ class LocalStackProcess:
         self.api_key = api_key
         self.overrides = overrides or []
         self.profile = profile
+        self.chaos = chaos
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.external_endpoint = endpoint
@@ -53,6 +55,8 @@ class LocalStackProcess:
             command += ["--emulator-port", str(self.emulator_port)]
         if self.profile:
             command += ["--profile", self.profile]
+        if self.chaos:
+            command += ["--chaos", self.chaos]
         if self.overrides:
             command += ["--parameter-overrides", *self.overrides]
         environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}
@@ -85,11 +89,18 @@ class LocalStackProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def request(
-        self, method: str, path: str, body: Any = None, *, key: str | None = "", raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = "",
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         """(status, JSON body). `key`: "" sends this stack's API key, None sends none, else that key."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(headers or {})}
         if key is not None:
             headers["x-api-key"] = key or self.api_key
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)  # noqa: S310 - loopback

@@ -16,6 +16,7 @@ import boto3
 
 from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
+from .faults import Faults
 from .lambda_runtime import FunctionPool
 from .provision import Deployment, provision
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
@@ -42,6 +43,7 @@ class LocalConfig:
     seed_file: Path | None = SEED_FILE
     max_environments: int = 4
     template_path: Path = TEMPLATE_PATH
+    faults: Faults | None = None
 
 
 class LocalStack:
@@ -80,6 +82,8 @@ class LocalStack:
 
         runtime.reset()
         self._seed_recipients()
+        if config.faults is not None:
+            self._inject_faults(config.faults, self.deployment)
         self.functions = {
             logical_id: FunctionPool(
                 spec,
@@ -160,6 +164,20 @@ class LocalStack:
                 merged[name] = (logical_id, value)
         for name, (_, value) in merged.items():
             os.environ[name] = value
+
+    @staticmethod
+    def _inject_faults(faults: Faults, deployment: Deployment) -> None:
+        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
+        from notifier.models import Channel  # noqa: PLC0415
+
+        from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
+
+        timeout = max((s.timeout for s in deployment.functions.values() if s.sqs_sources), default=3)
+        for channel in Channel:
+            runtime.use_provider(
+                channel, FaultyProvider(runtime.provider(channel), faults, timeout_seconds=timeout)
+            )
+        _log(f"injecting faults into every consumer: {faults}")
 
     def _seed_recipients(self) -> None:
         if self.config.seed_file is None:

@@ -1,0 +1,247 @@
+"""`make chaos`: fault scenarios against the local stack, with the fast profile.
+
+Each scenario starts a fresh local stack, publishes notifications across every channel and priority
+through the REST API (each with an Idempotency-Key, retried with the same key on a 5xx), waits until
+every one has settled (SENT, FAILED, SUPPRESSED or DEAD_LETTERED) and the source queues are empty, and
+prints one line:
+
+    chaos <name>: accepted=N sent=S failed=F dead_lettered=D lost=L duplicates=X seconds=T
+
+`lost` counts accepted notifications without a settled status when the wait ends; `duplicates` counts
+outbox deliveries beyond the first per (notification, channel). The exit code is 1 if anything was
+lost, or if a scenario that expects no duplicates had any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from .process import LocalStackProcess
+
+SETTLED = {"SENT", "FAILED", "SUPPRESSED", "DEAD_LETTERED"}
+CHANNELS = ("email", "sms", "push")
+PRIORITIES = ("critical", "standard")
+VENDOR_FAULTS = [
+    "SandboxLatencyMs=50",
+    "SandboxTransientFailureRate=0.2",
+    "SandboxPermanentFailureRate=0.02",
+]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    overrides: list[str]
+    chaos: str | None
+    duplicates_allowed: bool
+
+
+SCENARIOS = [
+    Scenario("vendor-faults", [*VENDOR_FAULTS, "SandboxSeed=1"], None, duplicates_allowed=False),
+    Scenario(
+        "crashes-and-timeouts",
+        [*VENDOR_FAULTS, "SandboxSeed=2"],
+        "crash=0.05,timeout=0.02,seed=2",
+        duplicates_allowed=True,
+    ),
+]
+
+
+@dataclass
+class Result:
+    name: str
+    accepted: int
+    statuses: Counter[str]
+    lost: int
+    duplicates: int
+    seconds: float
+    dead_letter_messages: int
+    crashes: int
+    timeouts: int
+    refused: int
+
+    def line(self) -> str:
+        s = self.statuses
+        return (
+            f"chaos {self.name}: accepted={self.accepted} sent={s['SENT']} failed={s['FAILED']} "
+            f"dead_lettered={s['DEAD_LETTERED']} lost={self.lost} duplicates={self.duplicates} "
+            f"seconds={self.seconds:.1f}"
+        )
+
+
+def notification(index: int) -> dict[str, Any]:
+    channel = CHANNELS[index % len(CHANNELS)]
+    to = {
+        "email": f"chaos-{index}@example.com",
+        "sms": f"+1415{index:07d}",
+        "push": f"chaos-device-token-{index:06d}",
+    }[channel]
+    return {
+        "recipientId": f"chaos-{index}",
+        "type": channel,
+        "priority": PRIORITIES[(index // len(CHANNELS)) % len(PRIORITIES)],
+        "messageBody": f"chaos notification {index}",
+        "to": to,
+    }
+
+
+def publish_all(local: LocalStackProcess, count: int, threads: int) -> tuple[list[str], int]:
+    """Publish `count` notifications; (their ids, how many the API refused for good)."""
+
+    def one(index: int) -> str | None:
+        key = str(uuid.uuid4())
+        for attempt in range(6):
+            status, body = local.request(
+                "POST", "/api/v1/notifications/publish", notification(index), headers={"Idempotency-Key": key}
+            )
+            if status == 202:
+                return str(body["notificationId"])
+            if status < 500 and status != 409:
+                break
+            time.sleep(0.2 * 2**attempt)
+        print(f"  publish {index} refused: {status} {body}", file=sys.stderr)
+        return None
+
+    with ThreadPoolExecutor(threads) as pool:
+        ids = list(pool.map(one, range(count)))
+    accepted = [i for i in ids if i is not None]
+    return accepted, count - len(accepted)
+
+
+class Observer:
+    """Reads the emulator directly: statuses, queue depths, and the outbox over the API."""
+
+    def __init__(self, local: LocalStackProcess, stack: str = "notifier") -> None:
+        self.local = local
+        # The local stack's emulator takes any credentials.
+        session = boto3.Session(
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - not a secret: the emulator takes any
+            region_name="us-east-1",
+        )
+        self.dynamodb = session.client("dynamodb", endpoint_url=local.endpoint)
+        self.sqs = session.client("sqs", endpoint_url=local.endpoint)
+        self.table = f"{stack}-StatusTable"
+
+    def statuses(self) -> dict[tuple[str, str], str]:
+        found: dict[tuple[str, str], str] = {}
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            ProjectionExpression="notification_id, channel, #s",
+            ExpressionAttributeNames={"#s": "status"},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                found[(item["notification_id"]["S"], item["channel"]["S"])] = item["status"]["S"]
+        return found
+
+    def queued(self, *, dead_letter: bool) -> int:
+        total = 0
+        for url in self.sqs.list_queues().get("QueueUrls", []):
+            if url.endswith("DLQ") != dead_letter:
+                continue
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            total += sum(int(value) for value in attributes.values())
+        return total
+
+    def duplicates(self) -> int:
+        deliveries = Counter((e["notification_id"], e["channel"]) for e in self.local.outbox())
+        return sum(n - 1 for n in deliveries.values() if n > 1)
+
+
+def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, logs: Path) -> Result:
+    log_path = logs / f"{scenario.name}.log"
+    local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
+    local.start()
+    try:
+        observer = Observer(local)
+        started = time.monotonic()
+        ids, refused = publish_all(local, count, threads)
+        print(
+            f"  {scenario.name}: {len(ids)} accepted in {time.monotonic() - started:.1f} s", file=sys.stderr
+        )
+        published = set(ids)
+        deadline = started + wait_seconds
+        settled: dict[tuple[str, str], str] = {}
+        last_report = 0.0
+        while True:
+            statuses = observer.statuses()
+            settled = {k: v for k, v in statuses.items() if k[0] in published and v in SETTLED}
+            in_queues = observer.queued(dead_letter=False)
+            if len(settled) >= len(ids) and in_queues == 0:
+                break
+            if time.monotonic() > deadline:
+                print(f"  {scenario.name}: gave up waiting after {wait_seconds:.0f} s", file=sys.stderr)
+                break
+            if time.monotonic() - last_report > 10:
+                last_report = time.monotonic()
+                print(
+                    f"  {scenario.name}: {len(settled)}/{len(ids)} settled, {in_queues} in the queues",
+                    file=sys.stderr,
+                )
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+        log = local.log()
+        return Result(
+            name=scenario.name,
+            accepted=len(ids),
+            statuses=Counter(settled.values()),
+            lost=len(ids) - len(settled),
+            duplicates=observer.duplicates(),
+            seconds=seconds,
+            dead_letter_messages=observer.queued(dead_letter=True),
+            crashes=log.count("injected crash"),
+            timeouts=log.count("timed out after"),
+            refused=refused,
+        )
+    finally:
+        local.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make chaos", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="notifications per scenario (default 1000)")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent API clients (default 8)")
+    parser.add_argument("--wait", type=float, default=900, help="most seconds to wait per scenario")
+    parser.add_argument("--only", choices=[s.name for s in SCENARIOS], help="run one scenario")
+    args = parser.parse_args(argv)
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="chaos-") as logs:
+        for scenario in SCENARIOS:
+            if args.only and scenario.name != args.only:
+                continue
+            result = run(
+                scenario, count=args.count, threads=args.threads, wait_seconds=args.wait, logs=Path(logs)
+            )
+            print(result.line(), flush=True)
+            print(
+                f"  suppressed={result.statuses['SUPPRESSED']} refused_by_api={result.refused} "
+                f"messages_in_dlqs={result.dead_letter_messages} injected_crashes={result.crashes} "
+                f"injected_timeouts={result.timeouts}",
+                flush=True,
+            )
+            if result.lost or result.refused or (result.duplicates and not scenario.duplicates_allowed):
+                failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

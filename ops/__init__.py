@@ -1,0 +1,1 @@
+"""Operator commands run from the repository (`make redrive`, ...); never shipped to Lambda."""

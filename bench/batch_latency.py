@@ -23,7 +23,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from devstack.provision import provision
 from devstack.template import Stack, load_template
 from notifier import runtime
 from notifier.models import Channel, Envelope, EventContent, Priority, SocialEventType
+from notifier.providers import Delivery, OnResult, Result
 from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider
 from notifier.recipients import Contacts, PushToken, Recipient
 from tests.factories import LambdaContext, sqs_record
@@ -145,10 +146,12 @@ def measure(channel: Channel, latency_ms: int, runs: int) -> tuple[list[float], 
         send_batch = provider.send_batch
         sends: list[float] = []
 
-        def timed_send_batch(deliveries: Any) -> Any:
+        def timed_send_batch(
+            deliveries: Sequence[Delivery], on_result: OnResult | None = None
+        ) -> list[Result]:
             started = time.perf_counter()
             try:
-                return send_batch(deliveries)
+                return send_batch(deliveries, on_result)
             finally:
                 sends.append(time.perf_counter() - started)
 

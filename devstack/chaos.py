@@ -8,13 +8,17 @@ prints one line:
     chaos <name>: accepted=N sent=S failed=F dead_lettered=D lost=L duplicates=X seconds=T
 
 `lost` counts accepted notifications without a settled status when the wait ends; `duplicates` counts
-outbox deliveries beyond the first per (notification, channel). The exit code is 1 if anything was
-lost, or if a scenario that expects no duplicates had any.
+outbox deliveries beyond the first per (notification, channel). Every injected crash or timeout names
+the one send it cut off after the vendor took it (see `devstack.faults`), so each duplicate is checked
+against them: a duplicate no fault explains is a bug. The exit code is 1 if anything was lost, if a
+duplicate is unexplained, or if a scenario that expects no duplicates had any.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +69,7 @@ class Result:
     statuses: Counter[str]
     lost: int
     duplicates: int
+    unexplained: int
     seconds: float
     dead_letter_messages: int
     crashes: int
@@ -162,9 +167,18 @@ class Observer:
             total += sum(int(value) for value in attributes.values())
         return total
 
-    def duplicates(self) -> int:
+    def duplicates(self) -> Counter[tuple[str, str]]:
+        """Deliveries beyond the first, per (notification, channel)."""
         deliveries = Counter((e["notification_id"], e["channel"]) for e in self.local.outbox())
-        return sum(n - 1 for n in deliveries.values() if n > 1)
+        return Counter({key: n - 1 for key, n in deliveries.items() if n > 1})
+
+
+_UNHEARD = re.compile(r"\[chaos\] injected (crash|timeout): (\w+) (\S+) sent, not recorded")
+
+
+def unheard_sends(log: str) -> Counter[tuple[str, str]]:
+    """The sends an injected fault cut off before they were recorded, per (notification, channel)."""
+    return Counter((m.group(3), m.group(2)) for m in _UNHEARD.finditer(log))
 
 
 def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, logs: Path) -> Result:
@@ -200,16 +214,21 @@ def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, lo
             time.sleep(0.5)
         seconds = time.monotonic() - started
         log = local.log()
+        duplicates = observer.duplicates()
+        unheard = unheard_sends(log)
+        for notification_id, channel in duplicates - unheard:
+            print(f"  unexplained duplicate: {channel} {notification_id}", file=sys.stderr)
         return Result(
             name=scenario.name,
             accepted=len(ids),
             statuses=Counter(settled.values()),
             lost=len(ids) - len(settled),
-            duplicates=observer.duplicates(),
+            duplicates=sum(duplicates.values()),
+            unexplained=sum((duplicates - unheard).values()),
             seconds=seconds,
             dead_letter_messages=observer.queued(dead_letter=True),
-            crashes=log.count("injected crash"),
-            timeouts=log.count("timed out after"),
+            crashes=log.count("[chaos] injected crash"),
+            timeouts=log.count("[chaos] injected timeout"),
             refused=refused,
         )
     finally:
@@ -224,22 +243,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=[s.name for s in SCENARIOS], help="run one scenario")
     args = parser.parse_args(argv)
     failed = False
-    with tempfile.TemporaryDirectory(prefix="chaos-") as logs:
-        for scenario in SCENARIOS:
-            if args.only and scenario.name != args.only:
-                continue
-            result = run(
-                scenario, count=args.count, threads=args.threads, wait_seconds=args.wait, logs=Path(logs)
-            )
-            print(result.line(), flush=True)
-            print(
-                f"  suppressed={result.statuses['SUPPRESSED']} refused_by_api={result.refused} "
-                f"messages_in_dlqs={result.dead_letter_messages} injected_crashes={result.crashes} "
-                f"injected_timeouts={result.timeouts}",
-                flush=True,
-            )
-            if result.lost or result.refused or (result.duplicates and not scenario.duplicates_allowed):
-                failed = True
+    logs = Path(tempfile.mkdtemp(prefix="chaos-"))
+    for scenario in SCENARIOS:
+        if args.only and scenario.name != args.only:
+            continue
+        result = run(scenario, count=args.count, threads=args.threads, wait_seconds=args.wait, logs=logs)
+        print(result.line(), flush=True)
+        print(
+            f"  suppressed={result.statuses['SUPPRESSED']} refused_by_api={result.refused} "
+            f"messages_in_dlqs={result.dead_letter_messages} injected_crashes={result.crashes} "
+            f"injected_timeouts={result.timeouts} duplicates_not_from_a_fault={result.unexplained}",
+            flush=True,
+        )
+        if result.lost or result.refused or result.unexplained:
+            failed = True
+        if result.duplicates and not scenario.duplicates_allowed:
+            failed = True
+    if failed:
+        print(f"the local stacks' logs are in {logs}", file=sys.stderr)
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
     return 1 if failed else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -47,8 +48,13 @@ class FaultyProvider(Provider):
         if fault is None or not deliveries:
             return self.inner.send_batch(deliveries, on_result)
         self.inner.send_batch(deliveries[:point], on_result)
+        unheard = deliveries[point]
         with contextlib.suppress(Exception):  # a failed last send changes nothing about the crash
-            self.inner.send(deliveries[point])  # the vendor takes it; nobody hears the answer
+            self.inner.send(unheard)  # the vendor takes it; nobody hears the answer
+        # For `make chaos`: which send may come again, so each duplicate can be traced to its fault.
+        sys.stderr.write(  # one write, so that lines from several threads do not interleave
+            f"[chaos] injected {fault}: {self.channel.value} {unheard.notification_id} sent, not recorded\n"
+        )
         with self._lock:
             if fault == "crash":
                 self.crashes += 1

@@ -2,48 +2,115 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from notifier import runtime
+from notifier import publishing, runtime
 from notifier.api_errors import error_response, validation_error_response
-from notifier.errors import NotFoundError, PublishError
+from notifier.errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    IdempotencyUnavailableError,
+    InvalidRequestError,
+    NotFoundError,
+    NothingPublishedError,
+    PublishError,
+)
+from notifier.idempotency import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, Answer, scope_of
 from notifier.models import (
     RECIPIENT_ID_PATTERN,
-    EventAccepted,
+    BulkEventRequest,
     EventRequest,
     EventStatus,
-    PublishAccepted,
+    FieldProblem,
+    IdempotencyKey,
     PublishRequest,
 )
 from notifier.observability import logger, metrics
-from notifier.publishing import event_envelope, notification_envelope
 from notifier.recipients import Recipient, RecipientDocument
 
 app = APIGatewayRestResolver(enable_validation=True)
 
-
-@app.post("/api/v1/notifications/publish", status_code=202)
-def publish_notification(request: PublishRequest) -> PublishAccepted:
-    envelope = notification_envelope(request, correlation_id=app.current_event.request_context.request_id)
-    runtime.publisher().publish(envelope)
-    metrics.add_metric(name="NotificationsPublished", unit=MetricUnit.Count, value=1)
-    return PublishAccepted(notificationId=envelope.notification_id)
+_RETRY_SOON = {"Retry-After": "1"}
 
 
-@app.post("/event", status_code=202)
-def publish_event(request: EventRequest) -> EventAccepted:
-    envelope = event_envelope(request, correlation_id=app.current_event.request_context.request_id)
-    runtime.publisher().publish(envelope)
-    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
-    return EventAccepted(event_id=envelope.notification_id)
+IdempotencyKeyHeader = Annotated[
+    IdempotencyKey,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        description="Makes the POST safe to retry: within the idempotency window, the same key and body "
+        "get the first answer again and publish nothing.",
+    ),
+]
+
+
+@app.post("/api/v1/notifications/publish")
+def publish_notification(
+    request: PublishRequest, idempotency_key: IdempotencyKeyHeader = None
+) -> Response[str]:
+    def publish() -> Answer:
+        accepted = publishing.publish_notification(
+            request, correlation_id=_request_id(), publisher=runtime.publisher()
+        )
+        return Answer.of(202, accepted)
+
+    return _answer(request, idempotency_key, publish)
+
+
+@app.post("/event")
+def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
+    def publish() -> Answer:
+        accepted = publishing.publish_event(
+            request, correlation_id=_request_id(), publisher=runtime.publisher()
+        )
+        return Answer.of(202, accepted)
+
+    return _answer(request, idempotency_key, publish)
+
+
+@app.post("/events/bulk")
+def publish_events(request: BulkEventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
+    """202 when every event was queued, 207 when some were not (see each result); 503 when none was."""
+
+    def publish() -> Answer:
+        published = publishing.publish_events(
+            request.events, correlation_id=_request_id(), publisher=runtime.publisher()
+        )
+        return Answer.of(207 if published.failed else 202, published)
+
+    return _answer(request, idempotency_key, publish)
+
+
+def _request_id() -> str:
+    return app.current_event.request_context.request_id
+
+
+def _answer(request: BaseModel, idempotency_key: str | None, publish: Callable[[], Answer]) -> Response[str]:
+    """`publish()`'s answer; with an Idempotency-Key, the first answer given to that key."""
+    scope = scope_of(app.current_event, idempotency_key)
+    if scope is None:
+        answer = publish()
+    else:
+        answer = runtime.idempotency().run(scope, request, publish, app.lambda_context)
+    headers = {}
+    if answer.replayed:
+        metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
+        headers[REPLAYED_HEADER] = "true"
+    return Response(
+        status_code=answer.status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=answer.body,
+        headers=headers or None,
+    )
 
 
 @app.get("/event/<event_id>")
@@ -89,6 +156,12 @@ def _invalid_request(exc: RequestValidationError) -> Response[Any]:
     return validation_error_response(exc.errors())
 
 
+@app.exception_handler(InvalidRequestError)
+def _cannot_publish_as_sent(exc: InvalidRequestError) -> Response[Any]:
+    fields = [FieldProblem(field=field, reason=reason) for field, reason in exc.problems.items()]
+    return error_response(400, "invalid_request", str(exc), fields)
+
+
 @app.exception_handler(NotFoundError)
 def _not_found(exc: NotFoundError) -> Response[Any]:
     return error_response(404, "not_found", str(exc))
@@ -96,7 +169,32 @@ def _not_found(exc: NotFoundError) -> Response[Any]:
 
 @app.exception_handler(PublishError)
 def _not_published(exc: PublishError) -> Response[Any]:
-    return error_response(503, "unavailable", str(exc), headers={"Retry-After": "1"})
+    return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
+
+
+@app.exception_handler(NothingPublishedError)
+def _no_event_published(exc: NothingPublishedError) -> Response[Any]:
+    return Response(
+        status_code=503,
+        content_type=content_types.APPLICATION_JSON,
+        body=exc.answer.model_dump_json(),
+        headers=_RETRY_SOON,
+    )
+
+
+@app.exception_handler(IdempotencyKeyReusedError)
+def _key_reused(exc: IdempotencyKeyReusedError) -> Response[Any]:
+    return error_response(422, "idempotency_key_reused", str(exc))
+
+
+@app.exception_handler(IdempotencyKeyInUseError)
+def _key_in_use(exc: IdempotencyKeyInUseError) -> Response[Any]:
+    return error_response(409, "idempotency_key_in_use", str(exc), headers=_RETRY_SOON, retryable=True)
+
+
+@app.exception_handler(IdempotencyUnavailableError)
+def _idempotency_unavailable(exc: IdempotencyUnavailableError) -> Response[Any]:
+    return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

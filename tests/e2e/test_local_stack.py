@@ -129,6 +129,39 @@ def test_a_record_failing_every_time_is_dead_lettered_after_max_receives_and_its
     assert deliveries[flaky_id] == 0
 
 
+def test_a_redriven_notification_ends_sent_once(fast_retries):
+    local = fast_retries
+    recipient = {"contacts": {"email": "throttle@simulator.sandbox"}}  # the sandbox always throttles it
+    local.request("PUT", "/recipients/redrive-demo", recipient)
+    _, answer = local.request(
+        "POST",
+        "/api/v1/notifications/publish",
+        {"recipientId": "redrive-demo", "type": "email", "messageBody": "x"},
+    )
+    notification_id = answer["notificationId"]
+
+    def email_status():
+        _, body = local.request("GET", f"/event/{notification_id}")
+        return body["channels"]["email"]["status"]
+
+    wait_for(lambda: email_status() == "DEAD_LETTERED", timeout=40)
+    # The cause is fixed: the recipient has a working address now. Then the operator redrives.
+    local.request("PUT", "/recipients/redrive-demo", {"contacts": {"email": "redriven@example.com"}})
+    redrive = subprocess.run(
+        [sys.executable, "-m", "ops.redrive", "email-standard", "--endpoint", local.endpoint],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert redrive.returncode == 0, redrive.stderr
+    wait_for(lambda: email_status() == "SENT", timeout=30)
+    deliveries = [e for e in local.outbox() if e["notification_id"] == notification_id]
+    assert [e["address"] for e in deliveries] == ["redriven@example.com"]
+
+
 def test_a_taken_port_is_a_clear_error_not_a_traceback():
     with __import__("socket").socket() as busy:
         busy.bind(("127.0.0.1", 0))

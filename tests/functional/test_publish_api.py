@@ -126,6 +126,47 @@ def test_when_sns_refuses_the_api_answers_503_and_records_nothing(deployment, pu
     answer = publish(load_event("api_publish_event.json"))
 
     assert answer["statusCode"] == 503
-    assert json.loads(answer["body"])["error"] == "unavailable"
+    assert answer["multiValueHeaders"]["Retry-After"] == ["1"]
+    body = json.loads(answer["body"])
+    assert (body["error"], body["retryable"]) == ("unavailable", True)
     table = deployment.output("StatusTableName")
     assert boto3.client("dynamodb").scan(TableName=table)["Count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/event",
+            {
+                "user_id": "user_12345",
+                "event_type": "LIKE",
+                "payload": {
+                    "parent_id": "post_1",
+                    "parent_type": "post",
+                    "timestamp": "2026-11-21T10:00:00Z",
+                    "note": "x" * 300_000,
+                },
+            },
+            "payload",
+        ),
+        # 100,000 characters are allowed, but these take 4 bytes each in the message
+        (
+            "/api/v1/notifications/publish",
+            {"recipientId": "user-123", "type": "email", "messageBody": "📦" * 100_000},
+            "messageBody",
+        ),
+    ],
+)
+def test_a_request_too_large_for_sns_is_a_400_naming_the_field_not_a_503_to_retry(
+    deployment, publish, path, body, field
+):
+    answer = publish(api_event("POST", path, body=body))
+
+    assert answer["statusCode"] == 400
+    problem = json.loads(answer["body"])
+    assert problem["retryable"] is False
+    [named] = problem["fields"]
+    assert named["field"] == field
+    assert "262144" in named["reason"]
+    assert queued_anywhere(deployment) == 0

@@ -19,8 +19,10 @@ def error_response(
     message: str,
     fields: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    retryable: bool = False,
 ) -> Response[Any]:
-    body = ErrorBody(error=error, message=message, fields=fields or [])
+    body = ErrorBody(error=error, message=message, fields=fields or [], retryable=retryable)
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -40,14 +42,20 @@ def validation_error_response(errors: Sequence[Any]) -> Response[Any]:
 
 def _field_problem(error: dict[str, Any]) -> FieldProblem:
     loc = [str(part) for part in error.get("loc", ())]
-    if loc and loc[0] in _PARTS:
+    part = loc[0] if loc else None
+    if part in _PARTS:
         loc = loc[1:]
     # Powertools puts the handler's parameter name first for a body model; drop it.
     if loc and loc[0] == "request":
         loc = loc[1:]
+    # Powertools looks headers up in lower case; name them as they are documented (Idempotency-Key).
+    if part == "header" and loc:
+        loc = ["-".join(word.capitalize() for word in loc[0].split("-")), *loc[1:]]
     reason = str(error.get("msg", "invalid"))
     if error.get("type") == "extra_forbidden":
         reason = "unknown field"
+    if error.get("type") == "value_error" and "error" in error.get("ctx", {}):
+        reason = str(error["ctx"]["error"])  # our validator's own words, without "Value error, "
     if error.get("type") == "json_invalid":
         return FieldProblem(
             field="body", reason=f"not valid JSON ({error.get('ctx', {}).get('error', reason)})"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import BulkNotPublished
+
 
 class NotifierError(Exception):
     """Base of every error this service raises on purpose."""
@@ -9,6 +14,15 @@ class NotifierError(Exception):
 
 class NotFoundError(NotifierError):
     """The thing asked for does not exist."""
+
+
+class InvalidRequestError(NotifierError):
+    """The request is well formed but cannot be carried out as sent; nothing was published."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems.items()))
+        self.problems = problems
+        """Each field at fault, and why."""
 
 
 class PublishError(NotifierError):
@@ -37,3 +51,27 @@ class PermanentDeliveryError(DeliveryError):
 
 class UnregisteredAddressError(PermanentDeliveryError):
     """The vendor says the address no longer exists (an unregistered push token): forget it."""
+
+
+class NothingPublishedError(PublishError):
+    """No event of a bulk request reached SNS; `answer` says, per event, why."""
+
+    def __init__(self, answer: BulkNotPublished) -> None:
+        super().__init__(answer.message)
+        self.answer = answer
+
+
+class IdempotencyError(NotifierError):
+    """An `Idempotency-Key` could not be honoured; nothing was published by this request."""
+
+
+class IdempotencyKeyReusedError(IdempotencyError):
+    """The key was first used with another request body: a different request, not a retry."""
+
+
+class IdempotencyKeyInUseError(IdempotencyError):
+    """The first request with this key is still being processed; its answer is not known yet."""
+
+
+class IdempotencyUnavailableError(IdempotencyError):
+    """The idempotency store could not be read or written; the caller may retry."""

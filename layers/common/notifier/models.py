@@ -11,7 +11,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
@@ -20,6 +28,12 @@ EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 SMS_MAX_CHARS = 1600  # Twilio's limit for one message body, split into segments by the carrier
 PUSH_MAX_CHARS = 2048  # keeps the FCM payload well under its 4 KB limit
 EMAIL_MAX_CHARS = 100_000  # keeps the SNS message under its 256 KB limit
+BULK_MAX_EVENTS = 100  # events in one `POST /events/bulk`
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+# Printable ASCII; spaces inside only (an HTTP header value cannot start or end with one).
+_IDEMPOTENCY_KEY_PATTERN = re.compile(
+    rf"[\x21-\x7e](?:[\x20-\x7e]{{0,{IDEMPOTENCY_KEY_MAX_CHARS - 2}}}[\x21-\x7e])?"
+)
 
 
 class Channel(StrEnum):
@@ -128,6 +142,35 @@ class EventRequest(BaseModel):
     payload: EventPayload
 
 
+class BulkEventRequest(BaseModel):
+    """`POST /events/bulk`: up to BULK_MAX_EVENTS events, each exactly the body of `POST /event`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventRequest] = Field(min_length=1, max_length=BULK_MAX_EVENTS)
+
+
+def _one_header_value(value: Any) -> Any:
+    if isinstance(value, list):
+        raise ValueError("send the header once")
+    return value
+
+
+def _valid_idempotency_key(value: str | None) -> str | None:
+    if value is not None and not _IDEMPOTENCY_KEY_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"must be 1 to {IDEMPOTENCY_KEY_MAX_CHARS} printable ASCII characters, "
+            "without leading or trailing spaces"
+        )
+    return value
+
+
+IdempotencyKey = Annotated[
+    str | None, BeforeValidator(_one_header_value), AfterValidator(_valid_idempotency_key)
+]
+"""The value of the optional `Idempotency-Key` request header of every POST."""
+
+
 # --------------------------------------------------------------------------------------------
 # API answers
 # --------------------------------------------------------------------------------------------
@@ -142,6 +185,39 @@ class EventAccepted(BaseModel):
     event_id: str
     status: Literal["SUCCESS"] = "SUCCESS"
     message: Literal["Event published successfully"] = "Event published successfully"
+
+
+class BulkItemAccepted(BaseModel):
+    index: int = Field(description="The event's position in the request, from 0.")
+    event_id: str
+    status: Literal["SUCCESS"] = "SUCCESS"
+
+
+class BulkItemFailed(BaseModel):
+    index: int = Field(description="The event's position in the request, from 0.")
+    status: Literal["FAILED"] = "FAILED"
+    error: str
+    retryable: bool = Field(description="Sending this event again (with a new Idempotency-Key) may work.")
+
+
+BulkItemResult = Annotated[BulkItemAccepted | BulkItemFailed, Field(discriminator="status")]
+
+
+class BulkPublished(BaseModel):
+    """The answer of `POST /events/bulk`: one result per event, in request order."""
+
+    accepted: int
+    failed: int
+    results: list[BulkItemResult]
+
+
+class BulkNotPublished(BulkPublished):
+    """503 from `POST /events/bulk`: no event was queued. The per-event answer, and what every error
+    body says."""
+
+    error: Literal["unavailable"] = "unavailable"
+    message: str
+    retryable: bool
 
 
 class ChannelStatus(BaseModel):
@@ -173,6 +249,9 @@ class ErrorBody(BaseModel):
     error: str
     message: str
     fields: list[FieldProblem] = []
+    retryable: bool = Field(
+        default=False, description="The same request may succeed later (after Retry-After seconds)."
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,30 +1,51 @@
-"""Publishing: from an API request to one SNS message, and its ACCEPTED status."""
+"""Publishing: from an API request to SNS messages, and their ACCEPTED status.
+
+A notification is one SNS message; a bulk request is the same messages sent with PublishBatch. A
+status is recorded ACCEPTED only for a message SNS has taken.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import PublishError
+from .errors import InvalidRequestError, NothingPublishedError, PublishError
 from .models import (
     DIRECT_EVENT_TYPE,
+    BulkItemAccepted,
+    BulkItemFailed,
+    BulkItemResult,
+    BulkNotPublished,
+    BulkPublished,
     Envelope,
+    EventAccepted,
     EventContent,
     EventRequest,
     MessageContent,
+    PublishAccepted,
     PublishRequest,
 )
-from .observability import logger
+from .observability import logger, metrics
 from .routing import route_event, route_notification
 from .status import StatusStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
+    from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef, PublishBatchRequestEntryTypeDef
+
+SNS_MAX_BATCH_ENTRIES = 10
+SNS_MAX_PAYLOAD_BYTES = 262_144
+"""SNS's limit for one message, and for all the messages of one PublishBatch call (with attributes)."""
+BATCH_CALLS_AT_ONCE = 4
+"""PublishBatch calls in flight at once for one bulk request."""
 
 
 def notification_envelope(request: PublishRequest, *, correlation_id: str) -> Envelope:
@@ -69,6 +90,119 @@ def message_attributes(envelope: Envelope) -> dict[str, MessageAttributeValueTyp
     }
 
 
+# --------------------------------------------------------------------------------------------
+# What the API's POST routes do
+# --------------------------------------------------------------------------------------------
+
+
+def publish_notification(
+    request: PublishRequest, *, correlation_id: str, publisher: Publisher
+) -> PublishAccepted:
+    envelope = notification_envelope(request, correlation_id=correlation_id)
+    _check_fits_sns({"messageBody": envelope})
+    publisher.publish(envelope)
+    metrics.add_metric(name="NotificationsPublished", unit=MetricUnit.Count, value=1)
+    return PublishAccepted(notificationId=envelope.notification_id)
+
+
+def publish_event(request: EventRequest, *, correlation_id: str, publisher: Publisher) -> EventAccepted:
+    envelope = event_envelope(request, correlation_id=correlation_id)
+    _check_fits_sns({"payload": envelope})
+    publisher.publish(envelope)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+    return EventAccepted(event_id=envelope.notification_id)
+
+
+def publish_events(
+    requests: Sequence[EventRequest], *, correlation_id: str, publisher: Publisher
+) -> BulkPublished:
+    """Publish each event as `publish_event` would, in PublishBatch calls; one result per event, in
+    order. Raises NothingPublishedError (with the results) when no event could be queued."""
+    envelopes = [event_envelope(request, correlation_id=correlation_id) for request in requests]
+    _check_fits_sns({f"events.{index}.payload": envelope for index, envelope in enumerate(envelopes)})
+    outcomes = publisher.publish_batch(envelopes)
+    results: list[BulkItemResult] = [
+        BulkItemAccepted(index=index, event_id=envelope.notification_id)
+        if isinstance(outcome, Published)
+        else BulkItemFailed(index=index, error=outcome.reason, retryable=outcome.retryable)
+        for index, (envelope, outcome) in enumerate(zip(envelopes, outcomes, strict=True))
+    ]
+    accepted = sum(isinstance(outcome, Published) for outcome in outcomes)
+    failed = len(outcomes) - accepted
+    if accepted:
+        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=accepted)
+    if failed:
+        metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=failed)
+    if not accepted:
+        retryable = any(isinstance(outcome, NotPublished) and outcome.retryable for outcome in outcomes)
+        raise NothingPublishedError(
+            BulkNotPublished(
+                accepted=0,
+                failed=failed,
+                results=results,
+                message="none of the events could be queued" + ("; try again" if retryable else ""),
+                retryable=retryable,
+            )
+        )
+    return BulkPublished(accepted=accepted, failed=failed, results=results)
+
+
+def _check_fits_sns(envelopes: dict[str, Envelope]) -> None:
+    """Raise InvalidRequestError naming each field whose envelope SNS would refuse as too large, so
+    that such a request is a 400, not a 503 to retry forever."""
+    problems = {
+        field: f"too large: {size} bytes as an SNS message, SNS takes at most {SNS_MAX_PAYLOAD_BYTES}"
+        for field, envelope in envelopes.items()
+        if (size := _Message.of(envelope).size) > SNS_MAX_PAYLOAD_BYTES
+    }
+    if problems:
+        raise InvalidRequestError(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# SNS
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    sns_message_id: str
+
+
+@dataclass(frozen=True)
+class NotPublished:
+    reason: str
+    retryable: bool
+
+
+PublishOutcome = Published | NotPublished
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One envelope as SNS receives it, whether published alone or in a batch."""
+
+    index: int
+    envelope: Envelope
+    body: str
+    attributes: dict[str, MessageAttributeValueTypeDef]
+
+    @classmethod
+    def of(cls, envelope: Envelope, index: int = 0) -> _Message:
+        return cls(index, envelope, envelope.model_dump_json(), message_attributes(envelope))
+
+    @property
+    def size(self) -> int:
+        """Bytes as SNS counts them against its limit: the body and each attribute's name, type and value."""
+        return len(self.body.encode()) + sum(
+            len(name.encode()) + len(value["DataType"].encode()) + len(value.get("StringValue", "").encode())
+            for name, value in self.attributes.items()
+        )
+
+    def batch_entry(self) -> PublishBatchRequestEntryTypeDef:
+        return {"Id": str(self.index), "Message": self.body, "MessageAttributes": self.attributes}
+
+
 class Publisher:
     def __init__(self, topic_arn: str, status: StatusStore, client: SNSClient) -> None:
         self.topic_arn = topic_arn
@@ -77,15 +211,79 @@ class Publisher:
 
     def publish(self, envelope: Envelope) -> None:
         """Publish once to SNS, then record ACCEPTED. Raises PublishError if SNS refused it."""
+        message = _Message.of(envelope)
         try:
             sns_message_id = self.client.publish(
-                TopicArn=self.topic_arn,
-                Message=envelope.model_dump_json(),
-                MessageAttributes=message_attributes(envelope),
+                TopicArn=self.topic_arn, Message=message.body, MessageAttributes=message.attributes
             )["MessageId"]
         except (BotoCoreError, ClientError) as exc:
             logger.exception("SNS publish failed", extra={"notification_id": envelope.notification_id})
             raise PublishError("the notification could not be queued; try again") from exc
+        self._accepted(envelope, sns_message_id)
+
+    def publish_batch(self, envelopes: Sequence[Envelope]) -> list[PublishOutcome]:
+        """Publish each envelope exactly as `publish` would, with PublishBatch (at most 10 messages and
+        256 KiB a call, a few calls at once), and record ACCEPTED for each SNS took. One outcome per
+        envelope, in order; a call that fails fails its own messages only."""
+        messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
+        outcomes: dict[int, PublishOutcome] = {}
+        batches = _batches(messages)
+        if len(batches) == 1:
+            outcomes.update(self._publish_call(batches[0]))
+        elif batches:
+            with ThreadPoolExecutor(
+                max_workers=min(BATCH_CALLS_AT_ONCE, len(batches)), thread_name_prefix="publish-batch"
+            ) as pool:
+                for answered in pool.map(self._publish_call, batches):
+                    outcomes.update(answered)
+        return [outcomes[message.index] for message in messages]
+
+    def _publish_call(self, batch: Sequence[_Message]) -> dict[int, PublishOutcome]:
+        """One PublishBatch call; ACCEPTED for each message SNS reports Successful."""
+        try:
+            answer = self.client.publish_batch(
+                TopicArn=self.topic_arn, PublishBatchRequestEntries=[m.batch_entry() for m in batch]
+            )
+        except (BotoCoreError, ClientError) as exc:
+            logger.exception(
+                "SNS PublishBatch failed",
+                extra={"notification_ids": [m.envelope.notification_id for m in batch]},
+            )
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            reason = f"not queued: the SNS call failed ({code or type(exc).__name__}); try again"
+            return {m.index: NotPublished(reason, retryable=True) for m in batch}
+        taken = {entry["Id"]: entry["MessageId"] for entry in answer.get("Successful", [])}
+        refused = {entry["Id"]: entry for entry in answer.get("Failed", [])}
+        outcomes: dict[int, PublishOutcome] = {}
+        for message in batch:
+            entry_id = str(message.index)
+            if entry_id in taken:
+                self._accepted(message.envelope, taken[entry_id])
+                outcomes[message.index] = Published(taken[entry_id])
+            elif entry_id in refused:
+                failure = refused[entry_id]
+                retryable = not failure["SenderFault"]
+                detail = failure.get("Message")
+                reason = f"not queued: SNS refused it ({failure['Code']}{f': {detail}' if detail else ''})"
+                logger.warning(
+                    "SNS refused a message of a batch",
+                    extra={"notification_id": message.envelope.notification_id, "code": failure["Code"]},
+                )
+                outcomes[message.index] = NotPublished(
+                    f"{reason}; try again" if retryable else reason, retryable=retryable
+                )
+            else:
+                # Never seen: SNS answers every entry. Not claimed as published, so not ACCEPTED.
+                logger.error(
+                    "SNS did not report on a message of a batch",
+                    extra={"notification_id": message.envelope.notification_id},
+                )
+                outcomes[message.index] = NotPublished(
+                    "not queued: SNS did not report on it; try again", retryable=True
+                )
+        return outcomes
+
+    def _accepted(self, envelope: Envelope, sns_message_id: str) -> None:
         logger.info(
             "notification published",
             extra={
@@ -101,3 +299,20 @@ class Publisher:
             # The message is on its way and the consumer writes the status it reaches; answering an
             # error here would make the client publish it a second time.
             logger.exception("could not record ACCEPTED", extra={"notification_id": envelope.notification_id})
+
+
+def _batches(messages: Sequence[_Message]) -> list[list[_Message]]:
+    """Consecutive messages packed into PublishBatch calls within SNS's count and size limits."""
+    batches: list[list[_Message]] = []
+    size = 0
+    for message in messages:
+        if (
+            not batches
+            or len(batches[-1]) == SNS_MAX_BATCH_ENTRIES
+            or size + message.size > SNS_MAX_PAYLOAD_BYTES
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(message)
+        size += message.size
+    return batches

@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from datetime import timedelta
 from functools import cache
+
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from .clients import dynamodb_client, reset_clients, sns_client, sqs_client
 from .credentials import CredentialSource
 from .delivery import DeliveryDeps
+from .idempotency import IdempotentRequests
 from .models import Channel
 from .observability import logger
 from .providers import Outbox, Provider
@@ -103,6 +107,16 @@ def publisher() -> Publisher:
     return Publisher(get_settings().require("topic_arn"), status_store(), sns_client())
 
 
+@cache
+def idempotency() -> IdempotentRequests:
+    """The API's Idempotency-Key store (IDEMPOTENCY_TABLE), built on the first request with a key."""
+    settings = get_settings()
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.require("idempotency_table"), boto3_client=dynamodb_client()
+    )
+    return IdempotentRequests(persistence, window=timedelta(hours=settings.idempotency_window_hours))
+
+
 def delivery_deps(channel: Channel) -> DeliveryDeps:
     return DeliveryDeps(
         status=status_store(), recipients=recipient_store(), provider=provider(channel), requeuer=requeuer()
@@ -119,6 +133,7 @@ def reset() -> None:
         requeuer,
         _sandbox,
         publisher,
+        idempotency,
         get_settings,
     ):
         factory.cache_clear()

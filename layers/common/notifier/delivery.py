@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -169,8 +169,13 @@ class BatchDelivery:
         for r in ready:
             if not r.deliveries:  # nothing to send; finish it like the others
                 finishing[r.job.key] = self.pool.submit(self._finish, r)
-        if deliveries:
-            self.deps.provider.send_batch(deliveries, on_result)
+        try:
+            if deliveries:
+                self.deps.provider.send_batch(deliveries, on_result)
+        except BaseException:
+            # The provider gave up mid-batch: what it did send is recorded before the error goes on.
+            wait(list(finishing.values()))
+            raise
         return {key: future.result() for key, future in finishing.items()}
 
     def _each(self, step: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:

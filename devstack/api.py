@@ -5,7 +5,8 @@ the route; its answer becomes the HTTP answer. Like API Gateway: a path or metho
 not declare answers 403 "Missing Authentication Token"; a missing or wrong `x-api-key` answers 403
 "Forbidden" when the API requires a key; a handler that fails answers 502.
 
-`GET /_local/outbox` (no key) lists what the sandbox provider delivered.
+`GET /_local/outbox` (no key) lists what the sandbox provider delivered. Requests are handled one at a
+time (see `ApiGateway.__init__`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ class ApiGateway:
         self.account_id = account_id
         self.api_id = "local"
         self.outbox = outbox
+        # Powertools' REST resolver keeps the request it is handling in class-level state
+        # (BaseRouter.current_event). In Lambda that is safe: an execution environment handles one
+        # invocation at a time. Here every function shares one process, so API invocations take turns,
+        # or two concurrent requests could read each other's bodies.
+        self._one_request_at_a_time = threading.Lock()
 
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
@@ -113,7 +119,8 @@ class ApiGateway:
         route, path_parameters = matched
         event = self._event(request, route, path_parameters)
         try:
-            result = self.functions[route.function].invoke(event)
+            with self._one_request_at_a_time:
+                result = self.functions[route.function].invoke(event)
         except InvocationError as exc:
             self.log(f"{method} {request.url.path}: 502: {exc}\n{_cause(exc)}")
             return _json(502, {"message": "Internal server error"})

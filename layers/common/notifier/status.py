@@ -129,8 +129,8 @@ class StatusStore:
         channel is past sending or another attempt holds the lease."""
         now = _now()
         described, values = self._description(envelope, now)
-        allowed = sorted(ALLOWED_FROM[Status.QUEUED])
-        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(allowed)}
+        allowed = ALLOWED_FROM[Status.QUEUED]
+        from_allowed, placeholders = _status_in(allowed)
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -140,7 +140,7 @@ class StatusStore:
                     "ADD attempts :one"
                 ),
                 ConditionExpression=(
-                    f"(attribute_not_exists(#status) OR #status IN ({', '.join(placeholders)})) "
+                    f"(attribute_not_exists(#status) OR {from_allowed}) "
                     "AND (attribute_not_exists(lease_until) OR lease_until < :epoch)"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
@@ -304,9 +304,7 @@ class StatusStore:
         allow_missing: bool = False,
         now: datetime | None = None,
     ) -> bool:
-        sources = sorted(ALLOWED_FROM[status] if allowed is None else allowed)
-        placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sources)}
-        condition = f"#status IN ({', '.join(placeholders)})"
+        condition, placeholders = _status_in(ALLOWED_FROM[status] if allowed is None else allowed)
         if allow_missing:
             condition = f"attribute_not_exists(#status) OR {condition}"
         expression = "SET #status = :status, updated_at = :now" + (f", {extra_set}" if extra_set else "")
@@ -337,6 +335,12 @@ class StatusStore:
     @staticmethod
     def _key(notification_id: str, channel: Channel) -> dict[str, Any]:
         return {"notification_id": {"S": notification_id}, "channel": {"S": channel.value}}
+
+
+def _status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
+    """A condition that the current status is one of `statuses`, and its placeholder values."""
+    placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sorted(statuses))}
+    return f"#status IN ({', '.join(placeholders)})", placeholders
 
 
 def _s(item: dict[str, Any], name: str) -> str | None:

@@ -99,16 +99,18 @@ def publish_notification(
     request: PublishRequest, *, correlation_id: str, publisher: Publisher
 ) -> PublishAccepted:
     envelope = notification_envelope(request, correlation_id=correlation_id)
-    _check_fits_sns({"messageBody": envelope})
-    publisher.publish(envelope)
+    message = _Message.of(envelope)
+    _check_fits_sns({"messageBody": message})
+    publisher.publish(message)
     metrics.add_metric(name="NotificationsPublished", unit=MetricUnit.Count, value=1)
     return PublishAccepted(notificationId=envelope.notification_id)
 
 
 def publish_event(request: EventRequest, *, correlation_id: str, publisher: Publisher) -> EventAccepted:
     envelope = event_envelope(request, correlation_id=correlation_id)
-    _check_fits_sns({"payload": envelope})
-    publisher.publish(envelope)
+    message = _Message.of(envelope)
+    _check_fits_sns({"payload": message})
+    publisher.publish(message)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
     return EventAccepted(event_id=envelope.notification_id)
 
@@ -119,8 +121,9 @@ def publish_events(
     """Publish each event as `publish_event` would, in PublishBatch calls; one result per event, in
     order. Raises NothingPublishedError (with the results) when no event could be queued."""
     envelopes = [event_envelope(request, correlation_id=correlation_id) for request in requests]
-    _check_fits_sns({f"events.{index}.payload": envelope for index, envelope in enumerate(envelopes)})
-    outcomes = publisher.publish_batch(envelopes)
+    messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
+    _check_fits_sns({f"events.{m.index}.payload": m for m in messages})
+    outcomes = publisher.publish_batch(messages)
     results: list[BulkItemResult] = [
         BulkItemAccepted(index=index, event_id=envelope.notification_id)
         if isinstance(outcome, Published)
@@ -147,13 +150,13 @@ def publish_events(
     return BulkPublished(accepted=accepted, failed=failed, results=results)
 
 
-def _check_fits_sns(envelopes: dict[str, Envelope]) -> None:
-    """Raise InvalidRequestError naming each field whose envelope SNS would refuse as too large, so
+def _check_fits_sns(messages: dict[str, _Message]) -> None:
+    """Raise InvalidRequestError naming each field whose message SNS would refuse as too large, so
     that such a request is a 400, not a 503 to retry forever."""
     problems = {
-        field: f"too large: {size} bytes as an SNS message, SNS takes at most {SNS_MAX_PAYLOAD_BYTES}"
-        for field, envelope in envelopes.items()
-        if (size := _Message.of(envelope).size) > SNS_MAX_PAYLOAD_BYTES
+        field: f"too large: {message.size} bytes as an SNS message, SNS takes at most {SNS_MAX_PAYLOAD_BYTES}"
+        for field, message in messages.items()
+        if message.size > SNS_MAX_PAYLOAD_BYTES
     }
     if problems:
         raise InvalidRequestError(problems)
@@ -209,9 +212,9 @@ class Publisher:
         self.status = status
         self.client = client
 
-    def publish(self, envelope: Envelope) -> None:
+    def publish(self, message: _Message) -> None:
         """Publish once to SNS, then record ACCEPTED. Raises PublishError if SNS refused it."""
-        message = _Message.of(envelope)
+        envelope = message.envelope
         try:
             sns_message_id = self.client.publish(
                 TopicArn=self.topic_arn, Message=message.body, MessageAttributes=message.attributes
@@ -221,11 +224,11 @@ class Publisher:
             raise PublishError("the notification could not be queued; try again") from exc
         self._accepted(envelope, sns_message_id)
 
-    def publish_batch(self, envelopes: Sequence[Envelope]) -> list[PublishOutcome]:
-        """Publish each envelope exactly as `publish` would, with PublishBatch (at most 10 messages and
+    def publish_batch(self, messages: Sequence[_Message]) -> list[PublishOutcome]:
+        """Publish each message exactly as `publish` would, with PublishBatch (at most 10 messages and
         256 KiB a call, a few calls at once), and record ACCEPTED for each SNS took. One outcome per
-        envelope, in order; a call that fails fails its own messages only."""
-        messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
+        message, in order; a call that fails fails its own messages only. Messages need distinct
+        indexes (their batch entry ids)."""
         outcomes: dict[int, PublishOutcome] = {}
         batches = _batches(messages)
         if len(batches) == 1:

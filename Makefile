@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .tools/checkov
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -23,12 +24,12 @@ help:
 	@echo "make bench      measure batch delivery at 100 ms vendor latency and the local stack's latency (bench/results.json)"
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
-	@echo "make lint       ruff, mypy, cfn-lint and sam validate --lint"
+	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov"
 	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
 	@echo "make deploy     sam deploy (guided the first time)"
 	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ $(VENV)/.installed: requirements/dev.txt
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
 # The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help";
@@ -75,6 +81,7 @@ lint: setup
 	$(BIN)/mypy layers/common/notifier functions devstack bench ops
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -95,13 +102,16 @@ deploy-localstack: $(SAM_VENV)/.installed
 
 # Re-pin every dependency after editing requirements/*.in.
 lock:
-	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam
+	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam /tmp/notifier-lock-checkov
 	$(PYTHON) -m venv /tmp/notifier-lock-dev && /tmp/notifier-lock-dev/bin/pip install -q -r requirements/dev.in
 	{ echo "# Fully pinned from requirements/dev.in by \`make lock\`. Do not edit by hand."; \
 	  /tmp/notifier-lock-dev/bin/pip freeze; } > requirements/dev.txt
 	$(PYTHON) -m venv /tmp/notifier-lock-sam && /tmp/notifier-lock-sam/bin/pip install -q -r requirements/sam.in
 	{ echo "# Fully pinned from requirements/sam.in by \`make lock\`. Do not edit by hand."; \
 	  /tmp/notifier-lock-sam/bin/pip freeze; } > requirements/sam.txt
+	$(PYTHON) -m venv /tmp/notifier-lock-checkov && /tmp/notifier-lock-checkov/bin/pip install -q -r requirements/checkov.in
+	{ echo "# Fully pinned from requirements/checkov.in by \`make lock\`. Do not edit by hand."; \
+	  /tmp/notifier-lock-checkov/bin/pip freeze; } > requirements/checkov.txt
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

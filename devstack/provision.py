@@ -91,6 +91,7 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
     # One client per service for the whole run (building a boto3 client costs milliseconds).
     make_client = cache(client or (lambda service: boto3.client(service, region_name=stack.region)))
     creators: dict[str, Callable[[Stack, str, dict[str, Any], ClientFactory], None]] = {
+        "AWS::KMS::Key": _key,
         "AWS::SNS::Topic": _topic,
         "AWS::SQS::Queue": _queue,
         "AWS::SQS::QueuePolicy": _queue_policy,
@@ -100,11 +101,11 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
     graph = {
         logical_id: stack.dependencies(resource.get("Properties", {}))
         for logical_id, resource in stack.resources.items()
-        if resource["Type"] in creators
+        if resource["Type"] in creators and stack.condition(resource.get("Condition"))
     }
     for logical_id in TopologicalSorter(graph).static_order():
         resource = stack.resources.get(logical_id)
-        if resource is None or resource["Type"] not in creators:
+        if resource is None or logical_id not in graph:
             continue
         properties = stack.resolve(resource.get("Properties", {}))
         creators[resource["Type"]](stack, logical_id, properties, make_client)
@@ -113,6 +114,15 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
     }
     return Deployment(stack=stack, functions=functions)
+
+
+def _key(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    """A KMS key in the emulator, so what the template encrypts with it refers to a real key id."""
+    description = str(properties.get("Description", logical_id))
+    metadata = client("kms").create_key(Description=description)["KeyMetadata"]
+    stack.refs[logical_id] = metadata["KeyId"]
+    stack.attrs[(logical_id, "Arn")] = metadata["Arn"]
+    stack.attrs[(logical_id, "KeyId")] = metadata["KeyId"]
 
 
 def _topic(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:

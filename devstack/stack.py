@@ -197,8 +197,15 @@ class LocalStack:
 
     @staticmethod
     def _api_key_required(stack: Stack) -> bool:
-        [api] = stack.resources_of_type("AWS::Serverless::Api").values()
-        return bool(api["Properties"].get("Auth", {}).get("ApiKeyRequired", False))
+        """API_KEY authorization is emulated (x-api-key); SigV4 and Cognito tokens cannot be checked
+        here, so the local stack refuses to start with them rather than serve an open API."""
+        mode = str(stack.resolve({"Ref": "ApiAuthorization"}))
+        if mode != "API_KEY":
+            raise TemplateError(
+                f"ApiAuthorization={mode}: the local stack emulates API_KEY authorization only; "
+                "run it with ApiAuthorization=API_KEY (the default)"
+            )
+        return True
 
 
 def _put_layers_on_path(stack: Stack) -> None:

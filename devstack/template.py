@@ -251,7 +251,10 @@ class Stack:
                 return self.resolve(when_true if self.condition(condition) else when_false)
         raise TemplateError(f"{name} is not supported by the local stack")
 
-    def condition(self, name: str) -> bool:
+    def condition(self, name: str | None) -> bool:
+        """Whether the named condition holds; a resource without a Condition (None) always exists."""
+        if name is None:
+            return True
         return self._evaluate(self.template.get("Conditions", {})[name])
 
     def _evaluate(self, node: Any) -> bool:

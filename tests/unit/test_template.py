@@ -48,16 +48,17 @@ def test_six_source_queues_each_have_their_own_dead_letter_queue():
     assert PARAMETERS["MaxReceiveCount"]["MinValue"] == 2
 
 
+def role_statements(function: str) -> list[dict]:
+    """The statements of the function's own role (conditional ones as written for their condition)."""
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in policy["PolicyDocument"]["Statement"]]
+
+
 def test_consumers_back_off_through_their_own_queues_only():
     for name in ("EmailFunction", "SmsFunction", "PushFunction"):
         own = {q for n, _, props in SQS_EVENTS if n == name for q in [props["Queue"]["Fn::GetAtt"][0]]}
-        [statement] = [
-            s
-            for policy in FUNCTIONS[name]["Properties"]["Policies"]
-            if isinstance(policy, dict) and "Statement" in policy
-            for s in policy["Statement"]
-            if s.get("Sid") == "BackOffFailedRecords"
-        ]
+        [statement] = [s for s in role_statements(name) if s.get("Sid") == "BackOffFailedRecords"]
         assert statement["Action"] == "sqs:ChangeMessageVisibility"
         assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == own
 
@@ -110,7 +111,9 @@ def test_critical_sources_favour_latency_and_standard_sources_favour_cost():
 
 
 def test_each_subscription_delivers_raw_and_filters_on_channel_and_priority():
-    subscriptions = of_type("AWS::SNS::Subscription")
+    subscriptions = {
+        k: s for k, s in of_type("AWS::SNS::Subscription").items() if s["Properties"]["Protocol"] == "sqs"
+    }
     assert {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in subscriptions.values()} == SOURCE_QUEUES
     for sub in subscriptions.values():
         props = sub["Properties"]
@@ -128,14 +131,16 @@ def test_only_the_topic_may_send_to_the_queues():
     assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == SOURCE_QUEUES
 
 
-def test_the_api_requires_a_key_and_throttles_by_parameters():
+def test_the_api_requires_a_key_by_default_and_throttles_by_parameters():
     [api] = of_type("AWS::Serverless::Api").values()
-    auth = api["Properties"]["Auth"]
-    assert auth["ApiKeyRequired"] is True
-    assert auth["UsagePlan"]["Throttle"] == {
+    assert PARAMETERS["ApiAuthorization"]["Default"] == "API_KEY"
+    assert api["Properties"]["Auth"]["UsagePlan"]["Throttle"] == {
         "RateLimit": {"Ref": "ApiRateLimit"},
         "BurstLimit": {"Ref": "ApiBurstLimit"},
     }
+    [stage_throttle] = api["Properties"]["MethodSettings"]
+    assert stage_throttle["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"}
+    assert stage_throttle["ThrottlingBurstLimit"] == {"Ref": "ApiBurstLimit"}
 
 
 def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
@@ -229,15 +234,17 @@ def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, othe
 def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_named():
     grants = {}
     for name, fn in FUNCTIONS.items():
-        for policy in fn["Properties"]["Policies"]:
-            if isinstance(policy, dict) and "Fn::If" in policy:
-                condition, statement, otherwise = policy["Fn::If"]
-                assert otherwise == {"Ref": "AWS::NoValue"}
-                [allow] = statement["Statement"]
-                assert allow["Action"] == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
-                resources = allow["Resource"]["Fn::If"][1:]
-                assert all("*" not in r["Fn::Sub"] for r in resources)
-                grants[name] = (condition, {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources})
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" not in statement or statement["Fn::If"][1].get("Sid") != "ReadVendorCredentials":
+                continue
+            condition, allow, otherwise = statement["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            assert allow["Action"] == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
+            resources = allow["Resource"]["Fn::If"][1:]
+            assert all("*" not in r["Fn::Sub"] for r in resources)
+            grants[name] = (condition, {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources})
     assert grants == {
         "EmailFunction": ("HasSendGridCredentials", {"SendGridCredentials"}),
         "SmsFunction": ("HasTwilioCredentials", {"TwilioCredentials"}),

@@ -1,0 +1,484 @@
+"""template.yaml's production posture: least privilege, encryption, retention, API access, alarms.
+
+The API's authorization is switched by a Parameter inside an OpenAPI definition SAM merges its routes
+into; `test_each_authorization_mode_*` runs SAM's own translator (from the SAM CLI's environment) to
+check what CloudFormation will create in each mode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from functools import cache
+from typing import Any
+
+import pytest
+
+from devstack.template import REPO_ROOT, TEMPLATE_PATH, Stack, load_template
+
+TEMPLATE = load_template()
+STACK = Stack(TEMPLATE)
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+RAW = TEMPLATE_PATH.read_text(encoding="utf-8")
+
+FUNCTIONS = STACK.resources_of_type("AWS::Serverless::Function")
+ROLES = STACK.resources_of_type("AWS::IAM::Role")
+QUEUES = STACK.resources_of_type("AWS::SQS::Queue")
+DLQS = {name for name in QUEUES if name.endswith("DLQ")}
+SOURCE_QUEUES = set(QUEUES) - DLQS
+CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push"}
+
+# The only identity-policy statements allowed a "*" resource, each because its actions have no
+# resource-level permissions; the template says so in a comment on the statement's Sid line.
+STAR_EXCEPTIONS = {"SendTraces"}
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:  # a conditional statement: check what it grants when it applies
+                found += [s for s in statement["Fn::If"][1:] if s != {"Ref": "AWS::NoValue"}]
+            else:
+                found.append(statement)
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _referenced(value: Any) -> set[str]:
+    """Logical ids a resource expression points at (Ref, GetAtt, ${Name} or ${Name.Attr} in a Sub)."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return {value["Ref"]}
+        if "Fn::GetAtt" in value:
+            return {value["Fn::GetAtt"][0]}
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return {name.split(".")[0] for name in re.findall(r"\$\{([A-Za-z0-9.:]+)\}", text)}
+        return {name for v in value.values() for name in _referenced(v)}
+    if isinstance(value, list):
+        return {name for v in value for name in _referenced(v)}
+    return set()
+
+
+# ------------------------------------------------------------------ IAM
+
+
+def test_every_function_runs_as_its_own_role_with_no_sam_policies():
+    roles = [fn["Properties"]["Role"]["Fn::GetAtt"] for fn in FUNCTIONS.values()]
+    assert all(attribute == "Arn" for _, attribute in roles)
+    assert len({name for name, _ in roles}) == len(FUNCTIONS)  # one role each
+    # SAM's Policies would attach AWS managed policies (basic execution, SQS polling) with "*".
+    assert all("Policies" not in fn["Properties"] for fn in FUNCTIONS.values())
+    assert "Role" not in TEMPLATE["Globals"]["Function"]
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_roles_are_assumed_only_by_lambda_in_this_account(role):
+    [trust] = ROLES[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "ManagedPolicyArns" not in ROLES[role]["Properties"]
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_no_statement_has_a_star_resource_except_the_commented_exceptions(role):
+    for statement in _statements(ROLES[role]):
+        resources = _as_list(statement["Resource"])
+        actions = _as_list(statement["Action"])
+        assert statement["Effect"] == "Allow"
+        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
+        if "*" not in resources:
+            assert all(r != "*" for r in resources)
+            continue
+        assert statement["Sid"] in STAR_EXCEPTIONS, f"{role}: {statement['Sid']} has a * resource"
+        lines = [line for line in RAW.splitlines() if re.search(rf"Sid: {statement['Sid']}\b", line)]
+        assert lines
+        assert all(re.search(r"#.*require", line) for line in lines), f"{statement['Sid']} needs its reason"
+
+
+def test_tracing_permissions_exist_only_when_tracing_is_on():
+    for role in ROLES.values():
+        [traces] = [
+            s["Fn::If"]
+            for p in role["Properties"]["Policies"]
+            for s in p["PolicyDocument"]["Statement"]
+            if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "SendTraces"
+        ]
+        assert traces[0] == "TracingOn"
+        assert traces[2] == {"Ref": "AWS::NoValue"}
+        assert traces[1]["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+@pytest.mark.parametrize(("function", "channel"), sorted(CONSUMERS.items()))
+def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function, channel):
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    touched = {
+        name
+        for s in _statements(ROLES[role])
+        for name in _referenced(s["Resource"])
+        if name not in STAR_EXCEPTIONS
+    }
+    own_queues = {f"{channel}CriticalQueue", f"{channel}StandardQueue"}
+    assert touched & set(QUEUES) == own_queues
+    assert touched - set(QUEUES) <= {
+        "StatusTable",
+        "RecipientsTable",
+        "DataKey",
+        f"{channel}LogGroup",
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::AccountId",
+        *(p for p in PARAMETERS if p.endswith("Credentials")),
+    }
+    assert "IdempotencyTable" not in touched
+    assert "NotificationTopic" not in touched
+
+
+def test_only_the_publish_function_publishes_and_it_cannot_read_the_queues():
+    publishers = {
+        role for role, r in ROLES.items() for s in _statements(r) if "sns:Publish" in _as_list(s["Action"])
+    }
+    assert publishers == {"PublishRole"}
+    actions = {a for s in _statements(ROLES["PublishRole"]) for a in _as_list(s["Action"])}
+    assert not {a for a in actions if a.startswith("sqs:")}
+    assert not {a for a in actions if a.startswith(("secretsmanager:", "ssm:"))}
+
+
+def test_the_key_is_used_only_through_the_services_that_need_it():
+    for role in ROLES.values():
+        for statement in _statements(role):
+            if any(a.startswith("kms:") for a in _as_list(statement["Action"])):
+                assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+                via = statement["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"]
+                assert via in {"sns.${AWS::Region}.amazonaws.com", "dynamodb.${AWS::Region}.amazonaws.com"}
+
+
+# ------------------------------------------------------------------ encryption and durability
+
+
+def test_the_data_key_rotates_outlives_the_stack_and_names_its_service_principals():
+    key = RESOURCES["DataKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"  # the recipients table is kept
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    principals = [s["Principal"] for s in statements]
+    assert {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}} in principals
+    for statement in statements:
+        assert "*" not in json.dumps(statement["Principal"])
+        if "Service" in statement["Principal"]:
+            assert statement["Condition"], statement["Sid"]  # a service may use it only for this stack
+
+
+def test_every_topic_is_encrypted_with_the_data_key():
+    topics = STACK.resources_of_type("AWS::SNS::Topic")
+    assert "NotificationTopic" in topics
+    assert all(t["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"} for t in topics.values())
+
+
+def test_every_queue_is_sqs_encrypted_and_every_dlq_keeps_messages_14_days():
+    assert len(DLQS) == 6
+    assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in QUEUES.values())
+    assert all(QUEUES[d]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600 for d in DLQS)
+
+
+@pytest.mark.parametrize("table", sorted(STACK.resources_of_type("AWS::DynamoDB::Table")))
+def test_every_table_is_encrypted_with_the_data_key_and_recoverable(table):
+    properties = RESOURCES[table]["Properties"]
+    assert properties["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Ref": "DataKey"},
+    }
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_every_function_logs_to_its_own_encrypted_log_group_with_the_retention_parameter(function):
+    group = FUNCTIONS[function]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    properties = RESOURCES[group]["Properties"]
+    assert properties["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert properties["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [logs] = [s for s in _statements(ROLES[role]) if s["Sid"] == "WriteItsOwnLogs"]
+    assert logs["Resource"] == {"Fn::GetAtt": [group, "Arn"]}
+    groups = [f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in FUNCTIONS.values()]
+    assert groups.count(group) == 1
+
+
+# ------------------------------------------------------------------ secrets
+
+
+SECRET_SHAPES = [
+    re.compile(r"SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),  # SendGrid API key
+    re.compile(r"\bAC[0-9a-f]{32}\b.*\b[0-9a-f]{32}\b"),  # Twilio account SID with an auth token
+    re.compile(r"-----BEGIN (RSA )?PRIVATE KEY-----"),  # a service account key
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key id
+]
+
+
+def test_no_environment_variable_carries_a_credential():
+    variables = dict(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    for fn in FUNCTIONS.values():
+        variables.update(fn["Properties"].get("Environment", {}).get("Variables", {}))
+    for name, value in variables.items():
+        if name.endswith("_CREDENTIALS"):  # the *name* of a secret or parameter, not its value
+            assert value["Ref"] in PARAMETERS
+            assert "NoEcho" not in PARAMETERS[value["Ref"]]
+        assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)", name), name
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p
+        for pattern in ("events/*.json", "*.toml", "template.yaml", "devstack/*.json", "README.md")
+        for p in REPO_ROOT.glob(pattern)
+    ),
+    ids=lambda p: p.name,
+)
+def test_no_credential_is_committed(path):
+    text = path.read_text(encoding="utf-8")
+    for shape in SECRET_SHAPES:
+        assert not shape.search(text), f"{path.name} holds something shaped like a credential"
+
+
+# ------------------------------------------------------------------ API access
+
+
+def test_every_route_declares_its_authorization_and_no_other_route_exists():
+    body = RESOURCES["NotificationApi"]["Properties"]["DefinitionBody"]
+    declared = {
+        (method, path) for path, methods in body["paths"].items() for method in methods if method != "options"
+    }
+    events = {
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for fn in FUNCTIONS.values()
+        for e in fn["Properties"].get("Events", {}).values()
+        if e["Type"] == "Api"
+    }
+    assert declared == events
+    expected = {
+        "Fn::If": [
+            "UseIam",
+            [{"sigv4": []}],
+            {"Fn::If": ["UseCognito", [{"cognito": []}], [{"api_key": []}]]},
+        ]
+    }
+    for method, path in declared:
+        assert body["paths"][path][method]["security"] == expected, (method, path)
+    assert RESOURCES["NotificationApi"]["Properties"]["MergeDefinitions"] is True
+
+
+def test_cors_is_closed_unless_an_origin_is_configured():
+    assert PARAMETERS["CorsAllowOrigin"]["Default"] == ""
+    body = RESOURCES["NotificationApi"]["Properties"]["DefinitionBody"]
+    for path, methods in body["paths"].items():
+        condition, preflight, otherwise = methods["options"]["Fn::If"]
+        assert (condition, otherwise) == ("HasCors", {"Ref": "AWS::NoValue"}), path
+        allowed = preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        listed = set(allowed["method.response.header.Access-Control-Allow-Methods"].strip("'").split(","))
+        assert listed == {m.upper() for m in methods if m != "options"} | {"OPTIONS"}, path
+    assert body["x-amazon-apigateway-gateway-responses"]["Fn::If"][0] == "HasCors"
+    assert FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"] == {
+        "Ref": "CorsAllowOrigin"
+    }
+
+
+def test_request_bodies_are_limited_by_a_parameter():
+    limit = PARAMETERS["MaxRequestBytes"]
+    assert limit["MaxValue"] <= 6 * 1024 * 1024  # Lambda's synchronous payload limit
+    variables = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["MAX_REQUEST_BYTES"] == {"Ref": "MaxRequestBytes"}
+
+
+SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
+COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
+
+
+@cache
+def _translated() -> dict[str, Any]:
+    if not SAM_PYTHON.exists():
+        pytest.skip("the SAM CLI environment is not set up (make setup)")
+    answer = subprocess.run(
+        [str(SAM_PYTHON), str(REPO_ROOT / "tests" / "tools" / "sam_translate.py"), str(TEMPLATE_PATH)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    translated: dict[str, Any] = json.loads(answer.stdout)
+    return translated
+
+
+def _resolve_conditions(node: Any, stack: Stack) -> Any:
+    """`node` with Fn::If decided for `stack`'s parameters (other intrinsics left as they are)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return _resolve_conditions(when_true if stack.condition(condition) else when_false, stack)
+        resolved = {k: _resolve_conditions(v, stack) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [v for v in (_resolve_conditions(i, stack) for i in node) if v != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+def _api_body(parameters: dict[str, str]) -> dict[str, Any]:
+    translated = _translated()
+    stack = Stack(translated, overrides=parameters)
+    [api] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    body: dict[str, Any] = _resolve_conditions(api["Properties"]["Body"], stack)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("parameters", "scheme"),
+    [
+        ({}, "api_key"),
+        ({"ApiAuthorization": "AWS_IAM"}, "sigv4"),
+        ({"ApiAuthorization": "COGNITO", "CognitoUserPoolArn": COGNITO_POOL}, "cognito"),
+    ],
+    ids=["API_KEY", "AWS_IAM", "COGNITO"],
+)
+def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
+    body = _api_body(parameters)
+    methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
+    assert len(methods) == 7  # no OPTIONS: CORS is closed by default
+    for path, method, operation in methods:
+        assert operation["security"] == [{scheme: []}], (path, method)
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", (path, method)
+        assert "${PublishFunction.Arn}" in integration["uri"]["Fn::Sub"]
+    schemes = body["components"]["securitySchemes"]
+    if scheme == "cognito":
+        authorizer = schemes["cognito"]["x-amazon-apigateway-authorizer"]
+        assert authorizer["providerARNs"] == [{"Ref": "CognitoUserPoolArn"}]
+    else:
+        assert "cognito" not in schemes  # no authorizer with an empty user pool is created
+    assert "x-amazon-apigateway-gateway-responses" not in body
+
+
+def test_with_an_origin_every_path_answers_preflight_without_authorization():
+    body = _api_body({"CorsAllowOrigin": "https://app.example.com"})
+    for path, operations in body["paths"].items():
+        preflight = operations["options"]
+        assert "security" not in preflight, path
+        assert preflight["x-amazon-apigateway-integration"]["type"] == "mock"
+    assert set(body["x-amazon-apigateway-gateway-responses"]) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+def test_the_usage_plan_and_key_exist_after_sams_transform():
+    kinds = {r["Type"] for r in _translated()["Resources"].values()}
+    assert {"AWS::ApiGateway::UsagePlan", "AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"} <= kinds
+
+
+# ------------------------------------------------------------------ alarms and dashboard
+
+
+ALARMS = STACK.resources_of_type("AWS::CloudWatch::Alarm")
+
+
+def _alarm_on(metric: str, dimension_ref: str) -> list[str]:
+    return [
+        name
+        for name, alarm in ALARMS.items()
+        if alarm["Properties"].get("MetricName") == metric
+        and _referenced(alarm["Properties"]["Dimensions"][0]["Value"]) == {dimension_ref}
+    ]
+
+
+@pytest.mark.parametrize("dlq", sorted(DLQS))
+def test_any_message_in_any_dlq_raises_an_alarm(dlq):
+    [name] = _alarm_on("ApproximateNumberOfMessagesVisible", dlq)
+    properties = ALARMS[name]["Properties"]
+    assert (properties["Threshold"], properties["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert properties["Statistic"] == "Maximum"
+
+
+@pytest.mark.parametrize("queue", sorted(SOURCE_QUEUES))
+def test_every_source_queue_alarms_on_the_age_of_its_oldest_message(queue):
+    [name] = _alarm_on("ApproximateAgeOfOldestMessage", queue)
+    priority = "Critical" if "Critical" in queue else "Standard"
+    assert ALARMS[name]["Properties"]["Threshold"] == {"Ref": f"{priority}QueueAgeAlarmSeconds"}
+
+
+@pytest.mark.parametrize("function", sorted(CONSUMERS))
+def test_every_consumer_alarms_on_its_error_rate(function):
+    matching = [
+        alarm["Properties"]
+        for alarm in ALARMS.values()
+        if function in _referenced(alarm["Properties"].get("Metrics", []))
+    ]
+    [properties] = matching
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in properties["Metrics"] if "MetricStat" in m}
+    assert names == {"Errors", "Invocations"}
+    assert properties["Threshold"] == {"Ref": "ConsumerErrorRateAlarmPercent"}
+
+
+def test_the_api_alarms_on_its_5xx_rate():
+    [properties] = [
+        a["Properties"]
+        for a in ALARMS.values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "5XXError"
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    assert properties["Threshold"] == {"Ref": "Api5xxRateAlarmPercent"}
+
+
+def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_the_stack():
+    actions = [
+        {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    assert len(ALARMS) == 6 + 6 + 3 + 1
+    for alarm in ALARMS.values():
+        assert alarm["Properties"]["AlarmActions"] == actions
+        assert alarm["Properties"]["OKActions"] == actions
+        # The key lets CloudWatch publish to the encrypted alarm topic for alarms named like this.
+        assert alarm["Properties"]["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-")
+    assert RESOURCES["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    assert RESOURCES["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
+    [dashboard] = STACK.resources_of_type("AWS::CloudWatch::Dashboard").values()
+    shown = _referenced(dashboard["Properties"]["DashboardBody"])
+    assert set(QUEUES) <= shown
+    assert set(FUNCTIONS) <= shown
+    assert set(ALARMS) <= shown
+    text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    for metric in (
+        "NotificationsPublished",
+        "NotificationsSent",
+        "NotificationsFailed",
+        "NotificationsSuppressed",
+        "NotificationsDeadLettered",
+        "VendorLatency",
+        "ColdStart",
+    ):
+        assert f'MetricName=\\"{metric}\\"' in json.dumps(body), metric
+
+
+# ------------------------------------------------------------------ checkov
+
+
+def test_every_checkov_skip_gives_its_reason():
+    skips = [
+        skip
+        for resource in RESOURCES.values()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips
+    for skip in skips:
+        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"])
+        assert len(skip["comment"].split()) >= 8, skip

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from notifier import publishing, runtime
+from notifier.api_edge import allow_origin, too_large
 from notifier.api_errors import error_response, validation_error_response
 from notifier.errors import (
     IdempotencyKeyInUseError,
@@ -37,6 +38,8 @@ from notifier.models import (
 )
 from notifier.observability import logger, metrics
 from notifier.recipients import Recipient, RecipientDocument
+from notifier.settings import get_settings
+from notifier.tracing import AWS, traced
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -197,7 +200,10 @@ def _idempotency_unavailable(exc: IdempotencyUnavailableError) -> Response[Any]:
     return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
 
 
+@traced(patch=(AWS,))
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    settings = get_settings()
+    answer = too_large(event, settings.max_request_bytes) or app.resolve(event, context)
+    return allow_origin(answer, settings.cors_allow_origin)

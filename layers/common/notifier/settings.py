@@ -32,6 +32,21 @@ class Settings(BaseModel):
     idempotency_table: str | None = Field(alias="IDEMPOTENCY_TABLE", default=None)
     idempotency_window_hours: int = Field(alias="IDEMPOTENCY_WINDOW_HOURS", default=24, ge=1, le=720)
 
+    # The API's edge: what the publish function accepts and who may read its answers in a browser
+    max_request_bytes: int = Field(
+        alias="MAX_REQUEST_BYTES",
+        default=1_048_576,
+        ge=1024,
+        le=6_291_456,
+        description="Largest request body, in bytes; a larger one is answered 413 before it is parsed.",
+    )
+    cors_allow_origin: str | None = Field(
+        alias="CORS_ALLOW_ORIGIN",
+        default=None,
+        pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+        description="The one origin (or *) whose browsers may read the API's answers; unset: none.",
+    )
+
     # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
     max_receive_count: int = Field(
         alias="MAX_RECEIVE_COUNT",

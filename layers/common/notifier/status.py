@@ -9,6 +9,10 @@ An attempt holds a *lease* (`lease_until`) from `begin_attempt` until its outcom
 copy of the same SQS message (SQS delivers at least once) that arrives meanwhile is told to come back
 later instead of sending again. A lease left by an execution environment that died expires with the
 function's timeout.
+
+Every error or reason kept in `last_error` (which GET /event/{id} returns) is scrubbed here, at the
+store's boundary, whichever caller passes it: a vendor's error text can echo the recipient's address,
+and no address may be stored unmasked (see `masking`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from .masking import scrub
 from .models import Channel, ChannelStatus, Envelope, EventStatus
 
 if TYPE_CHECKING:
@@ -85,6 +90,12 @@ def _now() -> datetime:
 
 def _epoch(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
+
+
+def _error_text(text: str) -> str:
+    """What is stored of an error or a reason: scrubbed of addresses, then cut to its maximum length
+    (in that order, so the cut cannot leave part of an address that `scrub` would not recognise)."""
+    return scrub(text)[:_MAX_ERROR_CHARS]
 
 
 def _iso(moment: datetime) -> str:
@@ -175,7 +186,7 @@ class StatusStore:
             Status.SUPPRESSED,
             allow_missing=True,
             extra_set=f"{described}, last_error = :error",
-            values={**values, ":error": {"S": reason[:_MAX_ERROR_CHARS]}},
+            values={**values, ":error": {"S": _error_text(reason)}},
             now=now,
         )
 
@@ -212,7 +223,7 @@ class StatusStore:
             values[":provider_id"] = {"S": provider_message_id}
         if error is not None:
             sets.append("last_error = :error")
-            values[":error"] = {"S": error[:_MAX_ERROR_CHARS]}
+            values[":error"] = {"S": _error_text(error)}
         return self._conditional_update(
             notification_id, channel, status, extra_set=", ".join(sets), values=values, remove="lease_until"
         )
@@ -230,7 +241,7 @@ class StatusStore:
             allowed=ALLOWED_FROM[Status.DEAD_LETTERED] | {Status.DEAD_LETTERED},
             allow_missing=True,
             extra_set=f"{described}, last_error = if_not_exists(last_error, :error)",
-            values={**values, ":error": {"S": reason[:_MAX_ERROR_CHARS]}},
+            values={**values, ":error": {"S": _error_text(reason)}},
             remove="lease_until",
             now=now,
         )
@@ -255,7 +266,7 @@ class StatusStore:
             Key=self._key(notification_id, channel),
             UpdateExpression="SET last_error = :error, updated_at = :now REMOVE lease_until",
             ExpressionAttributeValues={
-                ":error": {"S": error[:_MAX_ERROR_CHARS]},
+                ":error": {"S": _error_text(error)},
                 ":now": {"S": _iso(_now())},
             },
         )
@@ -281,7 +292,7 @@ class StatusStore:
                     status=item["status"]["S"],
                     attempts=int(item.get("attempts", {}).get("N", 0)),
                     provider_message_id=_s(item, "provider_message_id"),
-                    last_error=_s(item, "last_error"),
+                    last_error=_scrubbed(_s(item, "last_error")),
                     deferred_until=_s(item, "deferred_until"),
                     created_at=_s(item, "created_at"),
                     updated_at=_s(item, "updated_at"),
@@ -346,3 +357,8 @@ def _status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
 def _s(item: dict[str, Any], name: str) -> str | None:
     value = item.get(name)
     return value["S"] if value else None
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """Scrubbed again on the way out: a row written before errors were scrubbed may still be read."""
+    return scrub(text) if text else text

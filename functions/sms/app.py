@@ -9,10 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from notifier.consumer import ChannelConsumer
 from notifier.models import Channel
 from notifier.observability import logger, metrics
+from notifier.tracing import AWS, VENDOR_HTTP_REQUESTS, traced
 
 consumer = ChannelConsumer(Channel.SMS)
 
 
+@traced(patch=(AWS, VENDOR_HTTP_REQUESTS))
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -22,23 +22,37 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import Json
 
 from .errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
-from .models import Channel, Envelope
-from .observability import logger, metrics
+from .models import Channel, Envelope, Priority
+from .observability import logger
 from .preferences import Defer, Suppress, decide
 from .providers import Delivery, Provider, Result
 from .queues import Requeuer
 from .recipients import Recipient, RecipientStore, addresses_for
 from .rendering import render
 from .status import Status, StatusStore
+from .telemetry import (
+    CONCURRENT_ATTEMPTS_DEFERRED,
+    DUPLICATES_SKIPPED,
+    NOTIFICATIONS_DEAD_LETTERED,
+    NOTIFICATIONS_DEFERRED,
+    NOTIFICATIONS_FAILED,
+    NOTIFICATIONS_SENT,
+    NOTIFICATIONS_SUPPRESSED,
+    PUSH_TOKENS_REMOVED,
+    TRANSIENT_FAILURES,
+    channel_metrics,
+    log_keys,
+    record_keys,
+)
 
 
 class NotificationRecord(SqsRecordModel):
@@ -136,16 +150,16 @@ class BatchDelivery:
         prepared = self._each(self._prepare, jobs)
         finished = self._send_and_finish([p for p in prepared if isinstance(p, _Ready)])
         outcomes: dict[str, Outcome] = {}
-        counts: Counter[str] = Counter()
+        counts: Counter[tuple[str, Priority]] = Counter()
         for job, step in zip(jobs, prepared, strict=True):
             done = finished[job.key] if isinstance(step, _Ready) else step
             outcomes[job.key] = done.outcome
+            priority = job.envelope.priority
             if done.metric:
-                counts[done.metric] += 1
-            counts["PushTokensRemoved"] += done.tokens_removed
-        for name, value in counts.items():  # from this thread only: Metrics is not thread-safe
-            if value:
-                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+                counts[done.metric, priority] += 1
+            counts[PUSH_TOKENS_REMOVED, priority] += done.tokens_removed
+        for (name, priority), value in counts.items():  # written by the consumer at the end
+            channel_metrics.count(name, channel=self.channel, priority=priority, value=value)
         return outcomes
 
     def _send_and_finish(self, ready: list[_Ready]) -> dict[str, _Done]:
@@ -201,7 +215,8 @@ class BatchDelivery:
                 logger.exception("could not prepare the delivery; the record will be retried")
                 return _Done(exc)
             deliveries = [
-                Delivery(envelope.notification_id, a, message, envelope.priority) for a in addresses
+                Delivery(envelope.notification_id, a, message, envelope.priority, envelope.correlation_id)
+                for a in addresses
             ]
             return _Ready(job, recipient, deliveries, inline=channel in envelope.addresses)
 
@@ -223,10 +238,10 @@ class BatchDelivery:
         if claim.busy:
             logger.info("another delivery of this notification is in progress; trying later")
             wait = TransientDeliveryError("another delivery is in progress", claim.busy_seconds)
-            return _Done(wait, "ConcurrentAttemptsDeferred")
+            return _Done(wait, CONCURRENT_ATTEMPTS_DEFERRED)
         if not claim.granted:
             logger.info("already handled; not sending again")
-            return _Done(None, "DuplicatesSkipped")
+            return _Done(None, DUPLICATES_SKIPPED)
         return None
 
     def _dead_letter(self, job: Job) -> _Done:
@@ -234,12 +249,12 @@ class BatchDelivery:
         reason = f"no delivery attempt finished in {attempts} receives (the function failed or timed out)"
         if not self.deps.status.dead_letter(job.envelope, self.channel, reason):
             logger.info("already handled; not sending again")
-            return _Done(None, "DuplicatesSkipped")
+            return _Done(None, DUPLICATES_SKIPPED)
         logger.warning(
             "out of attempts; marked DEAD_LETTERED and left to the dead-letter queue",
             extra={"receive_count": job.receive_count},
         )
-        return _Done(LastReceive(f"dead-lettered after {attempts} attempts"), "NotificationsDeadLettered")
+        return _Done(LastReceive(f"dead-lettered after {attempts} attempts"), NOTIFICATIONS_DEAD_LETTERED)
 
     def _apply_preferences(self, job: Job, recipient: Recipient) -> _Done | None:
         envelope, deps = job.envelope, self.deps
@@ -247,20 +262,20 @@ class BatchDelivery:
         decision = decide(recipient, self.channel, str(envelope.event_type), envelope.priority, now)
         if isinstance(decision, Suppress):
             if not deps.status.suppress(envelope, self.channel, decision.reason):
-                return _Done(None, "DuplicatesSkipped")
+                return _Done(None, DUPLICATES_SKIPPED)
             logger.info("suppressed by the recipient's preferences", extra={"reason": decision.reason})
-            return _Done(Status.SUPPRESSED, "NotificationsSuppressed")
+            return _Done(Status.SUPPRESSED, NOTIFICATIONS_SUPPRESSED)
         if isinstance(decision, Defer):
             if deps.requeuer is None or not job.queue_arn:
                 return None  # nowhere to put it back: sending now beats holding it forever
             if not deps.status.defer(envelope.notification_id, self.channel, decision.until):
-                return _Done(None, "DuplicatesSkipped")
+                return _Done(None, DUPLICATES_SKIPPED)
             delay = deps.requeuer.send_later(job.queue_arn, job.body, decision.until, now=now)
             logger.info(
                 "deferred by the recipient's quiet hours",
                 extra={"until": decision.until.isoformat(), "delay_seconds": delay},
             )
-            return _Done(None, "NotificationsDeferred")
+            return _Done(None, NOTIFICATIONS_DEFERRED)
         return None
 
     def _finish(self, ready: _Ready) -> _Done:
@@ -285,13 +300,13 @@ class BatchDelivery:
                     logger.info(
                         "notification sent", extra={"provider": deps.provider.name, "messages": len(sent)}
                     )
-                    return _Done(Status.SENT, "NotificationsSent", removed)
+                    return _Done(Status.SENT, NOTIFICATIONS_SENT, removed)
                 transient = [e for e in errors if isinstance(e, TransientDeliveryError)]
                 if transient:
                     error = TransientDeliveryError("; ".join(reasons), _longest_wait(transient))
                     deps.status.record_error(envelope.notification_id, self.channel, error.reason)
                     logger.warning("delivery failed for now; SQS will retry", extra={"reason": error.reason})
-                    return _Done(error, "TransientFailures", removed)
+                    return _Done(error, TRANSIENT_FAILURES, removed)
                 return self._failed(envelope, PermanentDeliveryError("; ".join(reasons)), removed)
             except Exception as exc:
                 logger.exception("could not record the outcome; the record will be retried")
@@ -300,7 +315,7 @@ class BatchDelivery:
     def _failed(self, envelope: Envelope, exc: PermanentDeliveryError, tokens_removed: int = 0) -> _Done:
         self.deps.status.advance(envelope.notification_id, self.channel, Status.FAILED, error=exc.reason)
         logger.warning("delivery failed permanently", extra={"reason": exc.reason})
-        return _Done(Status.FAILED, "NotificationsFailed", tokens_removed)
+        return _Done(Status.FAILED, NOTIFICATIONS_FAILED, tokens_removed)
 
     def _forget_dead_tokens(self, ready: _Ready, results: list[Result]) -> int:
         """Remove from the recipient every push token the vendor says is unregistered; how many."""
@@ -325,19 +340,13 @@ def _longest_wait(errors: list[TransientDeliveryError]) -> float | None:
     return max(waits) if waits else None
 
 
-class _record_keys:  # noqa: N801 - used as a context manager, reads like one
-    """The record's ids on every log line of this thread while it is handled."""
-
-    def __init__(self, job: Job, channel: Channel) -> None:
-        self.keys = {
-            "correlation_id": job.envelope.correlation_id,
-            "notification_id": job.envelope.notification_id,
-            "sqs_message_id": job.key,
-            "channel": channel.value,
-        }
-
-    def __enter__(self) -> None:
-        logger.thread_safe_append_keys(**self.keys)
-
-    def __exit__(self, *exc: object) -> None:
-        logger.thread_safe_remove_keys(list(self.keys))
+def _record_keys(job: Job, channel: Channel) -> AbstractContextManager[None]:
+    """The record's ids on every log line of this thread while it is handled (see `telemetry`)."""
+    return log_keys(
+        **record_keys(
+            correlation_id=job.envelope.correlation_id,
+            notification_id=job.envelope.notification_id,
+            sqs_message_id=job.key,
+            channel=channel,
+        )
+    )

@@ -2,6 +2,10 @@
 
 A notification is one SNS message; a bulk request is the same messages sent with PublishBatch. A
 status is recorded ACCEPTED only for a message SNS has taken.
+
+Metrics: `NotificationsPublished`, one for each channel of each notification or event SNS took, by
+channel and priority (see `telemetry`), written before the call returns; `EventsPublished` and
+`EventsNotPublished`, one for each event, with the function's other metrics.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from .models import (
 from .observability import logger, metrics
 from .routing import route_event, route_notification
 from .status import StatusStore
+from .telemetry import NOTIFICATIONS_PUBLISHED, channel_metrics
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -102,7 +107,7 @@ def publish_notification(
     message = _Message.of(envelope)
     _check_fits_sns({"messageBody": message})
     publisher.publish(message)
-    metrics.add_metric(name="NotificationsPublished", unit=MetricUnit.Count, value=1)
+    _count_published([envelope])
     return PublishAccepted(notificationId=envelope.notification_id)
 
 
@@ -112,6 +117,7 @@ def publish_event(request: EventRequest, *, correlation_id: str, publisher: Publ
     _check_fits_sns({"payload": message})
     publisher.publish(message)
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+    _count_published([envelope])
     return EventAccepted(event_id=envelope.notification_id)
 
 
@@ -136,6 +142,9 @@ def publish_events(
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=accepted)
     if failed:
         metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=failed)
+    _count_published(
+        [e for e, outcome in zip(envelopes, outcomes, strict=True) if isinstance(outcome, Published)]
+    )
     if not accepted:
         retryable = any(isinstance(outcome, NotPublished) and outcome.retryable for outcome in outcomes)
         raise NothingPublishedError(
@@ -148,6 +157,15 @@ def publish_events(
             )
         )
     return BulkPublished(accepted=accepted, failed=failed, results=results)
+
+
+def _count_published(envelopes: Sequence[Envelope]) -> None:
+    """NotificationsPublished: one for each channel of each envelope, by channel and priority;
+    written now, from the caller's (the handler's) thread."""
+    for envelope in envelopes:
+        for channel in envelope.channels:
+            channel_metrics.count(NOTIFICATIONS_PUBLISHED, channel=channel, priority=envelope.priority)
+    channel_metrics.flush()
 
 
 def _check_fits_sns(messages: dict[str, _Message]) -> None:

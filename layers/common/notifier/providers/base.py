@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from typing import ClassVar
 from notifier.errors import DeliveryError, TransientDeliveryError
 from notifier.models import Channel, OutboundMessage, Priority
 from notifier.observability import logger
+from notifier.telemetry import VENDOR_LATENCY, channel_metrics, log_keys, record_keys
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Delivery:
     address: str
     message: OutboundMessage
     priority: Priority
+    correlation_id: str | None = None
+    """The notification's, for the provider's log lines."""
 
 
 Result = str | DeliveryError
@@ -48,6 +52,10 @@ class Provider(ABC):
     called as soon as each result is known (from the sending thread), so the caller can record a send
     before the rest of the batch is done: if the execution environment dies mid-batch, only the calls
     in flight at that moment are unrecorded.
+
+    Each vendor call is timed (`VendorLatency`, by channel and priority, for every message of the
+    call): here, each `send`; a provider with its own `_send_many` times its own calls
+    (`observe_latency`).
     """
 
     name: ClassVar[str]
@@ -66,7 +74,15 @@ class Provider(ABC):
 
     def _send_many(self, deliveries: Sequence[Delivery], on_result: OnResult) -> list[Result]:
         def one(index: int) -> Result:
-            result = self._result_of(deliveries[index])
+            delivery = deliveries[index]
+            with log_keys(
+                **record_keys(
+                    correlation_id=delivery.correlation_id,
+                    notification_id=delivery.notification_id,
+                    channel=self.channel,
+                )
+            ):
+                result = self._result_of(delivery)
             on_result(index, result)
             return result
 
@@ -90,12 +106,31 @@ class Provider(ABC):
 
     def _result_of(self, delivery: Delivery) -> Result:
         try:
-            return self.send(delivery)
+            return self._timed_send(delivery)
         except DeliveryError as exc:
             return exc
         except Exception as exc:  # an SDK error nobody classified: retry this message, not the batch
             logger.exception("unexpected error from the provider; the message will be retried")
             return TransientDeliveryError(f"{self.name}: unexpected {type(exc).__name__}: {exc}")
+
+    def _timed_send(self, delivery: Delivery) -> str:
+        started = time.perf_counter()
+        try:
+            return self.send(delivery)
+        finally:
+            self.observe_latency([delivery], started)
+
+    def observe_latency(self, deliveries: Sequence[Delivery], started: float) -> None:
+        """Record the time since `started` (`time.perf_counter()`) as the latency of one vendor call
+        that carried `deliveries`: one value for each of them, under its priority."""
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        by_priority: dict[Priority, int] = {}
+        for delivery in deliveries:
+            by_priority[delivery.priority] = by_priority.get(delivery.priority, 0) + 1
+        for priority, messages in by_priority.items():
+            channel_metrics.observe(
+                VENDOR_LATENCY, [elapsed_ms] * messages, channel=self.channel, priority=priority
+            )
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -20,6 +20,7 @@ retry that respects Retry-After without holding anything.
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from notifier.errors import (
 )
 from notifier.models import Channel, Priority, PushMessage
 from notifier.observability import logger
+from notifier.telemetry import correlation_keys, log_keys
 
 from .base import Delivery, OnResult, Provider, Result, retry_after_seconds
 
@@ -89,7 +91,15 @@ class FcmProvider(Provider):
         return results
 
     def _send_chunk(self, chunk: Sequence[Delivery]) -> list[Result]:
-        """One `send_each` call (at most FCM_BATCH_LIMIT messages): one result per message."""
+        """One `send_each` call (at most FCM_BATCH_LIMIT messages): one result per message; the
+        call's time is the vendor latency of each of its messages."""
+        keys = correlation_keys(d.correlation_id for d in chunk)
+        with log_keys(
+            **keys, notification_ids=[d.notification_id for d in chunk], channel=self.channel.value
+        ):
+            return self._send_each(chunk)
+
+    def _send_each(self, chunk: Sequence[Delivery]) -> list[Result]:
         try:
             with warnings.catch_warnings():
                 # Apps register FCM registration tokens, which FCM's v1 API takes as
@@ -97,7 +107,11 @@ class FcmProvider(Provider):
                 # Firebase installation IDs. Tokens are what recipients have, so this is noise.
                 warnings.filterwarnings("ignore", "Message.token is deprecated", DeprecationWarning)
                 built = [build_message(d) for d in chunk]
-            answer = messaging.send_each(built, app=self.app)
+            started = time.perf_counter()
+            try:
+                answer = messaging.send_each(built, app=self.app)
+            finally:
+                self.observe_latency(chunk, started)
         except exceptions.FirebaseError as exc:  # the whole call failed, e.g. no access token
             return [classify(exc) for _ in chunk]
         except ValueError as exc:  # a message firebase-admin refuses to build

@@ -434,3 +434,14 @@ def test_a_malformed_records_validation_error_is_masked(log):
     assert "validation error" in line["exception"]  # pydantic echoes the body: input_value={...}
     assert_masked(line["exception"], PHONE, PHONE_MASKED)
     assert EMAIL not in stream.getvalue()
+
+
+def test_a_sendgrid_answer_that_is_not_json_is_masked_before_it_is_cut_to_200_characters():
+    from notifier.providers.sendgrid_email import _error_messages  # noqa: PLC0415
+
+    address = "maria.garcia@example.com"
+    reason = _error_messages(("x" * 185 + f" rejected {address}").encode())
+
+    assert len(reason) <= 200
+    assert "maria" not in reason
+    assert "garcia" not in reason

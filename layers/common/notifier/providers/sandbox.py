@@ -111,7 +111,9 @@ class SandboxProvider(Provider):
         if options.latency_ms:
             time.sleep(options.latency_ms / 1000)
         if delivery.address == PERMANENT_FAILURES[self.channel]:
-            reason = f"sandbox: {self.channel} address rejected permanently"
+            # Worded as the vendors word it, address included (Twilio: "The 'To' number +1... is not a
+            # valid phone number"), so what logs and statuses do with vendor texts is exercised.
+            reason = f"sandbox: {self.channel} address {delivery.address} rejected permanently"
             if self.channel is Channel.PUSH:  # as FCM answers UNREGISTERED for a dead token
                 raise UnregisteredAddressError(f"{reason} (token not registered)")
             raise PermanentDeliveryError(reason)

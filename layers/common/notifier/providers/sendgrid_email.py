@@ -30,6 +30,7 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, HtmlContent, Mail, PlainTextContent, To
 
 from notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from notifier.masking import scrub
 from notifier.models import Channel, EmailMessage
 
 from .base import Delivery, Provider
@@ -103,7 +104,7 @@ def _error_messages(body: bytes | str | None) -> str:
         messages = [str(e.get("message")) + (f" ({e['field']})" if e.get("field") else "") for e in errors]
     except (ValueError, AttributeError, TypeError):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        return text[:200]
+        return scrub(text)[:200]  # masked before it is cut, so no address is cut past recognition
     return "; ".join(messages) or "no details"
 
 

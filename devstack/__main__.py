@@ -9,6 +9,7 @@ import sys
 import threading
 
 from .faults import Faults
+from .output import write_whole_lines
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
 from .template import TemplateError, parse_overrides, profile_overrides
 
@@ -70,6 +71,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    write_whole_lines()
     try:
         overrides = profile_overrides(args.profile) if args.profile else {}
         overrides.update(parse_overrides(args.parameter_overrides))

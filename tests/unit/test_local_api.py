@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventModel
 
 from devstack.api import ApiGateway
 from devstack.lambda_runtime import InvocationError
 from devstack.provision import ApiRoute
+from devstack.stack import LocalStack
+from devstack.template import Stack, TemplateError, load_template
 
 
 class RecordingFunction:
@@ -99,3 +102,15 @@ def test_a_failing_function_is_a_502():
     )
 
     assert (answer.status, json.loads(answer.body)) == (502, {"message": "Internal server error"})
+
+
+@pytest.mark.parametrize("mode", ["AWS_IAM", "COGNITO"])
+def test_the_local_stack_refuses_an_authorization_it_cannot_check_rather_than_serve_an_open_api(mode):
+    overrides = {"ApiAuthorization": mode}
+    if mode == "COGNITO":
+        overrides["CognitoUserPoolArn"] = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Ex"
+    stack = Stack(load_template(), overrides=overrides)
+
+    with pytest.raises(TemplateError, match="emulates API_KEY authorization only"):
+        LocalStack._api_key_required(stack)
+    assert LocalStack._api_key_required(Stack(load_template())) is True

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from notifier import tracing
 from notifier.settings import ConfigurationError
 from notifier.tracing import TRACE_DISABLED_ENV, traced, tracing_enabled
 
@@ -143,3 +144,20 @@ def test_on_the_traced_handler_answers_as_the_handler_does(in_lambda, trace_head
         environment["_X_AMZN_TRACE_ID"] = trace_header
 
     assert run(CALL, **environment) == {"batchItemFailures": [], "echo": {"Records": [1]}}
+
+
+def test_on_neither_the_answer_nor_the_exception_goes_into_the_trace(monkeypatch):
+    """Both can hold a recipient's address, and traces do not pass through the logs' masking."""
+    seen: dict = {}
+
+    class RecordingTracer:
+        def capture_lambda_handler(self, handler, **options):
+            seen.update(options)
+            return handler
+
+    monkeypatch.setenv(TRACE_DISABLED_ENV, "false")
+    monkeypatch.setattr(tracing, "_tracer", lambda patch: RecordingTracer())
+
+    traced()(lambda event, context: event)
+
+    assert seen == {"capture_response": False, "capture_error": False}

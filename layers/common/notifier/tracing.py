@@ -11,8 +11,9 @@ Tracing is on only when POWERTOOLS_TRACE_DISABLED is set to a false value ("fals
 it is off, so the local stack and the tests never trace. Off, `traced` hands the handler back as it
 is and never imports the X-Ray SDK nor builds a Powertools Tracer. On, it builds a Tracer when the
 module is imported (the cold start), patches only the libraries given, and wraps the handler in
-`Tracer.capture_lambda_handler`, without the handler's answer as metadata (it can hold recipients'
-addresses). Powertools' Tracer still turns itself off outside Lambda (no LAMBDA_TASK_ROOT) or under
+`Tracer.capture_lambda_handler`, without the handler's answer or exception as metadata (either can
+hold recipients' addresses, and traces bypass the logs' masking; the segment still shows the
+fault). Powertools' Tracer still turns itself off outside Lambda (no LAMBDA_TASK_ROOT) or under
 `sam local`.
 
 What each function calls, and so what to patch:
@@ -64,7 +65,9 @@ def traced(*, patch: Sequence[str] = (AWS,)) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         if not tracing_enabled():
             return handler
-        return cast(Handler, _tracer(patch).capture_lambda_handler(handler, capture_response=False))
+        tracer = _tracer(patch)
+        wrapped = tracer.capture_lambda_handler(handler, capture_response=False, capture_error=False)
+        return cast(Handler, wrapped)
 
     return decorate
 

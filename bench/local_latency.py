@@ -1,10 +1,14 @@
-"""POST-to-outbox latency of the local stack: at idle, and under a burst of events.
+"""POST-to-outbox latency of the local stack: at idle, under a burst, and sustained for a minute.
 
 Each event is a critical LIKE for the demo recipient `alice` (one push delivery). Latency is the time
 from just before the client sends the POST to the sandbox's `sent_at` for that notification (one
-clock: the same machine). Prints a table and merges `local_e2e` into bench/results.json.
+clock: the same machine). The sustained phases keep `--clients` clients posting back to back for
+`--sustain` seconds, first one event per POST /event (`p50_ms`, `p95_ms`, `events_per_s`: accepted
+events per second over the window; `delivered_events_per_s`: the same events over the time until the
+last was delivered), then `--bulk-size` events per POST /events/bulk (`bulk_*`). Prints a table and
+merges `local_e2e` into bench/results.json.
 
-    python -m bench.local_latency [--idle 20] [--burst 200] [--clients 4]
+    python -m bench.local_latency [--idle 20] [--burst 200] [--clients 4] [--sustain 60] [--bulk-size 25]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +47,33 @@ def _post(local: LocalStackProcess) -> tuple[str, float]:
     return body["event_id"], started
 
 
+def _post_bulk(local: LocalStackProcess, size: int) -> list[tuple[str, float]]:
+    started = time.time()
+    status, body = local.request("POST", "/events/bulk", {"events": [EVENT] * size})
+    if status != 202:
+        raise RuntimeError(f"POST /events/bulk answered {status}: {body}")
+    return [(result["event_id"], started) for result in body["results"]]
+
+
+def _sustain(
+    local: LocalStackProcess, seconds: float, clients: int, post: Callable[[], list[tuple[str, float]]]
+) -> tuple[dict[str, float], float]:
+    """Every client posting back to back until `seconds` have passed: (event id -> POST time), and
+    the window's length."""
+    started = time.monotonic()
+    deadline = started + seconds
+
+    def client() -> list[tuple[str, float]]:
+        sent = []
+        while time.monotonic() < deadline:
+            sent += post()
+        return sent
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        sent = dict(pair for pairs in pool.map(lambda _: client(), range(clients)) for pair in pairs)
+    return sent, time.monotonic() - started
+
+
 def _latencies_ms(local: LocalStackProcess, sent: dict[str, float], timeout: float = 120) -> list[float]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,7 +91,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
+def measure(idle: int, burst: int, clients: int, sustain: float, bulk_size: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         local = LocalStackProcess(Path(folder) / "local.log").start()
         try:
@@ -75,12 +107,37 @@ def measure(idle: int, burst: int, clients: int) -> dict[str, float]:
             drain_seconds = time.monotonic() - started
             time.sleep(1)  # anything delivered twice would show up by now
             deliveries = Counter(e["notification_id"] for e in local.outbox() if e["notification_id"] in sent)
+            started = time.monotonic()
+            steady, steady_seconds = _sustain(local, sustain, clients, lambda: [_post(local)])
+            steady_ms = _latencies_ms(local, steady, timeout=300)
+            steady_drained = time.monotonic() - started
+            started = time.monotonic()
+            bulk, bulk_seconds = _sustain(local, sustain, clients, lambda: _post_bulk(local, bulk_size))
+            bulk_ms = _latencies_ms(local, bulk, timeout=600)
+            bulk_drained = time.monotonic() - started
+            time.sleep(1)
+            everything = {**steady, **bulk}
+            outbox = local.outbox()
+            counted = Counter(e["notification_id"] for e in outbox if e["notification_id"] in everything)
         except Exception:
             print(local.log()[-5000:])
             raise
         finally:
             local.stop()
     return {
+        "p50_ms": round(statistics.median(steady_ms), 1),
+        "p95_ms": round(_percentile(steady_ms, 0.95), 1),
+        "events_per_s": round(len(steady) / steady_seconds, 1),
+        "delivered_events_per_s": round(len(steady) / steady_drained, 1),
+        "sustained_seconds": round(steady_seconds, 1),
+        "sustained_events": len(steady),
+        "bulk_size": bulk_size,
+        "bulk_events_per_s": round(len(bulk) / bulk_seconds, 1),
+        "bulk_delivered_events_per_s": round(len(bulk) / bulk_drained, 1),
+        "bulk_p50_ms": round(statistics.median(bulk_ms), 1),
+        "bulk_p95_ms": round(_percentile(bulk_ms, 0.95), 1),
+        "sustained_lost": len(everything) - len(counted),
+        "sustained_duplicates": sum(count - 1 for count in counted.values()),
         "idle_p50_ms": round(statistics.median(idle_ms), 1),
         "idle_p95_ms": round(_percentile(idle_ms, 0.95), 1),
         "burst_events": burst,
@@ -101,8 +158,10 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=20)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--sustain", type=float, default=60, help="seconds of each sustained phase")
+    parser.add_argument("--bulk-size", type=int, default=25, help="events per POST /events/bulk")
     args = parser.parse_args()
-    figures = measure(args.idle, args.burst, args.clients)
+    figures = measure(args.idle, args.burst, args.clients, args.sustain, args.bulk_size)
     width = max(map(len, figures))
     for name, value in figures.items():
         print(f"local_e2e.{name:<{width}}  {value}")

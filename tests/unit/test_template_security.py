@@ -355,7 +355,8 @@ def test_each_authorization_mode_protects_every_route_after_sams_transform(param
         assert operation["security"] == [{scheme: []}], (path, method)
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", (path, method)
-        assert "${PublishFunction.Arn}" in integration["uri"]["Fn::Sub"]
+        # the `live` alias (AutoPublishAlias), which SnapStart needs: published versions only
+        assert "${PublishFunctionAliaslive}" in integration["uri"]["Fn::Sub"]
     schemes = body["components"]["securitySchemes"]
     if scheme == "cognito":
         authorizer = schemes["cognito"]["x-amazon-apigateway-authorizer"]
@@ -372,6 +373,21 @@ def test_with_an_origin_every_path_answers_preflight_without_authorization():
         assert "security" not in preflight, path
         assert preflight["x-amazon-apigateway-integration"]["type"] == "mock"
     assert set(body["x-amazon-apigateway-gateway-responses"]) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+
+
+def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_apply():
+    resources = _translated()["Resources"]
+    mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 6
+    assert all(m["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive") for m in mappings)
+    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert permissions
+    assert all(p["Properties"]["FunctionName"] == {"Ref": "PublishFunctionAliaslive"} for p in permissions)
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert all(
+        f["Properties"]["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
+        for f in functions
+    )
 
 
 def test_the_usage_plan_and_key_exist_after_sams_transform():

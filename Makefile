@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 CHECKOV_VENV := .tools/checkov
+LOCUST_VENV := .tools/locust
+NOTIFIER_URL ?= http://127.0.0.1:3000
+NOTIFIER_API_KEY ?= local-dev-key
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -16,12 +19,13 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
 	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
-.PHONY: help setup run bench chaos redrive test unit functional lint format typecheck build deploy deploy-localstack lock clean
+.PHONY: help setup run bench load chaos redrive test unit functional lint format typecheck build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
-	@echo "make bench      measure batch delivery at 100 ms vendor latency and the local stack's latency (bench/results.json)"
+	@echo "make bench      cold starts, publish CPU, batch delivery, artifact sizes, local stack, cost: a table against the budgets"
+	@echo "make load       Locust against NOTIFIER_URL (default: the local stack of make run) with NOTIFIER_API_KEY"
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov"
@@ -39,6 +43,11 @@ $(VENV)/.installed: requirements/dev.txt
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+$(LOCUST_VENV)/.installed: requirements/locust.txt
+	$(PYTHON) -m venv $(LOCUST_VENV)
+	$(LOCUST_VENV)/bin/pip install --quiet -r requirements/locust.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
@@ -60,11 +69,25 @@ redrive: $(VENV)/.installed
 	@[ -n "$(QUEUE)" ] || { echo "usage: make redrive QUEUE=<email-critical|...|DLQ logical id|URL|ARN> [ARGS='--stack S --region R --endpoint URL --max-per-second N --no-wait']"; exit 2; }
 	$(BIN)/python -m ops.redrive "$(QUEUE)" $(ARGS)
 
-# Measurements (not pass/fail tests): prints a table and writes bench/results.json.
+# Measurements (not pass/fail tests): each module merges its figures into bench/results.json, then
+# bench.report prints them beside their budgets (exit 1 if one fails). About 6 minutes on 2 cores.
 bench: $(VENV)/.installed
+	rm -f bench/results.json
+	PYTHONPATH=layers/common $(BIN)/python -m bench.cold_start
+	PYTHONPATH=layers/common $(BIN)/python -m bench.publish_cost
 	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_METRICS_NAMESPACE=bench POWERTOOLS_LOG_LEVEL=WARNING \
 	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
 	$(BIN)/python -m bench.local_latency
+	$(MAKE) build
+	$(BIN)/python -m bench.artifacts --no-build
+	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.report
+
+# Load test of the API with Locust: the local stack of `make run` (in another terminal) by default, or a
+# deployed stack: make load NOTIFIER_URL=https://.../prod NOTIFIER_API_KEY=... ARGS="-u 50 -t 5m"
+load: $(LOCUST_VENV)/.installed
+	NOTIFIER_URL="$(NOTIFIER_URL)" NOTIFIER_API_KEY="$(NOTIFIER_API_KEY)" \
+	  $(LOCUST_VENV)/bin/locust -f bench/locustfile.py --headless -u 10 -r 5 -t 60s --only-summary $(ARGS)
 
 test: lint
 	$(BIN)/pytest -n 2 --dist loadfile
@@ -102,7 +125,7 @@ deploy-localstack: $(SAM_VENV)/.installed
 
 # Re-pin every dependency after editing requirements/*.in.
 lock:
-	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam /tmp/notifier-lock-checkov
+	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam /tmp/notifier-lock-checkov /tmp/notifier-lock-locust
 	$(PYTHON) -m venv /tmp/notifier-lock-dev && /tmp/notifier-lock-dev/bin/pip install -q -r requirements/dev.in
 	{ echo "# Fully pinned from requirements/dev.in by \`make lock\`. Do not edit by hand."; \
 	  /tmp/notifier-lock-dev/bin/pip freeze; } > requirements/dev.txt
@@ -112,6 +135,9 @@ lock:
 	$(PYTHON) -m venv /tmp/notifier-lock-checkov && /tmp/notifier-lock-checkov/bin/pip install -q -r requirements/checkov.in
 	{ echo "# Fully pinned from requirements/checkov.in by \`make lock\`. Do not edit by hand."; \
 	  /tmp/notifier-lock-checkov/bin/pip freeze; } > requirements/checkov.txt
+	$(PYTHON) -m venv /tmp/notifier-lock-locust && /tmp/notifier-lock-locust/bin/pip install -q -r requirements/locust.in
+	{ echo "# Fully pinned from requirements/locust.in by \`make lock\`. Do not edit by hand."; \
+	  /tmp/notifier-lock-locust/bin/pip freeze; } > requirements/locust.txt
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

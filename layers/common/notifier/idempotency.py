@@ -22,28 +22,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel, Field
 
 from .errors import IdempotencyKeyInUseError, IdempotencyKeyReusedError, IdempotencyUnavailableError
 from .observability import logger
 
+# Powertools' idempotency utility is imported by the first request with a key (`IdempotentRequests`
+# is built then, see `runtime.idempotency`): a request without one never needs it.
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
@@ -88,7 +81,13 @@ def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return response
 
 
-_SERIALIZER = PydanticSerializer(Answer)
+@cache
+def _serializer() -> PydanticSerializer:
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import (  # noqa: PLC0415
+        PydanticSerializer,
+    )
+
+    return PydanticSerializer(Answer)
 
 
 class IdempotentRequests:
@@ -108,6 +107,17 @@ class IdempotentRequests:
         Raises what `action` raises (and then forgets the scope), IdempotencyKeyReusedError,
         IdempotencyKeyInUseError or IdempotencyUnavailableError.
         """
+        from aws_lambda_powertools.utilities.idempotency import (  # noqa: PLC0415 - see the imports
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (  # noqa: PLC0415
+            IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
         # A config per request: the persistence layer is shared by the requests of an execution
         # environment, and each request's in-flight record must expire with its own invocation.
         config = IdempotencyConfig(
@@ -131,7 +141,7 @@ class IdempotentRequests:
             data_keyword_argument="data",
             persistence_store=self.persistence,
             config=config,
-            output_serializer=_SERIALIZER,
+            output_serializer=_serializer(),
             key_prefix=_KEY_PREFIX,
         )
         where = {"route": scope.route, "caller": scope.caller}

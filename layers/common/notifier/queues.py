@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -41,8 +41,15 @@ def queue_url(client: SQSClient, queue_arn: str) -> str:
 
 
 class Requeuer:
-    def __init__(self, client: SQSClient) -> None:
-        self.client = client
+    """Puts a record back on its queue for later (a deferred delivery). Most batches never do, so the
+    SQS client is asked of `client_factory` on the first use, not when the Requeuer is built."""
+
+    def __init__(self, client_factory: Callable[[], SQSClient]) -> None:
+        self._client_factory = client_factory
+
+    @property
+    def client(self) -> SQSClient:
+        return self._client_factory()
 
     def send_later(self, queue_arn: str, body: str, until: datetime, *, now: datetime) -> int:
         """Put `body` back on the queue, visible at `until` or in 15 minutes, whichever is sooner.

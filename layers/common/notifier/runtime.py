@@ -11,22 +11,26 @@ import json
 import threading
 from datetime import timedelta
 from functools import cache
-
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from typing import TYPE_CHECKING
 
 from .clients import dynamodb_client, reset_clients, sns_client, sqs_client
-from .credentials import CredentialSource
-from .delivery import DeliveryDeps
-from .idempotency import IdempotentRequests
-from .models import Channel
 from .observability import logger
-from .providers import Outbox, Provider
-from .providers.factory import credentials_name, sandbox_provider, vendor_provider
-from .publishing import Publisher
-from .queues import Requeuer
 from .recipients import RecipientStore
 from .settings import get_settings
 from .status import StatusStore
+
+# What only some functions use is imported where it is first needed, so a function imports its own
+# path and no other: the publish function never loads the delivery code, the providers or the
+# credentials; the consumers never load publishing or idempotency (Powertools' idempotency utility);
+# the API's idempotency is loaded by the first request that sends an Idempotency-Key.
+if TYPE_CHECKING:
+    from .credentials import CredentialSource
+    from .delivery import DeliveryDeps
+    from .idempotency import IdempotentRequests
+    from .models import Channel
+    from .providers import Outbox, Provider
+    from .publishing import Publisher
+    from .queues import Requeuer
 
 
 @cache
@@ -42,22 +46,30 @@ def recipient_store() -> RecipientStore:
 
 @cache
 def outbox() -> Outbox:
+    from .providers import Outbox  # noqa: PLC0415 - see the imports
+
     return Outbox(get_settings().sandbox_outbox_path)
 
 
 @cache
 def credential_source() -> CredentialSource:
+    from .credentials import CredentialSource  # noqa: PLC0415 - see the imports
+
     settings = get_settings()
     return CredentialSource(settings.credentials_store, settings.credentials_cache_seconds)
 
 
 @cache
 def requeuer() -> Requeuer:
-    return Requeuer(sqs_client())
+    from .queues import Requeuer  # noqa: PLC0415 - see the imports
+
+    return Requeuer(sqs_client)  # the client is built when a record is first put back
 
 
 @cache
 def _sandbox(channel: Channel) -> Provider:
+    from .providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
+
     logger.info(
         "no vendor credentials configured; delivering to the sandbox outbox", extra={"channel": channel.value}
     )
@@ -75,6 +87,8 @@ def provider(channel: Channel) -> Provider:
     The credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
     rotation) the vendor client is built again with the new ones.
     """
+    from .providers.factory import credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
+
     if channel in _overrides:
         return _overrides[channel]
     settings = get_settings()
@@ -104,12 +118,18 @@ def use_provider(channel: Channel, chosen: Provider) -> None:
 
 @cache
 def publisher() -> Publisher:
+    from .publishing import Publisher  # noqa: PLC0415 - see the imports
+
     return Publisher(get_settings().require("topic_arn"), status_store(), sns_client())
 
 
 @cache
 def idempotency() -> IdempotentRequests:
     """The API's Idempotency-Key store (IDEMPOTENCY_TABLE), built on the first request with a key."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
+
+    from .idempotency import IdempotentRequests  # noqa: PLC0415 - see the imports
+
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.require("idempotency_table"), boto3_client=dynamodb_client()
@@ -118,6 +138,8 @@ def idempotency() -> IdempotentRequests:
 
 
 def delivery_deps(channel: Channel) -> DeliveryDeps:
+    from .delivery import DeliveryDeps  # noqa: PLC0415 - see the imports
+
     return DeliveryDeps(
         status=status_store(), recipients=recipient_store(), provider=provider(channel), requeuer=requeuer()
     )

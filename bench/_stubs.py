@@ -1,0 +1,334 @@
+"""In-process answers for AWS and the vendors, for the benchmarks: no network, no moto, no server.
+
+Each stub replaces the last step of one HTTP stack, the one that would open a socket, so everything
+above it runs as in production (botocore's serialization, signing, retries and parsing; the vendor
+SDK's request building and answer handling; requests' session and adapter mounting; google-auth's
+token exchange):
+
+- AWS: `botocore.httpsession.URLLib3Session.send` answers as the service would (DynamoDB, SNS,
+  SQS, Secrets Manager), from the request botocore built (target header, or the query `Action`);
+- Twilio, and FCM with google-auth: `requests.adapters.HTTPAdapter.send`;
+- SendGrid (python_http_client is urllib): `urllib.request.HTTPSHandler.https_open` (and HTTP's).
+
+What is left out is what lies below those: sockets, TLS (and loading the CA bundle for it), the
+network. Each stub is put in place when its module is first imported (an import hook), so
+installing the stubs imports nothing beyond the standard library's `importlib` and `json`: a cold
+start measured with them imports exactly what the handler imports, when it imports it.
+
+Only the standard library at the top: the cold-start child loads this file by path before anything
+else (see `bench.cold_start`). Every call answered is counted in `calls` ("sns.Publish",
+"vendor.sendgrid"...).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+calls: Counter[str] = Counter()
+_calls_lock = threading.Lock()
+
+
+def _count(name: str) -> None:
+    with _calls_lock:
+        calls[name] += 1
+
+
+@dataclass
+class Answers:
+    """What the stubs answer with: DynamoDB items by table, and secrets by name."""
+
+    recipients: dict[str, str] = field(default_factory=dict)
+    """Recipient id -> its stored JSON document (the recipients table's `document`)."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Secret name -> its SecretString."""
+
+    def to_json(self) -> str:
+        return json.dumps({"recipients": self.recipients, "secrets": self.secrets})
+
+    @classmethod
+    def from_json(cls, text: str) -> Answers:
+        data = json.loads(text)
+        return cls(recipients=dict(data["recipients"]), secrets=dict(data["secrets"]))
+
+
+_answers = Answers()
+
+
+# --------------------------------------------------------------------------------------------
+# AWS
+# --------------------------------------------------------------------------------------------
+
+_SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+
+def aws_answer(url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of the AWS API for one request, as botocore sent it."""
+    target = headers.get("X-Amz-Target", "")
+    if target:  # JSON protocols: DynamoDB, SQS, Secrets Manager, SSM
+        prefix, _, operation = target.partition(".")
+        request = json.loads(body or b"{}")
+        service = {"DynamoDB_20120810": "dynamodb", "AmazonSQS": "sqs"}.get(prefix, prefix)
+        _count(f"{service}.{operation}")
+        answer = _json_answer(service, operation, request)
+        content_type = f"application/x-amz-json-{'1.0' if service in ('dynamodb', 'sqs') else '1.1'}"
+        if isinstance(answer, tuple):
+            status, error = answer
+            return status, {"Content-Type": content_type}, json.dumps(error).encode()
+        headers = {"Content-Type": content_type, "x-amzn-RequestId": str(uuid.uuid4())}
+        return 200, headers, json.dumps(answer).encode()
+    form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+    action = form.get("Action", "")
+    host = urlsplit(url).hostname or ""
+    service = host.split(".")[0]
+    _count(f"{service}.{action}")
+    if service == "sns" and action == "Publish":
+        result = f"<MessageId>{uuid.uuid4()}</MessageId>"
+    elif service == "sns" and action == "PublishBatch":
+        entries = "PublishBatchRequestEntries.member."
+        ids = [v for k, v in form.items() if k.startswith(entries) and k.endswith(".Id")]
+        members = "".join(f"<member><Id>{i}</Id><MessageId>{uuid.uuid4()}</MessageId></member>" for i in ids)
+        result = f"<Successful>{members}</Successful><Failed/>"
+    else:
+        raise NotImplementedError(f"no stubbed answer for {service} {action}")
+    xml = (
+        f'<{action}Response xmlns="{_SNS_XMLNS}"><{action}Result>{result}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></{action}Response>"
+    )
+    return 200, {"Content-Type": "text/xml"}, xml.encode()
+
+
+_Json = dict[str, Any]
+
+
+def _json_answer(service: str, operation: str, request: _Json) -> _Json | tuple[int, _Json]:  # noqa: PLR0911
+    match service, operation:
+        case "dynamodb", "UpdateItem" | "PutItem" | "DeleteItem":
+            return {}
+        case "dynamodb", "GetItem":
+            key = request["Key"]
+            found = _answers.recipients.get(key.get("recipient_id", {}).get("S", ""))
+            return {"Item": _recipient_item(key["recipient_id"]["S"], found)} if found else {}
+        case "dynamodb", "BatchGetItem":
+            responses = {
+                table: [
+                    _recipient_item(k["recipient_id"]["S"], _answers.recipients[k["recipient_id"]["S"]])
+                    for k in wanted["Keys"]
+                    if k["recipient_id"]["S"] in _answers.recipients
+                ]
+                for table, wanted in request["RequestItems"].items()
+            }
+            return {"Responses": responses, "UnprocessedKeys": {}}
+        case "dynamodb", "Query":
+            return {"Items": [], "Count": 0, "ScannedCount": 0}
+        case "sqs", "ChangeMessageVisibilityBatch" | "DeleteMessageBatch":
+            return {"Successful": [{"Id": e["Id"]} for e in request.get("Entries", [])], "Failed": []}
+        case "secretsmanager", "GetSecretValue":
+            name = request["SecretId"]
+            if name not in _answers.secrets:
+                return 400, {
+                    "__type": "ResourceNotFoundException",
+                    "Message": "Secrets Manager can't find it",
+                }
+            return {
+                "ARN": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf",
+                "Name": name,
+                "SecretString": _answers.secrets[name],
+                "VersionId": "00000000-0000-0000-0000-000000000001",
+                "VersionStages": ["AWSCURRENT"],
+                "CreatedDate": 1700000000.0,
+            }
+    raise NotImplementedError(f"no stubbed answer for {service} {operation}")
+
+
+def _recipient_item(recipient_id: str, document: str) -> dict[str, Any]:
+    return {"recipient_id": {"S": recipient_id}, "document": {"S": document}}
+
+
+class _Raw:
+    """What botocore reads an answer's body from (`AWSResponse.raw.stream()`)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def _patch_botocore(module: ModuleType) -> None:
+    from botocore.awsrequest import AWSResponse  # noqa: PLC0415 - botocore is being imported
+
+    def send(self: Any, request: Any) -> Any:
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        headers = {
+            name: value.decode() if isinstance(value, bytes) else str(value)
+            for name, value in request.headers.items()
+        }
+        status, answer_headers, content = aws_answer(request.url, headers, raw)
+        return AWSResponse(request.url, status, answer_headers, _Raw(content))  # type: ignore[arg-type]
+
+    module.URLLib3Session.send = send
+
+
+# --------------------------------------------------------------------------------------------
+# Vendors
+# --------------------------------------------------------------------------------------------
+
+
+def vendor_answer(method: str, url: str) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of SendGrid, Twilio, Google's token endpoint or FCM for one request."""
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path
+    if path == "/v3/mail/send":
+        _count("vendor.sendgrid")
+        return 202, {"X-Message-Id": f"sg-{uuid.uuid4().hex}", "Content-Length": "0"}, b""
+    if host.endswith("twilio.com") and path.endswith("/Messages.json") and method == "POST":
+        _count("vendor.twilio")
+        sid = "SM" + uuid.uuid4().hex
+        account = path.split("/")[3]
+        message = {
+            "sid": sid,
+            "account_sid": account,
+            "status": "queued",
+            "direction": "outbound-api",
+            "num_segments": "1",
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+        }
+        return 201, {"Content-Type": "application/json"}, json.dumps(message).encode()
+    if path == "/token" and method == "POST":
+        _count("vendor.google_token")
+        token = {"access_token": "ya29." + uuid.uuid4().hex, "expires_in": 3599, "token_type": "Bearer"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(token).encode()
+    if path.endswith("/messages:send") and method == "POST":
+        _count("vendor.fcm")
+        project = path.split("/")[3]
+        name = {"name": f"projects/{project}/messages/0:{uuid.uuid4().hex}"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(name).encode()
+    if path.endswith("/allowedLocations"):
+        _count("vendor.google_access_boundary")
+        boundary = {"locations": ["us-east1"], "encodedLocations": "0x1"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(boundary).encode()
+    raise NotImplementedError(f"no stubbed answer for {method} {url}")
+
+
+def _patch_requests(module: ModuleType) -> None:
+    from requests.models import Response  # noqa: PLC0415 - requests is being imported
+    from requests.structures import CaseInsensitiveDict  # noqa: PLC0415
+
+    def send(self: Any, request: Any, **_: Any) -> Any:
+        status, headers, content = vendor_answer(request.method, request.url)
+        response = Response()
+        response.status_code = status
+        response.headers = CaseInsensitiveDict(headers)
+        response._content = content
+        response.raw = io.BytesIO(content)
+        response.url = request.url
+        response.request = request
+        response.reason = "OK" if status < 300 else "Error"
+        response.encoding = "utf-8"
+        response.connection = self
+        return response
+
+    module.HTTPAdapter.send = send
+
+
+def _patch_urllib(module: ModuleType) -> None:
+    import http.client  # noqa: PLC0415 - urllib.request has imported it
+    import urllib.response  # noqa: PLC0415
+
+    def open_(self: Any, request: Any) -> Any:
+        status, headers, content = vendor_answer(request.get_method(), request.full_url)
+        message = http.client.HTTPMessage()
+        for name, value in headers.items():
+            message[name] = value
+        answer: Any = urllib.response.addinfourl(io.BytesIO(content), message, request.full_url, status)
+        answer.msg = "OK" if status < 300 else "Error"  # the reason, as http.client's response has it
+        return answer
+
+    module.HTTPSHandler.https_open = open_
+    module.HTTPHandler.http_open = open_
+
+
+# --------------------------------------------------------------------------------------------
+# Installing
+# --------------------------------------------------------------------------------------------
+
+_PATCHES: dict[str, Callable[[ModuleType], None]] = {
+    "botocore.httpsession": _patch_botocore,
+    "requests.adapters": _patch_requests,
+    "urllib.request": _patch_urllib,
+}
+
+
+class _AfterImport:
+    """A meta path finder that applies a patch to a module right after it is first executed."""
+
+    def __init__(self, patches: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.patches = patches
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader: Any = spec.loader
+        if loader is None:
+            return spec
+        execute = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            patch(module)
+            self.patches.pop(name, None)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def install(answers: Answers | None = None) -> None:
+    """Answer AWS and the vendors in-process from now on (see the module's docstring)."""
+    global _answers  # noqa: PLW0603 - one set of answers per process
+    _answers = answers or Answers()
+    pending = {}
+    for name, patch in _PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+        else:
+            pending[name] = patch
+    if pending:
+        sys.meta_path.insert(0, _AfterImport(pending))
+
+
+@dataclass
+class LambdaContext:
+    """What Lambda hands a handler as its context, as far as the handlers read it."""
+
+    function_name: str = "bench-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    log_group_name: str = "/aws/lambda/bench-function"
+    log_stream_name: str = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000

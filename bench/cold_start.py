@@ -1,0 +1,361 @@
+"""Each function's cold start: a fresh interpreter importing its handler and handling one event.
+
+Every figure is measured inside a fresh child interpreter (`python -I -S`), with
+`time.perf_counter()` around the statements, and is the median of `--runs` children (after one
+unmeasured child per target, so that each starts with Python's bytecode cache, as a deployed
+package does):
+
+- `floor`: `import boto3; boto3.client("sns", region_name="us-east-1")`, with the runtime's boto3
+  alone on the path: the least any of these functions can do;
+- `publish`, `email`, `sms`, `push`: what Lambda's init and first invocation do. `sys.path` is the
+  function's code directory, then the layer's folder, then the function's packages (Lambda's
+  /var/task and /opt/python); the environment is the function's, as template.yaml gives it
+  (Globals and the function's own variables, resolved with devstack.template; resource names are
+  dummies), plus Lambda's own variables and fake credentials. The child imports `app` (the handler
+  module), then calls `lambda_handler` with one sample event from events/ (api_publish_event.json;
+  each consumer's sqs_<channel>_critical.json, two records) and a Lambda context. Each consumer is
+  configured with its vendor (a credentials secret name and a sender), so it goes through its real
+  provider and vendor SDK (SendGrid, Twilio, firebase-admin with a generated service-account key).
+
+The function's packages: this venv holds more than a function ships (the test and lint tools,
+every vendor's SDK), so the child runs without it (`-S`) and gets a folder of links to exactly the
+distributions of the layer's and the function's requirements.txt and the runtime's boto3, with
+their metadata. An SDK's optional import of a dev tool (httpx tries click, pygments and rich) then
+fails as it does in Lambda, and pydantic's plugin lookup reads the function's distributions only.
+
+AWS and the vendors answer in-process (bench/_stubs.py replaces botocore's, requests' and urllib's
+last step before the socket: no network, no moto, no server), so the time is the code's own:
+imports, building clients and providers, reading settings and credentials, the first request's
+work; sockets, TLS and the network are not in it. The child's time includes loading the stubs
+(`stubs` column; mostly standard modules the handler imports anyway). `import` is the time to
+import the handler module; `cold` adds the first invocation. `wall` is the child's whole life seen
+from outside (interpreter start and exit included), for reference.
+
+Budgets: publish <= 1.5 x floor; each consumer <= 2.0 x floor. Prints a table and merges `cold_ms`
+and `cold_import_ms` ({"floor", "publish", "email", "sms", "push"}) into bench/results.json.
+
+    PYTHONPATH=layers/common .venv/bin/python -m bench.cold_start [--runs 5] [--only push]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.template import Stack, load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("results.json")
+STUBS = Path(__file__).with_name("_stubs.py")
+LAYER = ROOT / "layers" / "common"
+EVENTS = ROOT / "events"
+FUNCTIONS = {
+    "publish": "PublishFunction",
+    "email": "EmailFunction",
+    "sms": "SmsFunction",
+    "push": "PushFunction",
+}
+BUDGETS = {"publish": 1.5, "email": 2.0, "sms": 2.0, "push": 2.0}
+"""Most a function's cold start may take, as a multiple of the floor."""
+
+SECRETS = {"email": "bench/sendgrid", "sms": "bench/twilio", "push": "bench/fcm"}
+OVERRIDES = {
+    "SendGridCredentials": SECRETS["email"],
+    "EmailFromAddress": "notifications@example.com",
+    "TwilioCredentials": SECRETS["sms"],
+    "TwilioFromNumber": "+14155550100",
+    "FcmCredentials": SECRETS["push"],
+}
+"""The template's parameters that give each consumer its vendor (every other one: its default)."""
+
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+"""What the Lambda Python runtime itself provides."""
+
+LAMBDA_ENV = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "ASIABENCHBENCHBENCH0",
+    "AWS_SECRET_ACCESS_KEY": "bench-secret",
+    "AWS_SESSION_TOKEN": "bench-session-token",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "LANG": "en_US.UTF-8",
+    "TZ": ":UTC",
+}
+"""What Lambda sets in every execution environment (credentials: fake ones, as Lambda's, in the
+environment)."""
+
+FLOOR_CHILD = """
+import json, os, sys, time
+sys.path[:0] = [os.environ.pop("BENCH_SITE")]
+t0 = time.perf_counter()
+import boto3
+boto3.client("sns", region_name="us-east-1")
+t1 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "cold_ms": (t1 - t0) * 1000}))
+"""
+
+FUNCTION_CHILD = """
+import json, os, sys, time
+event = json.loads(os.environ.pop("BENCH_EVENT"))
+t0 = time.perf_counter()
+sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], os.environ.pop("BENCH_LAYER"), os.environ.pop("BENCH_SITE")]
+import importlib.util
+spec = importlib.util.spec_from_file_location("_bench_stubs", os.environ.pop("BENCH_STUBS"))
+stubs = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = stubs
+spec.loader.exec_module(stubs)
+stubs.install(stubs.Answers.from_json(os.environ.pop("BENCH_ANSWERS")))
+t_stubs = time.perf_counter()
+import app
+t1 = time.perf_counter()
+answer = app.lambda_handler(event, stubs.LambdaContext(function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"]))
+t2 = time.perf_counter()
+print(json.dumps({
+    "stubs_ms": (t_stubs - t0) * 1000,
+    "import_ms": (t1 - t0) * 1000,
+    "cold_ms": (t2 - t0) * 1000,
+    "answer": answer,
+    "calls": dict(stubs.calls),
+}))
+"""
+
+
+@dataclass
+class Run:
+    cold_ms: float
+    import_ms: float
+    stubs_ms: float
+    wall_ms: float
+
+
+def function_environment(function: str, stack: Stack) -> dict[str, str]:
+    """The function's environment variables as template.yaml gives them (Globals merged)."""
+    properties = stack.function_properties(FUNCTIONS[function])
+    variables = stack.resolve(properties.get("Environment", {}).get("Variables", {}))
+    return {name: str(value) for name, value in variables.items()}
+
+
+def _stack() -> Stack:
+    stack = Stack(load_template(), overrides=OVERRIDES)
+    for logical_id, resource in stack.resources.items():  # dummies: nothing is called for real
+        name = stack.physical_name(logical_id)
+        if resource["Type"] == "AWS::SNS::Topic":
+            stack.refs[logical_id] = f"arn:aws:sns:{stack.region}:{stack.account_id}:{name}"
+        elif resource["Type"] == "AWS::SQS::Queue":
+            stack.refs[logical_id] = f"https://sqs.{stack.region}.amazonaws.com/{stack.account_id}/{name}"
+            stack.attrs[(logical_id, "Arn")] = f"arn:aws:sqs:{stack.region}:{stack.account_id}:{name}"
+        else:
+            stack.refs[logical_id] = name
+            stack.attrs[(logical_id, "Arn")] = f"arn:aws:bench:{stack.region}:{stack.account_id}:{name}"
+    return stack
+
+
+def answers() -> str:
+    """The stubs' answers: the sample events' recipient, and each vendor's credentials."""
+    from notifier.recipients import RecipientDocument  # noqa: PLC0415 - the parent only
+
+    seed = json.loads((ROOT / "devstack" / "seed_recipients.json").read_text())
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    recipients = {}
+    for entry in seed["recipients"]:
+        if entry["recipient_id"] in ("user-123", "user_12345"):
+            document = RecipientDocument.model_validate(
+                {k: v for k, v in entry.items() if k != "recipient_id"}
+            )
+            recipient = document.for_recipient(entry["recipient_id"], updated_at=datetime.now(UTC))
+            recipients[recipient.recipient_id] = recipient.model_dump_json()
+    secrets = {
+        SECRETS["email"]: json.dumps({"api_key": "SG.bench-key.bench-secret"}),
+        SECRETS["sms"]: json.dumps({"account_sid": "AC" + "0" * 32, "auth_token": "bench-token"}),
+        SECRETS["push"]: json.dumps(service_account()),
+    }
+    return json.dumps({"recipients": recipients, "secrets": secrets})
+
+
+def service_account() -> dict[str, str]:
+    """A Firebase service-account key file, with a freshly generated RSA key."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {
+        "type": "service_account",
+        "project_id": "bench-project",
+        "private_key_id": "0" * 40,
+        "private_key": pem,
+        "client_email": "bench@bench-project.iam.gserviceaccount.com",
+        "client_id": "100000000000000000000",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+
+
+def _requirements(path: Path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            names.add(_normalized(re.split(r"[=<>~!;\[ ]", requirement)[0]))
+    return names
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def shipped_site(function: str, into: Path) -> Path:
+    """A folder of links to what the function's deployment holds: each distribution of the layer's
+    and the function's requirements.txt and the runtime's boto3, as installed in this venv (for the
+    floor, the runtime's boto3 alone)."""
+    site = into / function
+    site.mkdir()
+    shipped = set(RUNTIME_PACKAGES)  # the floor: the runtime's boto3 alone
+    if function in FUNCTIONS:
+        shipped |= _requirements(LAYER / "requirements.txt")
+        shipped |= _requirements(ROOT / "functions" / function / "requirements.txt")
+    for name in sorted(shipped):
+        distribution = importlib.metadata.distribution(name)
+        root = Path(str(distribution.locate_file("")))
+        tops = {Path(str(f)).parts[0] for f in distribution.files or [] if not str(f).startswith("..")}
+        for top in sorted(tops):
+            if top != "__pycache__" and (root / top).exists() and not (site / top).exists():
+                (site / top).symlink_to(root / top)
+    return site
+
+
+def child_environment(
+    function: str, stack: Stack, stub_answers: str, site: Path, code: Path = ROOT
+) -> dict[str, str]:
+    event_file = "api_publish_event.json" if function == "publish" else f"sqs_{function}_critical.json"
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **LAMBDA_ENV,
+        "AWS_LAMBDA_FUNCTION_NAME": f"notifier-{FUNCTIONS[function]}",
+        "LAMBDA_TASK_ROOT": str(code / "functions" / function),
+        **function_environment(function, stack),
+        "BENCH_LAYER": str(code / "layers" / "common"),
+        "BENCH_STUBS": str(STUBS),
+        "BENCH_SITE": str(site),
+        "BENCH_ANSWERS": stub_answers,
+        "BENCH_EVENT": (EVENTS / event_file).read_text(),
+    }
+
+
+def run_child(code: str, env: dict[str, str]) -> tuple[dict[str, Any], float]:
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own code
+        [sys.executable, "-I", *(["-S"] if "BENCH_SITE" in env else []), "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall_ms = (time.perf_counter() - started) * 1000
+    if done.returncode != 0:
+        raise RuntimeError(f"the child failed ({done.returncode}):\n{done.stderr}")
+    # The handlers log JSON lines to stdout; the child's own line is the last one.
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall_ms
+
+
+def check(function: str, report: dict[str, Any]) -> None:
+    """The invocation did what it does in production: answered success, through its vendor."""
+    answer, calls = report["answer"], report["calls"]
+    if function == "publish":
+        ok = answer.get("statusCode") == 202 and calls.get("sns.Publish") == 1
+    else:
+        vendor = {"email": "vendor.sendgrid", "sms": "vendor.twilio", "push": "vendor.fcm"}[function]
+        ok = answer == {"batchItemFailures": []} and calls.get(vendor, 0) >= 1
+    if not ok:
+        raise RuntimeError(f"{function}: the invocation did not go through: {answer} {calls}")
+
+
+def measure(
+    target: str, runs: int, stack: Stack, stub_answers: str, sites: Path, *, code: Path = ROOT
+) -> list[Run]:
+    site = shipped_site(target, sites)
+    if target == "floor":
+        child, env = FLOOR_CHILD, {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, "BENCH_SITE": str(site)}
+    else:
+        child, env = FUNCTION_CHILD, child_environment(target, stack, stub_answers, site, code)
+    measured = []
+    for run in range(runs + 1):
+        report, wall_ms = run_child(child, env)
+        if target != "floor":
+            check(target, report)
+        if run:  # the first one fills the bytecode cache
+            measured.append(Run(report["cold_ms"], report["import_ms"], report.get("stubs_ms", 0.0), wall_ms))
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=list(FUNCTIONS), action="append", help="these functions only")
+    parser.add_argument(
+        "--code",
+        type=Path,
+        default=ROOT,
+        help="measure the functions/ and layers/common/ of this tree (e.g. a copy from before a change)",
+    )
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    args = parser.parse_args()
+
+    stack = _stack()
+    stub_answers = answers()
+    cold: dict[str, float] = {}
+    imported: dict[str, float] = {}
+    print(f"cold start, ms: median of {args.runs} fresh interpreters (min-max)")
+    print(f"  {'target':8} {'cold':>22} {'import':>8} {'stubs':>6} {'wall':>7}  budget")
+    sites = Path(tempfile.mkdtemp(prefix="bench-cold-start-"))
+    try:
+        for target in ["floor", *(args.only or FUNCTIONS)]:
+            runs = measure(target, args.runs, stack, stub_answers, sites, code=args.code.resolve())
+            colds = [r.cold_ms for r in runs]
+            cold[target] = round(statistics.median(colds), 1)
+            imported[target] = round(statistics.median(r.import_ms for r in runs), 1)
+            verdict = ""
+            if target in BUDGETS:
+                limit = BUDGETS[target] * cold["floor"]
+                ratio = cold[target] / cold["floor"]
+                passed = "PASS" if cold[target] <= limit else "FAIL"
+                verdict = f"{passed}: {ratio:.2f} x floor (<= {BUDGETS[target]} x, {limit:.0f} ms)"
+            print(
+                f"  {target:8} {cold[target]:7.1f} ({min(colds):6.1f}-{max(colds):6.1f})"
+                f" {imported[target]:8.1f} {statistics.median(r.stubs_ms for r in runs):6.1f}"
+                f" {statistics.median(r.wall_ms for r in runs):7.1f}  {verdict}"
+            )
+    finally:
+        shutil.rmtree(sites)
+    if args.no_write or args.code.resolve() != ROOT:
+        return
+    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged = {
+        **existing,
+        "cold_ms": {**existing.get("cold_ms", {}), **cold},
+        "cold_import_ms": {**existing.get("cold_import_ms", {}), **imported},
+    }
+    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

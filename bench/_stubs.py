@@ -26,9 +26,11 @@ import io
 import json
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -164,7 +166,9 @@ class _Raw:
         yield self._body
 
 
-def _patch_botocore(module: ModuleType) -> None:
+def _botocore_send(latency_seconds: float = 0.0) -> Callable[[Any, Any], Any]:
+    """botocore's last step before the socket, answering as AWS would after `latency_seconds` (a
+    sleep, which lets other threads run, as waiting on the network does)."""
     from botocore.awsrequest import AWSResponse  # noqa: PLC0415 - botocore is being imported
 
     def send(self: Any, request: Any) -> Any:
@@ -177,9 +181,15 @@ def _patch_botocore(module: ModuleType) -> None:
             for name, value in request.headers.items()
         }
         status, answer_headers, content = aws_answer(request.url, headers, raw)
+        if latency_seconds:
+            time.sleep(latency_seconds)
         return AWSResponse(request.url, status, answer_headers, _Raw(content))  # type: ignore[arg-type]
 
-    module.URLLib3Session.send = send
+    return send
+
+
+def _patch_botocore(module: ModuleType) -> None:
+    module.URLLib3Session.send = _botocore_send()
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,12 +234,14 @@ def vendor_answer(method: str, url: str) -> tuple[int, dict[str, str], bytes]:
     raise NotImplementedError(f"no stubbed answer for {method} {url}")
 
 
-def _patch_requests(module: ModuleType) -> None:
+def _requests_send(latency_seconds: float = 0.0) -> Callable[..., Any]:
     from requests.models import Response  # noqa: PLC0415 - requests is being imported
     from requests.structures import CaseInsensitiveDict  # noqa: PLC0415
 
     def send(self: Any, request: Any, **_: Any) -> Any:
         status, headers, content = vendor_answer(request.method, request.url)
+        if latency_seconds:
+            time.sleep(latency_seconds)
         response = Response()
         response.status_code = status
         response.headers = CaseInsensitiveDict(headers)
@@ -242,15 +254,21 @@ def _patch_requests(module: ModuleType) -> None:
         response.connection = self
         return response
 
-    module.HTTPAdapter.send = send
+    return send
 
 
-def _patch_urllib(module: ModuleType) -> None:
+def _patch_requests(module: ModuleType) -> None:
+    module.HTTPAdapter.send = _requests_send()
+
+
+def _urllib_open(latency_seconds: float = 0.0) -> Callable[[Any, Any], Any]:
     import http.client  # noqa: PLC0415 - urllib.request has imported it
     import urllib.response  # noqa: PLC0415
 
     def open_(self: Any, request: Any) -> Any:
         status, headers, content = vendor_answer(request.get_method(), request.full_url)
+        if latency_seconds:
+            time.sleep(latency_seconds)
         message = http.client.HTTPMessage()
         for name, value in headers.items():
             message[name] = value
@@ -258,8 +276,44 @@ def _patch_urllib(module: ModuleType) -> None:
         answer.msg = "OK" if status < 300 else "Error"  # the reason, as http.client's response has it
         return answer
 
-    module.HTTPSHandler.https_open = open_
-    module.HTTPHandler.http_open = open_
+    return open_
+
+
+def _patch_urllib(module: ModuleType) -> None:
+    module.HTTPSHandler.https_open = _urllib_open()
+    module.HTTPHandler.http_open = _urllib_open()
+
+
+@contextmanager
+def in_process(
+    answers: Answers, *, aws_latency_seconds: float, vendor_latency_seconds: float
+) -> Iterator[None]:
+    """AWS and the vendors answered in-process within the block, each call after its latency (a
+    sleep, which lets other threads run as waiting on the network does); the real last steps are
+    put back after it."""
+    global _answers  # noqa: PLW0603 - one set of answers per process
+    import urllib.request  # noqa: PLC0415
+
+    import botocore.httpsession  # noqa: PLC0415
+    import requests.adapters  # noqa: PLC0415
+
+    targets: list[tuple[Any, str, Any]] = [
+        (botocore.httpsession.URLLib3Session, "send", _botocore_send(aws_latency_seconds)),
+        (requests.adapters.HTTPAdapter, "send", _requests_send(vendor_latency_seconds)),
+        (urllib.request.HTTPSHandler, "https_open", _urllib_open(vendor_latency_seconds)),
+        (urllib.request.HTTPHandler, "http_open", _urllib_open(vendor_latency_seconds)),
+    ]
+    saved_answers = _answers
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+    _answers = answers
+    for owner, name, replacement in targets:
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+        _answers = saved_answers
 
 
 # --------------------------------------------------------------------------------------------

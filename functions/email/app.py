@@ -6,12 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from notifier import snapstart
 from notifier.consumer import ChannelConsumer
 from notifier.models import Channel
 from notifier.observability import logger, metrics
 from notifier.tracing import AWS, VENDOR_HTTP_URLLIB, traced
 
 consumer = ChannelConsumer(Channel.EMAIL)
+snapstart.register(snapstart.warm_consumer(Channel.EMAIL))  # with SnapStart on: see notifier.snapstart
 
 
 @traced(patch=(AWS, VENDOR_HTTP_URLLIB))

@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from notifier import publishing, runtime
+from notifier import publishing, runtime, snapstart
 from notifier.api_edge import allow_origin, too_large
 from notifier.api_errors import error_response, validation_error_response
 from notifier.errors import (
@@ -198,6 +198,9 @@ def _key_in_use(exc: IdempotencyKeyInUseError) -> Response[Any]:
 @app.exception_handler(IdempotencyUnavailableError)
 def _idempotency_unavailable(exc: IdempotencyUnavailableError) -> Response[Any]:
     return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
+
+
+snapstart.register(snapstart.warm_publisher)  # with SnapStart on: see notifier.snapstart
 
 
 @traced(patch=(AWS,))

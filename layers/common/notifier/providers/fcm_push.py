@@ -25,11 +25,12 @@ import uuid
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import firebase_admin
-from firebase_admin import credentials, exceptions, messaging
+from firebase_admin import _http_client, _utils, credentials, exceptions, messaging
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -177,12 +178,58 @@ def _fcm_code(exc: exceptions.FirebaseError) -> str:
     return _FCM_CODES.get(type(exc), str(exc.code))
 
 
+class _MessagingService(messaging._MessagingService):  # type: ignore[misc]  # firebase-admin is untyped
+    """firebase-admin's messaging service, built as firebase-admin builds it, except that its async
+    HTTP client is built when first used rather than with the service.
+
+    firebase-admin's service builds an `httpx.AsyncClient` for the `*_async` functions as it starts:
+    HTTP/2 (h2 is imported for it) and three transports, each loading the CA bundle into an SSL
+    context of its own, about 80 ms of the push function's cold start. This provider calls
+    `send_each`, which goes through the service's `requests` client only, so the async client is left
+    unbuilt; anything that calls an `*_async` function with this app still gets it, then.
+    """
+
+    def __init__(self, app: firebase_admin.App) -> None:
+        # firebase_admin.messaging._MessagingService.__init__ (7.7.0) but the async client;
+        # tests/unit/test_vendor_sdk_setup.py checks that it builds the same service as firebase-admin's.
+        project_id = app.project_id
+        if not project_id:
+            raise ValueError(
+                "Project ID is required to access Cloud Messaging service. Either set the "
+                "projectId option, or use service account credentials. Alternatively, set the "
+                "GOOGLE_CLOUD_PROJECT environment variable."
+            )
+        self._project_id = project_id
+        self._fcm_url = messaging._MessagingService.FCM_URL.format(project_id)
+        self._fcm_topic_url = f"https://fcm.googleapis.com/v1/projects/{project_id}/registrations"
+        self._fcm_headers = {
+            "X-GOOG-API-FORMAT-VERSION": "2",
+            "X-FIREBASE-CLIENT": f"fire-admin-python/{firebase_admin.__version__}",
+        }
+        self._timeout = app.options.get("httpTimeout", _http_client.DEFAULT_TIMEOUT_SECONDS)
+        self._credential = app.credential.get_credential()
+        self._client = _http_client.JsonHttpClient(credential=self._credential, timeout=self._timeout)
+        fcm_adapter = HTTPAdapter(
+            pool_connections=100, pool_maxsize=100, max_retries=_http_client.DEFAULT_RETRY_CONFIG
+        )
+        self._client.session.mount(FCM_ORIGIN, fcm_adapter)
+
+    @cached_property
+    def _async_client(self) -> Any:
+        return _http_client.HttpxAsyncClient(credential=self._credential, timeout=self._timeout)
+
+    def close(self) -> None:
+        if "_async_client" in self.__dict__:  # built: closed as firebase-admin closes it
+            super().close()
+
+
 def _tune_messaging_service(app: firebase_admin.App, messages_url: str | None, *, pool_size: int) -> None:
     """No status retries inside the SDK (see the module's docstring), and an optional endpoint.
 
-    firebase-admin offers neither as an option, so this sets them on its messaging service.
+    firebase-admin offers neither as an option, so this sets them on its messaging service, which
+    is this module's `_MessagingService`: the app keeps it, and `messaging.send_each` uses it.
     """
-    service = messaging._get_messaging_service(app)
+    service = _utils.get_app_service(app, messaging._MESSAGING_ATTRIBUTE, _MessagingService)
     adapter = HTTPAdapter(
         pool_connections=pool_size,
         pool_maxsize=pool_size,

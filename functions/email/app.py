@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+
+# No cyclic garbage collection during init: it builds long-lived objects and frees almost none, so
+# the collector would scan them some 200 times for nothing (30-45 ms). Frozen and resumed at the end.
+gc.disable()
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,3 +27,7 @@ snapstart.register(snapstart.warm_consumer(Channel.EMAIL))  # with SnapStart on:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return consumer.process(event, context)
+
+
+gc.freeze()
+gc.enable()

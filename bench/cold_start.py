@@ -190,23 +190,9 @@ def answers() -> str:
 
 def service_account() -> dict[str, str]:
     """A Firebase service-account key file, with a freshly generated RSA key."""
-    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+    from tests.fakes.fcm import service_account_key  # noqa: PLC0415 - the parent only
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "bench-project",
-        "private_key_id": "0" * 40,
-        "private_key": pem,
-        "client_email": "bench@bench-project.iam.gserviceaccount.com",
-        "client_id": "100000000000000000000",
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
+    return service_account_key("bench-project")
 
 
 def _requirements(path: Path) -> set[str]:

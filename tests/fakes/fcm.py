@@ -239,19 +239,14 @@ class FcmFake(FakeServer):
 
     def service_account(self) -> dict[str, str]:
         """A service-account key in Google's JSON format, whose tokens come from this fake."""
-        private_key = self._key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        return service_account_key(
+            self.project_id,
+            key=self._key,
+            key_id=self._key_id,
+            client_email=self.client_email,
+            client_id=self._client_id,
+            token_uri=self.token_uri,
         )
-        return {
-            "type": "service_account",
-            "project_id": self.project_id,
-            "private_key_id": self._key_id,
-            "private_key": private_key.decode(),
-            "client_email": self.client_email,
-            "client_id": self._client_id,
-            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-            "token_uri": self.token_uri,
-        }
 
     @staticmethod
     def error_body(
@@ -427,3 +422,29 @@ def _unb64(text: str) -> bytes:
 
 def _grant_error(error: str, description: str) -> Reply:
     return Reply.json(400, {"error": error, "error_description": description})
+
+
+def service_account_key(
+    project_id: str,
+    *,
+    key: rsa.RSAPrivateKey | None = None,
+    key_id: str = "0" * 40,
+    client_email: str | None = None,
+    client_id: str = "1",
+    token_uri: str = "https://oauth2.googleapis.com/token",  # noqa: S107 - a URL, not a password
+) -> dict[str, str]:
+    """A Firebase service-account key file as Google issues it, with `key` (a new RSA key if None)."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return {
+        "type": "service_account",
+        "project_id": project_id,
+        "private_key_id": key_id,
+        "private_key": pem.decode(),
+        "client_email": client_email or f"firebase-adminsdk@{project_id}.iam.gserviceaccount.com",
+        "client_id": client_id,
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+    }

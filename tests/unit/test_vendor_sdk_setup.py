@@ -4,28 +4,15 @@ faster, is still what the SDK would build."""
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from firebase_admin import _http_client, messaging
 
 from notifier.providers.fcm_push import FcmConfig, FcmProvider, _MessagingService
+from tests.fakes.fcm import service_account_key
 
 
 @pytest.fixture(scope="module")
 def service_account() -> dict[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {
-        "type": "service_account",
-        "project_id": "notifier-test",
-        "private_key_id": "0" * 40,
-        "private_key": pem,
-        "client_email": "notifier@notifier-test.iam.gserviceaccount.com",
-        "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }
+    return service_account_key("notifier-test")
 
 
 def test_the_fcm_messaging_service_is_firebase_admins_with_its_async_client_built_on_first_use(

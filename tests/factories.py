@@ -7,8 +7,11 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from notifier.models import Channel, Envelope, MessageContent
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
@@ -77,3 +80,23 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+def email_envelope(
+    address: str = "someone@example.com",
+    *,
+    correlation_id: str = "test-correlation",
+    notification_id: str | None = None,
+) -> Envelope:
+    """An e-mail notification to an inline address, for a recipient the store does not have."""
+    return Envelope(
+        notification_id=notification_id or str(uuid.uuid4()),
+        correlation_id=correlation_id,
+        recipient_id="nobody-stored",
+        event_type="NOTIFICATION",
+        priority="standard",
+        channels=[Channel.EMAIL],
+        content=MessageContent(body="hello", subject="Hi"),
+        addresses={Channel.EMAIL: address},
+        created_at=datetime.now(UTC),
+    )

@@ -7,17 +7,16 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from notifier import runtime
-from notifier.models import Channel, Envelope, MessageContent
+from notifier.models import Channel
 from notifier.observability import logger
 from notifier.providers import Delivery, Outbox, SandboxProvider
 from notifier.recipients import RecipientStore
-from tests.factories import sqs_event, sqs_record
+from tests.factories import email_envelope, sqs_event, sqs_record
 
 Lines = Callable[[], list[dict[str, Any]]]
 BOOM = "boom@example.com"
@@ -41,17 +40,7 @@ def queue_arn(deployment) -> str:
 
 def body(correlation_id: str, address: str, notification_id: str | None = None) -> tuple[str, str]:
     """An envelope for the e-mail channel, and its notification id."""
-    envelope = Envelope(
-        notification_id=notification_id or str(uuid.uuid4()),
-        correlation_id=correlation_id,
-        recipient_id="nobody-stored",
-        event_type="NOTIFICATION",
-        priority="standard",
-        channels=[Channel.EMAIL],
-        content=MessageContent(body="hello", subject="Hi"),
-        addresses={Channel.EMAIL: address},
-        created_at=datetime.now(UTC),
-    )
+    envelope = email_envelope(address, correlation_id=correlation_id, notification_id=notification_id)
     return envelope.model_dump_json(), envelope.notification_id
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +15,9 @@ import pytest
 from notifier import runtime
 from notifier.clients import sqs_client
 from notifier.errors import TransientDeliveryError
-from notifier.models import Channel, Envelope, MessageContent
+from notifier.models import Channel
 from notifier.providers import Delivery, OnResult, Outbox, Result, SandboxProvider
-from tests.factories import sqs_event, sqs_record
+from tests.factories import email_envelope, sqs_event, sqs_record
 from tests.functional.conftest import receive_all
 
 QUEUE = "EmailStandardQueue"
@@ -27,18 +26,7 @@ THROTTLED = "throttle@simulator.sandbox"  # the sandbox fails this address trans
 
 
 def envelope_body(address: str = "someone@example.com", *, schema_version: int = 1) -> str:
-    envelope = Envelope(
-        notification_id=str(uuid.uuid4()),
-        correlation_id="test-correlation",
-        recipient_id="nobody-stored",
-        event_type="NOTIFICATION",
-        priority="standard",
-        channels=[Channel.EMAIL],
-        content=MessageContent(body="hello", subject="Hi"),
-        addresses={Channel.EMAIL: address},
-        created_at=datetime.now(UTC),
-    )
-    document = json.loads(envelope.model_dump_json())
+    document = json.loads(email_envelope(address).model_dump_json())
     document["schema_version"] = schema_version
     return json.dumps(document)
 

@@ -29,7 +29,7 @@ help:
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov"
-	@echo "make build      sam build (needs python3.13 on PATH or in pyenv)"
+	@echo "make build      sam build, then bytecode and botocore's data trimmed (ops/slim_build.py; needs python3.13)"
 	@echo "make deploy     sam deploy (guided the first time)"
 	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
 
@@ -114,6 +114,7 @@ build: $(SAM_VENV)/.installed
 	@[ -n "$(PY313_DIR)" ] || { echo "make build: no python3.13 found on PATH or in ~/.pyenv/versions;" \
 		"install Python 3.13, or run '$(SAM) build --use-container' where Docker runs"; exit 1; }
 	PATH="$(PY313_DIR):$$PATH" $(SAM) build --template template.yaml
+	$(PY313_DIR)/python3.13 -m ops.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
 
 deploy: build
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided) $(DEPLOY_ARGS)
@@ -121,6 +122,7 @@ deploy: build
 deploy-localstack: $(SAM_VENV)/.installed
 	@[ -n "$(PY313_DIR)" ] || { echo "make deploy-localstack: no python3.13 found"; exit 1; }
 	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal build --template template.yaml
+	$(PY313_DIR)/python3.13 -m ops.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
 	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal deploy --config-env localstack $(DEPLOY_ARGS)
 
 # Re-pin every dependency after editing requirements/*.in.

@@ -8,8 +8,10 @@ on a cold start). MB here are MiB (2^20 bytes), as Lambda's limits are.
 The checks, PASS or FAIL each: the publish function and the common layer contain no vendor SDK at
 all; each consumer contains its own vendor's SDK and no other vendor's (email: SendGrid; sms:
 Twilio; push: Firebase Admin and its Google Cloud libraries); each function with the layer fits in
-Lambda's 250 MB unzipped. A package counts as present when its top-level folder or module, or its
-`*.dist-info`, is in the artifact.
+Lambda's 250 MB unzipped; every module of every artifact has its bytecode for the functions'
+runtime (cpython-313), and the layer's botocore keeps the data of the services the functions call
+and no other (both done by `make build`: ops/slim_build.py). A package counts as present when its
+top-level folder or module, or its `*.dist-info`, is in the artifact.
 
 Runs `make build` first when .aws-sam/build is missing or older than template.yaml or a file under
 functions/ or layers/common/ (unless --no-build). Prints a table and merges `artifact_mb`,
@@ -32,6 +34,9 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from devstack.template import load_template
+from ops.slim_build import SERVICES
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
@@ -182,6 +187,33 @@ def vendor_check(key: str, root: Path) -> Check:
     return Check(f"{key}: {expected}", not problems, "; ".join(problems) or "as expected")
 
 
+def bytecode_check(key: str, root: Path, cache_tag: str) -> Check:
+    """Every module has its bytecode for the runtime (`make build` compiles it: ops/slim_build.py)."""
+    sources = [path for path in _files(root) if path.suffix == ".py"]
+    missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.{cache_tag}.pyc").is_file()]
+    detail = f"{len(sources) - len(missing)} of {len(sources)} modules" + (
+        f"; none for {missing[0].relative_to(root)}" if missing else ""
+    )
+    return Check(f"{key}: {cache_tag} bytecode for every module", not missing, detail)
+
+
+def botocore_data_check(root: Path) -> Check:
+    """The layer's botocore keeps the data of the services the functions call, and no other."""
+    data = root / "botocore" / "data"
+    services = sorted(entry.name for entry in data.iterdir() if entry.is_dir()) if data.is_dir() else []
+    return Check(
+        "common_layer: botocore data only for " + ", ".join(SERVICES),
+        services == sorted(SERVICES),
+        ", ".join(services) if len(services) <= len(SERVICES) + 3 else f"{len(services)} services",
+    )
+
+
+def runtime_cache_tag() -> str:
+    """The functions' runtime as a bytecode tag: python3.13 -> cpython-313."""
+    runtime = str(load_template()["Globals"]["Function"]["Runtime"])
+    return "cpython-" + runtime.removeprefix("python").replace(".", "")
+
+
 def size_check(key: str, function_bytes: int, layer_bytes: int) -> Check:
     total = (function_bytes + layer_bytes) / MIB
     return Check(
@@ -207,6 +239,7 @@ def main() -> None:
     unzipped: dict[str, int] = {}
     zipped: dict[str, int] = {}
     checks: list[Check] = []
+    cache_tag = runtime_cache_tag()
     print("artifact       unzipped MB  zipped MB  largest packages (unzipped MB)")
     for key, logical_id in ARTIFACTS.items():
         folder = build_dir / logical_id
@@ -215,7 +248,9 @@ def main() -> None:
         root = folder / "python" if key == "common_layer" else folder
         largest = ", ".join(f"{name} {size / MIB:.1f}" for name, size in largest_entries(root))
         checks.append(vendor_check(key, root))
+        checks.append(bytecode_check(key, root, cache_tag))
         print(f"{key:13}  {unzipped[key] / MIB:11.3f}  {zipped[key] / MIB:9.3f}  {largest}")
+    checks.append(botocore_data_check(build_dir / ARTIFACTS["common_layer"] / "python"))
     for key in ("publish", "email", "sms", "push"):
         checks.append(size_check(key, unzipped[key], unzipped["common_layer"]))
 

@@ -2,8 +2,8 @@
 
 Every figure is measured inside a fresh child interpreter (`python -I -S`), with
 `time.perf_counter()` around the statements, and is the median of `--runs` children (after one
-unmeasured child per target, so that each starts with Python's bytecode cache, as a deployed
-package does):
+unmeasured child per target, so that each starts with Python's bytecode cache, as a package built
+by `make build` does: see ops/slim_build.py):
 
 - `floor`: `import boto3; boto3.client("sns", region_name="us-east-1")`, with the runtime's boto3
   alone on the path: the least any of these functions can do;
@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.template import Stack, load_template
+from ops.slim_build import slim_botocore
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
@@ -210,8 +211,9 @@ def _normalized(name: str) -> str:
 
 def shipped_site(function: str, into: Path) -> Path:
     """A folder of links to what the function's deployment holds: each distribution of the layer's
-    and the function's requirements.txt and the runtime's boto3, as installed in this venv (for the
-    floor, the runtime's boto3 alone)."""
+    and the function's requirements.txt and the runtime's boto3, as installed in this venv, with
+    botocore's data trimmed as `make build` trims the layer's (for the floor, the runtime's boto3
+    alone, untouched)."""
     site = into / function
     site.mkdir()
     shipped = set(RUNTIME_PACKAGES)  # the floor: the runtime's boto3 alone
@@ -223,7 +225,11 @@ def shipped_site(function: str, into: Path) -> Path:
         root = Path(str(distribution.locate_file("")))
         tops = {Path(str(f)).parts[0] for f in distribution.files or [] if not str(f).startswith("..")}
         for top in sorted(tops):
-            if top != "__pycache__" and (root / top).exists() and not (site / top).exists():
+            if top == "__pycache__" or not (root / top).exists() or (site / top).exists():
+                continue
+            if top == "botocore" and function in FUNCTIONS:  # the layer's, as `make build` trims it
+                slim_botocore(root / top, site / top)
+            else:
                 (site / top).symlink_to(root / top)
     return site
 

@@ -4,9 +4,15 @@ faster, is still what the SDK would build."""
 from __future__ import annotations
 
 import pytest
-from firebase_admin import _http_client, messaging
+from firebase_admin import _http_client, credentials, messaging
 
-from notifier.providers.fcm_push import FcmConfig, FcmProvider, _MessagingService
+from notifier.providers.fcm_push import (
+    FIREBASE_SCOPES,
+    FcmConfig,
+    FcmProvider,
+    ServiceAccountCredential,
+    _MessagingService,
+)
 from tests.fakes.fcm import service_account_key
 
 
@@ -48,3 +54,31 @@ def test_closing_the_fcm_provider_does_not_build_the_async_client_it_never_used(
     provider.close()
 
     assert "_async_client" not in vars(service)
+
+
+def test_the_fcm_credential_is_the_one_firebase_admins_certificate_builds(service_account):
+    ours = ServiceAccountCredential(service_account)
+    upstream = credentials.Certificate(service_account)  # OpenSSL's full key check, the slow way
+    built, expected = ours.get_credential(), upstream.get_credential()
+
+    assert type(built) is type(expected)
+    assert tuple(credentials._scopes) == FIREBASE_SCOPES
+    # Every attribute, but the signer (compared below) and a per-instance refresh worker.
+    per_instance = {"_signer", "_refresh_worker"}
+    assert {k: v for k, v in vars(built).items() if k not in per_instance} == {
+        k: v for k, v in vars(expected).items() if k not in per_instance
+    }
+    assert built._token_uri == service_account["token_uri"]
+    assert ours.project_id == upstream.project_id == "notifier-test"
+    assert built.signer.key_id == expected.signer.key_id == service_account["private_key_id"]
+    # RSA PKCS #1 v1.5 signatures are deterministic: the same key signs alike.
+    assert built.signer.sign(b"grant") == expected.signer.sign(b"grant")
+
+
+def test_the_fcm_app_takes_its_project_from_the_service_account(service_account):
+    provider = FcmProvider(FcmConfig(service_account=service_account))
+    try:
+        assert provider.app.project_id == "notifier-test"
+        assert isinstance(provider.app.credential, ServiceAccountCredential)
+    finally:
+        provider.close()

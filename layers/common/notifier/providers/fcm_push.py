@@ -16,24 +16,49 @@ firebase-admin retries 500 and 503 itself, up to four times and sleeping for wha
 says. That would hold a whole batch (and its Lambda) for as long as FCM asks, so this provider
 mounts an adapter without status retries: the failed message goes back to its queue, which is the
 retry that respects Retry-After without holding anything.
+
+The service account's key is read without OpenSSL's RSA key check. firebase-admin's
+`credentials.Certificate` has google-auth load it with cryptography's `load_pem_private_key`, which
+runs OpenSSL's full check of the key, primality tests of both factors included: 37 ms of every push
+cold start (measured), in one C call. The key is the operator's own, from the FCM_CREDENTIALS secret
+(a file Google issued), so what needs catching is a damaged or wrongly pasted key, not a hostile
+one. So the key is read with `unsafe_skip_rsa_key_validation=True` (cryptography warns that an
+invalid key read that way may make OpenSSL misbehave), and `rsa_numbers_problem` checks instead, on
+its numbers as Python ints (microseconds), that they are consistent: an RSA key of at least 2048
+bits, both factors odd and above 2**256, p*q == n, 1 < e < n, 0 < d < n,
+e*d == 1 mod lcm(p-1, q-1), dmp1 == d mod (p-1), dmq1 == d mod (q-1) and iqmp*q == 1 mod p (which
+also rules out p == q). Changing any one number, other than to an equivalent value, breaks one of
+these. The factors are not tested for primality: only a broken key generator makes a composite
+one, and Google's token endpoint would refuse its signatures as it refuses a wrong key's. A key
+that fails, or cannot be read, fails the provider's build with a ConfigurationError naming the
+service account (never the key), as an unusable credentials document does.
+`ServiceAccountCredential` then builds what `Certificate` builds from the same document.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import firebase_admin
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from firebase_admin import _http_client, _utils, credentials, exceptions, messaging
+from google.auth import crypt
+from google.auth.credentials import DEFAULT_UNIVERSE_DOMAIN
+from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from notifier.credentials import FirebaseServiceAccount, parse_credentials
 from notifier.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -42,6 +67,7 @@ from notifier.errors import (
 )
 from notifier.models import Channel, Priority, PushMessage
 from notifier.observability import logger
+from notifier.settings import ConfigurationError
 from notifier.telemetry import correlation_keys, log_keys
 
 from .base import Delivery, OnResult, Provider, Result, retry_after_seconds
@@ -52,6 +78,19 @@ FCM_ORIGIN = "https://fcm.googleapis.com"
 TRANSIENT_CODES = frozenset(
     {"UNAVAILABLE", "INTERNAL", "QUOTA_EXCEEDED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "UNKNOWN"}
     | {"UNAUTHENTICATED", "PERMISSION_DENIED"}
+)
+
+MIN_RSA_KEY_BITS = 2048
+MIN_RSA_FACTOR = 2**256
+# The scopes firebase-admin's credentials.Certificate asks for (firebase_admin.credentials._scopes,
+# 7.7.0), which it has no public name for; tests/unit/test_vendor_sdk_setup.py checks they agree.
+FIREBASE_SCOPES = (
+    "https://www.googleapis.com/auth/cloud-platform",
+    "https://www.googleapis.com/auth/datastore",
+    "https://www.googleapis.com/auth/devstorage.read_write",
+    "https://www.googleapis.com/auth/firebase",
+    "https://www.googleapis.com/auth/identitytoolkit",
+    "https://www.googleapis.com/auth/userinfo.email",
 )
 
 
@@ -70,7 +109,7 @@ class FcmProvider(Provider):
         super().__init__(Channel.PUSH, max_concurrency=max_concurrency)
         self.config = config
         self.app = firebase_admin.initialize_app(
-            credentials.Certificate(config.service_account),
+            ServiceAccountCredential(config.service_account),
             {"httpTimeout": config.timeout_seconds},
             name=f"notifier-{uuid.uuid4()}",
         )
@@ -126,6 +165,80 @@ class FcmProvider(Provider):
     def close(self) -> None:
         super().close()
         firebase_admin.delete_app(self.app)
+
+
+class ServiceAccountCredential(credentials.Base):  # type: ignore[misc]  # firebase-admin is untyped
+    """firebase-admin's `credentials.Certificate` for a service account key document, with the key
+    read and checked as the module's docstring says; a ConfigurationError if it is not usable.
+
+    Its Google credential is the one `Certificate` builds (google-auth's
+    `service_account.Credentials.from_service_account_info` with firebase-admin's scopes): tokens
+    come from the document's `token_uri`, and `project_id` is where firebase-admin looks for the
+    app's project.
+    """
+
+    def __init__(self, info: Mapping[str, Any]) -> None:
+        super().__init__()
+        name = str(info.get("client_email") or "FCM service account")
+        account = parse_credentials(FirebaseServiceAccount, name, dict(info))
+        key = load_rsa_key(name, account.private_key)
+        # google-auth's constructors are unannotated; these are the calls from_service_account_info makes.
+        signer = crypt.RSASigner(key, key_id=info.get("private_key_id"))  # type: ignore[no-untyped-call]
+        self._g_credential = service_account.Credentials(  # type: ignore[no-untyped-call]
+            signer,
+            account.client_email,
+            account.token_uri,
+            scopes=list(FIREBASE_SCOPES),
+            project_id=account.project_id,
+            universe_domain=info.get("universe_domain", DEFAULT_UNIVERSE_DOMAIN),
+            trust_boundary=info.get("trust_boundary"),
+        )
+        self.project_id = account.project_id
+        """The app's project, as `Certificate.project_id` gives it (firebase-admin looks here)."""
+
+    def get_credential(self) -> service_account.Credentials:
+        return self._g_credential
+
+
+def load_rsa_key(name: str, pem: str) -> rsa.RSAPrivateKey:
+    """The RSA key in `pem`, without OpenSSL's key check but with this module's (see its docstring);
+    a ConfigurationError naming the credentials `name`, and never the key, if it is not usable."""
+    try:
+        key = load_pem_private_key(pem.encode(), password=None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        problem: str | None = "not an unencrypted private key in PEM"
+    else:
+        if not isinstance(key, rsa.RSAPrivateKey):
+            problem = "not an RSA key"
+        elif key.key_size < MIN_RSA_KEY_BITS:
+            problem = f"an RSA key of {key.key_size} bits, fewer than {MIN_RSA_KEY_BITS}"
+        else:
+            problem = rsa_numbers_problem(key.private_numbers())
+            if problem is None:
+                return key
+    raise ConfigurationError(f"credentials {name!r} are not usable: private_key ({problem})")
+
+
+def rsa_numbers_problem(numbers: rsa.RSAPrivateNumbers) -> str | None:  # noqa: PLR0911 - one per check
+    """Which relation between an RSA key's numbers does not hold (None: all hold); see the module's
+    docstring. Checked in order, so each check can rely on the ones before it."""
+    p, q, d = numbers.p, numbers.q, numbers.d
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    if not (p > MIN_RSA_FACTOR and q > MIN_RSA_FACTOR):
+        return "a factor of the modulus is too small"
+    if p % 2 == 0 or q % 2 == 0:
+        return "a factor of the modulus is even"
+    if p * q != n:
+        return "p*q is not the modulus"
+    if not (1 < e < n and 0 < d < n):
+        return "an exponent is out of range"
+    if e * d % math.lcm(p - 1, q - 1) != 1:
+        return "e*d is not 1 mod lcm(p-1, q-1)"
+    if numbers.dmp1 != d % (p - 1) or numbers.dmq1 != d % (q - 1):
+        return "the CRT exponents are not d mod (p-1) and d mod (q-1)"
+    if not (0 < numbers.iqmp < p and numbers.iqmp * q % p == 1):
+        return "the CRT coefficient is not the inverse of q mod p"
+    return None
 
 
 def build_message(delivery: Delivery) -> messaging.Message:

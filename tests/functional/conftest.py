@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,6 +21,10 @@ from functions.sms import app as sms
 from notifier import runtime
 from notifier.recipients import Contacts, PushToken, Recipient, RecipientStore
 from tests.factories import LambdaContext
+
+# Each handler module turns the cyclic garbage collector off until its first invocation (see the top
+# of functions/publish/app.py); these tests import all four at once, whatever they then invoke.
+gc.enable()
 
 
 @pytest.fixture(autouse=True)

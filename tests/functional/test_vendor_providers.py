@@ -240,6 +240,138 @@ def test_a_messaging_service_sends_instead_of_a_number(consumers, twilio, user_1
     assert twilio.original_urls[0].startswith("https://api.twilio.com/")
 
 
+def problem_details(status: int, code: int, title: str, detail: str) -> dict[str, Any]:
+    """An RFC 9457 error body, as Twilio's newer answers have it (the SDK raises
+    `TwilioServiceException` for one, not `TwilioRestException`)."""
+    return {
+        "type": f"https://www.twilio.com/docs/errors/{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+    }
+
+
+PROBLEM_JSON = {"Content-Type": "application/problem+json"}
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        problem_details(503, 20503, "Service Unavailable", "Try again later."),
+        problem_details(429, 20429, "Too Many Requests", "Try again later."),
+    ],
+    ids=["503", "429"],
+)
+def test_an_rfc_9457_outage_or_rate_limit_from_twilio_is_retried_and_then_delivered(
+    consumers, twilio, user_123, problem
+):
+    assert user_123.contacts.phone
+    twilio.fail(user_123.contacts.phone, problem["status"], problem, headers=PROBLEM_JSON, times=1)
+    batch, [notification_id] = event_batch("sqs_sms_standard.json")
+
+    first = consumers["sms"](batch)
+    after_first = channel_status(notification_id, Channel.SMS)
+    second = consumers["sms"](batch)
+
+    assert failed_ids(first) == ["message-0"]
+    assert after_first.status == "QUEUED"
+    expected = f"twilio {problem['status']} code {problem['code']}: {problem['title']}: Try again later."
+    assert expected in (after_first.last_error or "")
+    assert second == {"batchItemFailures": []}
+    assert channel_status(notification_id, Channel.SMS).status == "SENT"
+
+
+def test_an_rfc_9457_invalid_number_from_twilio_fails_the_notification_without_a_retry(
+    consumers, twilio, user_123
+):
+    assert user_123.contacts.phone
+    body = problem_details(400, 21211, "Invalid 'To' Phone Number", "The 'To' number is not valid.")
+    twilio.fail(user_123.contacts.phone, 400, body, headers=PROBLEM_JSON)
+    batch, [notification_id] = event_batch("sqs_sms_critical.json")
+
+    answer = consumers["sms"](batch)
+
+    assert answer == {"batchItemFailures": []}
+    found = channel_status(notification_id, Channel.SMS)
+    assert found.status == "FAILED"
+    assert "twilio 400 code 21211: Invalid 'To' Phone Number: The 'To' number is not valid." in (
+        found.last_error or ""
+    )
+    assert len(twilio.requests) == 1
+
+
+def test_a_twilio_5xx_whose_body_is_not_json_is_retried(consumers, twilio, user_123):
+    assert user_123.contacts.phone
+    twilio.fail(
+        user_123.contacts.phone, 502, b"<html>Bad Gateway</html>", headers={"Content-Type": "text/html"}
+    )
+    batch, [notification_id] = event_batch("sqs_sms_critical.json")
+
+    answer = consumers["sms"](batch)
+
+    assert failed_ids(answer) == ["message-0"]
+    found = channel_status(notification_id, Channel.SMS)
+    assert found.status == "QUEUED"
+    assert "twilio 502: Unable to create record" in (found.last_error or "")  # no code: none came
+
+
+def test_a_twilio_4xx_whose_body_is_not_json_fails_the_notification_without_a_retry(
+    consumers, twilio, user_123
+):
+    assert user_123.contacts.phone
+    twilio.fail(
+        user_123.contacts.phone, 403, b"<html>Forbidden</html>", headers={"Content-Type": "text/html"}
+    )
+    batch, [notification_id] = event_batch("sqs_sms_critical.json")
+
+    answer = consumers["sms"](batch)
+
+    assert answer == {"batchItemFailures": []}
+    found = channel_status(notification_id, Channel.SMS)
+    assert found.status == "FAILED"
+    assert "twilio 403: Unable to create record" in (found.last_error or "")
+
+
+def test_twilio_signs_in_with_an_api_key_through_an_edge_in_its_default_region(
+    consumers, deployment, user_123
+):
+    key_sid, key_secret = "SK" + "2" * 32, "key-secret"
+    with TwilioFake(ACCOUNT_SID, AUTH_TOKEN, key_sid, key_secret) as fake:
+        config = TwilioConfig(
+            account_sid=ACCOUNT_SID,
+            api_key_sid=key_sid,
+            api_key_secret=key_secret,
+            from_number=SENDER,
+            edge="sydney",
+        )
+        runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
+
+        answer = consumers["sms"](event_batch("sqs_sms_critical.json")[0])
+
+        assert answer == {"batchItemFailures": []}
+        [request] = fake.requests
+        expected_auth = base64.b64encode(f"{key_sid}:{key_secret}".encode()).decode()
+        assert request.headers["Authorization"] == f"Basic {expected_auth}"
+        assert request.headers["User-Agent"].startswith("twilio-python/")
+        assert fake.original_urls == [
+            f"https://api.sydney.us1.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+        ]
+
+
+def test_a_twilio_answer_slower_than_the_clients_timeout_is_retried(consumers, twilio, user_123):
+    config = TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=SENDER)
+    runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=twilio.http_client(timeout=0.2)))
+    twilio.latency_seconds = 0.6
+    batch, [notification_id] = event_batch("sqs_sms_critical.json")
+
+    answer = consumers["sms"](batch)
+
+    assert failed_ids(answer) == ["message-0"]
+    assert "twilio: ReadTimeout" in (channel_status(notification_id, Channel.SMS).last_error or "")
+
+
 def test_twilio_is_built_from_credentials_with_an_api_key_region_and_edge(deployment, monkeypatch):
     store_secret(
         "notifier/twilio",

@@ -1,9 +1,10 @@
 """Each function's cold start: a fresh interpreter importing its handler and handling one event.
 
 Every figure is measured inside a fresh child interpreter (`python -I -S`), with
-`time.perf_counter()` around the statements, and is the median of `--runs` children (after one
-unmeasured child per target, so that each starts with Python's bytecode cache, as a package built
-by `make build` does: see ops/slim_build.py):
+`time.perf_counter()` around the statements, and is the median of `--runs` children. The children
+run in rounds, each round every target once in turn, so that the floor and the functions share the
+machine's ups and downs; one unmeasured round first, so that each child starts with Python's
+bytecode cache, as a package built by `make build` does (see ops/slim_build.py):
 
 - `floor`: `import boto3; boto3.client("sns", region_name="us-east-1")`, with the runtime's boto3
   alone on the path: the least any of these functions can do;
@@ -280,21 +281,31 @@ def check(function: str, report: dict[str, Any]) -> None:
         raise RuntimeError(f"{function}: the invocation did not go through: {answer} {calls}")
 
 
-def measure(
-    target: str, runs: int, stack: Stack, stub_answers: str, sites: Path, *, code: Path = ROOT
-) -> list[Run]:
+def prepare(
+    target: str, stack: Stack, stub_answers: str, sites: Path, *, code: Path = ROOT
+) -> tuple[str, dict[str, str]]:
+    """The child's code and environment for one target."""
     site = shipped_site(target, sites)
     if target == "floor":
-        child, env = FLOOR_CHILD, {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, "BENCH_SITE": str(site)}
-    else:
-        child, env = FUNCTION_CHILD, child_environment(target, stack, stub_answers, site, code)
-    measured = []
+        return FLOOR_CHILD, {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, "BENCH_SITE": str(site)}
+    return FUNCTION_CHILD, child_environment(target, stack, stub_answers, site, code)
+
+
+def measure(children: dict[str, tuple[str, dict[str, str]]], runs: int) -> dict[str, list[Run]]:
+    """`runs` children per target, in rounds (each round runs every target once, in turn), after one
+    unmeasured round that fills the bytecode cache. Interleaved, the floor and the functions see
+    the same machine: a neighbour's burst of load lands on all of them rather than on one target's
+    whole series, which would move its ratio to the floor."""
+    measured: dict[str, list[Run]] = {target: [] for target in children}
     for run in range(runs + 1):
-        report, wall_ms = run_child(child, env)
-        if target != "floor":
-            check(target, report)
-        if run:  # the first one fills the bytecode cache
-            measured.append(Run(report["cold_ms"], report["import_ms"], report.get("stubs_ms", 0.0), wall_ms))
+        for target, (child, env) in children.items():
+            report, wall_ms = run_child(child, env)
+            if target != "floor":
+                check(target, report)
+            if run:
+                measured[target].append(
+                    Run(report["cold_ms"], report["import_ms"], report.get("stubs_ms", 0.0), wall_ms)
+                )
     return measured
 
 
@@ -319,8 +330,11 @@ def main() -> None:
     print(f"  {'target':8} {'cold':>22} {'import':>8} {'stubs':>6} {'wall':>7}  budget")
     sites = Path(tempfile.mkdtemp(prefix="bench-cold-start-"))
     try:
-        for target in ["floor", *(args.only or FUNCTIONS)]:
-            runs = measure(target, args.runs, stack, stub_answers, sites, code=args.code.resolve())
+        children = {
+            target: prepare(target, stack, stub_answers, sites, code=args.code.resolve())
+            for target in ["floor", *(args.only or FUNCTIONS)]
+        }
+        for target, runs in measure(children, args.runs).items():
             colds = [r.cold_ms for r in runs]
             cold[target] = round(statistics.median(colds), 1)
             imported[target] = round(statistics.median(r.import_ms for r in runs), 1)

@@ -167,3 +167,33 @@ def test_main_slims_every_artifact_the_built_template_names(tmp_path, monkeypatc
     assert list((build / "PublishFunction" / "__pycache__").glob("app.*.pyc"))
     assert not (build / "Stale" / "__pycache__").exists()
     assert "1 services removed" in capsys.readouterr().out
+
+
+def test_the_artifact_checks_fail_a_module_without_bytecode_and_an_untrimmed_botocore(tmp_path):
+    from bench import artifacts  # noqa: PLC0415 - bench is not part of the functions
+
+    root = tmp_path / "python"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("A = 1\n")
+    (root / "pkg" / "late.py").write_text("B = 1\n")
+    slim_build.compile_artifact(tmp_path, sys.executable)
+    tag = sys.implementation.cache_tag
+    assert artifacts.bytecode_check("layer", root, tag).passed
+    (root / "pkg" / "new.py").write_text("C = 1\n")  # added after the build's compile step
+    failed = artifacts.bytecode_check("layer", root, tag)
+    assert not failed.passed
+    assert "2 of 3 modules; none for pkg/new.py" in failed.detail
+    assert not artifacts.bytecode_check("layer", root, "cpython-399").passed
+
+    data = root / "botocore" / "data"
+    for service in slim_build.SERVICES:
+        (data / service).mkdir(parents=True)
+    assert artifacts.botocore_data_check(root).passed
+    (data / "s3").mkdir()
+    assert not artifacts.botocore_data_check(root).passed
+
+
+def test_the_runtime_bytecode_tag_comes_from_the_template():
+    from bench import artifacts  # noqa: PLC0415
+
+    assert artifacts.runtime_cache_tag() == "cpython-313"

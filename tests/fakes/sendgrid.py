@@ -12,18 +12,27 @@ Erratum: the spec types the top-level `custom_args` as a string, but the API tak
 string values there, as in `personalizations[].custom_args` (SendGrid's SDKs all send an object; a
 non-string value is what SendGrid refuses: sendgrid/sendgrid-nodejs#288). The checker uses the
 personalization's schema for it.
+
+HTTPS: `SendGridFake(tls=context)` serves over TLS with `context` (a server-side `ssl.SSLContext`
+holding the test's certificate), at `https://127.0.0.1:PORT`, so the SDK's real TLS path runs. The
+server's side of each handshake runs in its accepting thread, one connection at a time.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any, Self
 
 from tests.fakes._server import JSON, FakeServer, RecordedRequest, Reply, reason_phrase
 from tests.fakes.openapi import SwaggerBodyChecker, body_parameter, load_spec
 
 SPEC_FILE = "sendgrid-v3.mail-send.json"
 MAIL_SEND = "/v3/mail/send"
+HANDSHAKE_TIMEOUT_SECONDS = 5.0
+"""A client that connects but never finishes the TLS handshake is dropped after this."""
 RATE_LIMIT = 600
 """What the fake puts in `X-RateLimit-Limit` (any number does: clients act on Remaining and Reset)."""
 _INVALID_KEY = "The provided authorization grant is invalid, expired, or revoked"
@@ -42,10 +51,42 @@ def _mail_send_spec() -> dict[str, Any]:
 class SendGridFake(FakeServer):
     """SendGrid's Mail Send endpoint on 127.0.0.1 (see the module docstring)."""
 
-    def __init__(self, api_key: str = "SG.test") -> None:
+    def __init__(self, api_key: str = "SG.test", *, tls: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self.api_key = api_key
+        self.tls = tls
+        """The server side of TLS (`ssl.Purpose.CLIENT_AUTH`, with a certificate), or None for HTTP."""
         self._checker = SwaggerBodyChecker(_mail_send_spec(), "post", "/mail/send")
+
+    def start(self) -> Self:
+        super().start()
+        if self.tls is not None and self._server is not None:
+            # Each accepted connection is wrapped in TLS before its handler reads it. Set before anyone
+            # can connect (the port is only known from here on), and the listening socket is left as it
+            # is, so the server thread, already waiting on it, sees no change.
+            self._server.get_request = self._tls_request(self._server.get_request, self.tls)
+        return self
+
+    @staticmethod
+    def _tls_request(
+        accept: Callable[[], tuple[socket.socket, Any]], context: ssl.SSLContext
+    ) -> Callable[[], tuple[socket.socket, Any]]:
+        def get_request() -> tuple[socket.socket, Any]:
+            connection, address = accept()
+            connection.settimeout(HANDSHAKE_TIMEOUT_SECONDS)
+            # A failed handshake (a client refusing the certificate: tests do that on purpose) raises
+            # an OSError, which the server takes as "no request" and is quiet about.
+            secure = context.wrap_socket(connection, server_side=True)
+            secure.settimeout(None)
+            return secure, address
+
+        return get_request
+
+    @property
+    def url(self) -> str:
+        """The base URL: `http://127.0.0.1:PORT`, or `https://...` when serving TLS."""
+        url = super().url
+        return "https" + url.removeprefix("http") if self.tls is not None else url
 
     @staticmethod
     def error_body(message: str, field: str | None = None) -> dict[str, Any]:

@@ -82,3 +82,12 @@ def test_the_fcm_app_takes_its_project_from_the_service_account(service_account)
         assert isinstance(provider.app.credential, ServiceAccountCredential)
     finally:
         provider.close()
+
+
+def test_the_sendgrid_client_mirrors_the_python_http_client_it_was_written_against():
+    """notifier.providers.sendgrid_email._SharedOpenerClient answers the verbs with its own copy of
+    python_http_client 3.3.7's request function (see that module's docstring): an upgrade of the
+    library must be read against it before this pin moves."""
+    import python_http_client  # noqa: PLC0415
+
+    assert python_http_client.__version__ == "3.3.7"

@@ -14,17 +14,45 @@ How SendGrid's answers are classified (https://www.twilio.com/docs/sendgrid/api-
 
 401 and 403 are the account's problem, not the message's: the message is kept (retried, then
 dead-lettered and redriven once the key or sender is fixed) rather than failed.
+
+One TLS context per provider, not per e-mail. The SDK sends through python_http_client 3.3.7, whose
+request function calls `urllib.request.build_opener()` for every request, and so builds a new TLS
+context every time, loading the whole CA store: about 21 ms of CPU per e-mail (Python 3.11: in
+`http.client.HTTPSConnection`, given no context; 3.13, the Lambda runtime: in `HTTPSHandler()` inside
+`build_opener()` itself). At 256 MB Lambda gives about 1/7 of a core, so on the order of 140 ms of wall
+time per e-mail, warm or cold. The provider builds one context instead (`tls_context`: the system's CA
+store, hostname checking on) and one opener around it, and the SDK's client sends every request
+through that opener. Measured (CPU, `time.process_time`, 20 e-mails one by one to a loopback HTTPS
+server in the same process, its side of the handshakes included), per e-mail:
+
+| Python | the SDK's own client | one context per provider |
+|---|---|---|
+| 3.11 | 23.5 ms | 1.9 ms |
+| 3.13 | 23.3 ms | 1.9 ms |
+
+How: `_SharedOpenerClient`, a subclass of python_http_client's `Client` whose child clients (one per
+URL segment: `client.mail.send.post(...)`) are of the subclass too. Overriding only `_make_request`,
+the library's hook for tests, is not enough: the per-request `build_opener()` runs before it, and on
+3.13 costs the 21 ms by itself (3.11: 0.2 ms). So the subclass answers the verbs (`post`, `get`...)
+with its own request function: the library's, about fifteen lines (the body and headers as it builds
+them, then its `_make_request` and `Response`), without the `build_opener()` and without its debug
+logging, which wrote out the whole body, addresses included. Replacing `build_opener` in the library's
+module would have been shorter, but it changes every python_http_client Client in the process.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
 
+from python_http_client.client import Client, Response
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, HtmlContent, Mail, PlainTextContent, To
@@ -46,6 +74,9 @@ class SendGridConfig:
     from_name: str | None = None
     host: str = GLOBAL_HOST
     timeout_seconds: float = 5.0
+    ca_file: str | None = None
+    """Extra CA certificates (a PEM file) to trust besides the system's: for tests and corporate TLS
+    proxies. None (the default) trusts exactly the system's CA store."""
 
 
 class SendGridProvider(Provider):
@@ -56,7 +87,14 @@ class SendGridProvider(Provider):
     ) -> None:
         super().__init__(Channel.EMAIL, max_concurrency=max_concurrency)
         self.config = config
-        self.client = client or SendGridAPIClient(api_key=config.api_key, host=config.host)
+        self.tls_context: ssl.SSLContext | None = None
+        """The one TLS context of every request (see the module docstring); None with a client given."""
+        if client is None:
+            self.tls_context = tls_context(config.ca_file)
+            client = SendGridAPIClient(api_key=config.api_key, host=config.host)
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self.tls_context))
+            client.client = _SharedOpenerClient.like(client.client, opener)
+        self.client = client
         # Read by every request the SDK builds; without it urllib waits forever on a stalled socket.
         self.client.client.timeout = config.timeout_seconds
 
@@ -82,6 +120,80 @@ class SendGridProvider(Provider):
         except (URLError, ConnectionError) as exc:
             raise TransientDeliveryError(f"sendgrid: connection failed ({exc})") from None
         return str(response.headers.get("X-Message-Id") or f"sendgrid-{delivery.notification_id}")
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """The system's CA store (plus `ca_file`), hostname checking on, set up as http.client sets up the
+    context it builds when given none (3.11: `HTTPSConnection.__init__`; 3.13: `_create_https_context`).
+
+    Shared by the delivery threads, which is safe: given a context, neither urllib's `HTTPSHandler` nor
+    `http.client.HTTPSConnection` changes it per connection (3.13 only stores it; 3.11 assigns
+    `check_hostname` the value the context already has), and `wrap_socket` makes a new TLS connection
+    object each time and leaves the context as it is.
+    """
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)
+    context.set_alpn_protocols(["http/1.1"])
+    if context.post_handshake_auth is not None:  # None when OpenSSL cannot do it
+        context.post_handshake_auth = True
+    return context
+
+
+class _SharedOpenerClient(Client):  # type: ignore[misc]  # python_http_client has no type information
+    """python_http_client's `Client`, sending every request of it and of its children through one urllib
+    opener instead of a new one per request (see the module docstring). An `OpenerDirector` is safe to
+    share between threads: each `open` makes its own connection and keeps its state on the request."""
+
+    def __init__(self, host: str, *, opener: urllib.request.OpenerDirector, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._opener = opener
+
+    @classmethod
+    def like(cls, client: Client, opener: urllib.request.OpenerDirector) -> _SharedOpenerClient:
+        """`client` (a plain one) with the same URL, headers and timeout, sending through `opener`."""
+        return cls(
+            client.host,
+            opener=opener,
+            request_headers=client.request_headers,
+            version=client._version,
+            url_path=client._url_path,
+            append_slash=client.append_slash,
+            timeout=client.timeout,
+        )
+
+    def _build_client(self, name: str | None = None) -> _SharedOpenerClient:
+        return self.like(super()._build_client(name), self._opener)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.methods:  # the end of `client.mail.send.post(...)`: make the request
+            request: Callable[..., Response] = functools.partial(self._request, name.upper())
+            return request
+        return super().__getattr__(name)  # a URL segment (or `version`)
+
+    def _request(
+        self,
+        method: str,
+        request_body: Any = None,
+        query_params: Mapping[str, Any] | None = None,
+        request_headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **_: Any,
+    ) -> Response:
+        """python_http_client 3.3.7's `http_request`, with the shared opener instead of a new one."""
+        if request_headers:
+            self._update_headers(request_headers)
+        if request_body is None:
+            data = None
+        elif self.request_headers.get("Content-Type", "application/json") != "application/json":
+            data = request_body.encode("utf-8")
+        else:
+            self.request_headers.setdefault("Content-Type", "application/json")
+            data = json.dumps(request_body).encode("utf-8")
+        request = urllib.request.Request(  # noqa: S310 - the configured SendGrid host, as the SDK builds it
+            self._build_url(query_params), headers=self.request_headers, data=data, method=method
+        )
+        return Response(self._make_request(self._opener, request, timeout=timeout))
 
 
 def classify(status: int, headers: Mapping[str, str], body: bytes | str | None) -> DeliveryError:

@@ -64,7 +64,7 @@ class SendGridFake(FakeServer):
             # Each accepted connection is wrapped in TLS before its handler reads it. Set before anyone
             # can connect (the port is only known from here on), and the listening socket is left as it
             # is, so the server thread, already waiting on it, sees no change.
-            self._server.get_request = self._tls_request(self._server.get_request, self.tls)
+            self._server.get_request = self._tls_request(self._server.get_request, self.tls)  # type: ignore[method-assign]
         return self
 
     @staticmethod

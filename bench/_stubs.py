@@ -8,7 +8,11 @@ token exchange):
 - AWS: `botocore.httpsession.URLLib3Session.send` answers as the service would (DynamoDB, SNS,
   SQS, Secrets Manager), from the request botocore built (target header, or the query `Action`);
 - Twilio, and FCM with google-auth: `requests.adapters.HTTPAdapter.send`;
-- SendGrid (python_http_client is urllib): `urllib.request.HTTPSHandler.https_open` (and HTTP's).
+- SendGrid (python_http_client is urllib): `urllib.request.HTTPSHandler.https_open` (and HTTP's);
+- the CA store: `ssl.SSLContext.load_default_certs` loads nothing. botocore and requests load their
+  CA bundle when they connect, below their stubs; the SendGrid provider builds its one TLS context
+  (and 3.13's urllib its handler's) above the stub, so without this the e-mail figures alone would
+  count a 21 ms load that every other figure leaves out.
 
 What is left out is what lies below those: sockets, TLS (and loading the CA bundle for it), the
 network. Each stub is put in place when its module is first imported (an import hook), so
@@ -284,6 +288,15 @@ def _patch_urllib(module: ModuleType) -> None:
     module.HTTPHandler.http_open = _urllib_open()
 
 
+def _no_ca_store(self: Any, purpose: Any = None) -> None:
+    """`SSLContext.load_default_certs` under the stubs: nothing to verify, so nothing is loaded."""
+    _count("ssl.load_default_certs")
+
+
+def _patch_ssl(module: ModuleType) -> None:
+    module.SSLContext.load_default_certs = _no_ca_store
+
+
 @contextmanager
 def in_process(
     answers: Answers, *, aws_latency_seconds: float, vendor_latency_seconds: float
@@ -292,6 +305,7 @@ def in_process(
     sleep, which lets other threads run as waiting on the network does); the real last steps are
     put back after it."""
     global _answers  # noqa: PLW0603 - one set of answers per process
+    import ssl  # noqa: PLC0415
     import urllib.request  # noqa: PLC0415
 
     import botocore.httpsession  # noqa: PLC0415
@@ -302,6 +316,7 @@ def in_process(
         (requests.adapters.HTTPAdapter, "send", _requests_send(vendor_latency_seconds)),
         (urllib.request.HTTPSHandler, "https_open", _urllib_open(vendor_latency_seconds)),
         (urllib.request.HTTPHandler, "http_open", _urllib_open(vendor_latency_seconds)),
+        (ssl.SSLContext, "load_default_certs", _no_ca_store),
     ]
     saved_answers = _answers
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
@@ -324,6 +339,7 @@ _PATCHES: dict[str, Callable[[ModuleType], None]] = {
     "botocore.httpsession": _patch_botocore,
     "requests.adapters": _patch_requests,
     "urllib.request": _patch_urllib,
+    "ssl": _patch_ssl,
 }
 
 

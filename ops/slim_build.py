@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 SERVICES = ("dynamodb", "secretsmanager", "sns", "sqs", "ssm", "sts")
 """The AWS services whose botocore data the layer keeps (see the module's docstring)."""
@@ -56,7 +58,7 @@ def prune_botocore_data(data: Path, keep: tuple[str, ...] = SERVICES) -> int:
     return removed
 
 
-def kept_endpoints(endpoints: dict, keep: tuple[str, ...] = SERVICES) -> dict:  # type: ignore[type-arg]
+def kept_endpoints(endpoints: dict[str, Any], keep: tuple[str, ...] = SERVICES) -> dict[str, Any]:
     """`endpoints.json` with every partition and region, and only the services in `keep`."""
     partitions = [
         {**partition, "services": {k: v for k, v in partition["services"].items() if k in keep}}
@@ -95,14 +97,20 @@ def compile_artifact(artifact: Path, python: str) -> None:
             )
 
 
+def built_resources(template: str) -> set[str]:
+    """The logical ids of the built template's resources (its `Resources:` keys, two spaces in)."""
+    section = re.search(r"^Resources:\n((?:[ #].*\n|\n)*)", template + "\n", flags=re.MULTILINE)
+    return set(re.findall(r"^  ([A-Za-z0-9]+):", section.group(1), flags=re.MULTILINE)) if section else set()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("build_dir", type=Path, help="sam build's output (.aws-sam/build)")
     parser.add_argument("--python", required=True, help="the Lambda runtime's Python (python3.13)")
     args = parser.parse_args()
 
-    template = (args.build_dir / "template.yaml").read_text()
-    artifacts = sorted(p for p in args.build_dir.iterdir() if p.is_dir() and p.name in template)
+    built = built_resources((args.build_dir / "template.yaml").read_text())
+    artifacts = sorted(p for p in args.build_dir.iterdir() if p.is_dir() and p.name in built)
     for artifact in artifacts:
         data = artifact / "python" / "botocore" / "data"
         if data.is_dir():

@@ -53,18 +53,19 @@ def prune_botocore_data(data: Path, keep: tuple[str, ...] = SERVICES) -> int:
         if entry.is_dir() and entry.name not in keep:
             shutil.rmtree(entry)
             removed += 1
-    endpoints = data / "endpoints.json"
-    endpoints.write_text(json.dumps(kept_endpoints(json.loads(endpoints.read_text()), keep)))
+    write_kept_endpoints(data / "endpoints.json", data / "endpoints.json", keep)
     return removed
 
 
-def kept_endpoints(endpoints: dict[str, Any], keep: tuple[str, ...] = SERVICES) -> dict[str, Any]:
-    """`endpoints.json` with every partition and region, and only the services in `keep`."""
+def write_kept_endpoints(source: Path, target: Path, keep: tuple[str, ...] = SERVICES) -> None:
+    """`source` (an `endpoints.json`) written to `target` with every partition and region, and only
+    the services in `keep`."""
+    endpoints: dict[str, Any] = json.loads(source.read_text())
     partitions = [
         {**partition, "services": {k: v for k, v in partition["services"].items() if k in keep}}
         for partition in endpoints["partitions"]
     ]
-    return {**endpoints, "partitions": partitions}
+    target.write_text(json.dumps({**endpoints, "partitions": partitions}))
 
 
 def slim_botocore(installed: Path, into: Path, keep: tuple[str, ...] = SERVICES) -> Path:
@@ -78,7 +79,7 @@ def slim_botocore(installed: Path, into: Path, keep: tuple[str, ...] = SERVICES)
     data.mkdir()
     for entry in (installed / "data").iterdir():
         if entry.name == "endpoints.json":
-            (data / entry.name).write_text(json.dumps(kept_endpoints(json.loads(entry.read_text()), keep)))
+            write_kept_endpoints(entry, data / entry.name, keep)
         elif entry.is_file() or entry.name in keep:
             (data / entry.name).symlink_to(entry.resolve())
     return into

@@ -1,0 +1,71 @@
+"""What each function's cold start loads and leaves behind, in a fresh interpreter set up as
+`bench.cold_start` sets it up for Lambda (the function's code, the layer, the distributions it ships,
+the template's environment; AWS and the vendors answered in-process): the handler module imported,
+then one sample event handled, through the real provider and vendor SDK."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import cold_start
+
+FACTS = """
+import gc
+print(json.dumps({
+    "answer": answer,
+    "calls": dict(stubs.calls),
+    "modules": sorted(sys.modules),
+    "gc_enabled": gc.isenabled(),
+    "frozen_after_init": frozen_after_init,
+    "frozen": gc.get_freeze_count(),
+}))
+"""
+INIT_DONE = "t1 = time.perf_counter()\n"
+"""The line after the handler module's import, in bench.cold_start's child."""
+AFTER_INIT = INIT_DONE + "frozen_after_init = __import__('gc').get_freeze_count()\n"
+
+UNUSED_PARSER_MODELS = {
+    f"aws_lambda_powertools.utilities.parser.models.{source}" for source in ("kafka", "dynamodb", "kinesis")
+}
+
+
+@pytest.fixture(scope="module")
+def cold_starts() -> dict[str, dict[str, Any]]:
+    """For each function, after its first invocation (checked to have gone through its vendor): what
+    it answered, the modules loaded and the collector's state."""
+    stack = cold_start._stack()
+    answers = cold_start.answers()
+    reports = {}
+    with tempfile.TemporaryDirectory() as sites:
+        for function in cold_start.FUNCTIONS:
+            child, env = cold_start.prepare(function, stack, answers, Path(sites))
+            assert INIT_DONE in child
+            child = child.replace(INIT_DONE, AFTER_INIT)
+            facts, _ = cold_start.run_child(child + FACTS, env)
+            cold_start.check(function, facts)
+            reports[function] = facts
+    return reports
+
+
+@pytest.mark.parametrize("function", ["email", "sms", "push"])
+def test_a_consumer_builds_no_parser_models_for_other_event_sources(cold_starts, function):
+    """Powertools' batch utility builds them (as type hints only) when pydantic is loaded before it;
+    notifier.consumer, imported first by each consumer's app.py, loads it before pydantic."""
+    facts = cold_starts[function]
+    assert "aws_lambda_powertools.utilities.batch" in facts["modules"]
+    assert "aws_lambda_powertools.utilities.parser.models.sqs" in facts["modules"]  # the records' model
+    assert UNUSED_PARSER_MODELS.isdisjoint(facts["modules"])
+
+
+@pytest.mark.parametrize("function", list(cold_start.FUNCTIONS))
+def test_garbage_collection_resumes_after_the_first_invocation_with_what_it_built_frozen(
+    cold_starts, function
+):
+    facts = cold_starts[function]
+    assert facts["gc_enabled"]
+    assert facts["frozen_after_init"] > 10_000  # init's modules, models and clients
+    assert facts["frozen"] > facts["frozen_after_init"]  # and what the first invocation built

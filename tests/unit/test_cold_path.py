@@ -69,3 +69,12 @@ def test_garbage_collection_resumes_after_the_first_invocation_with_what_it_buil
     assert facts["gc_enabled"]
     assert facts["frozen_after_init"] > 10_000  # init's modules, models and clients
     assert facts["frozen"] > facts["frozen_after_init"]  # and what the first invocation built
+
+
+@pytest.mark.parametrize("function", list(cold_start.FUNCTIONS))
+def test_no_function_loads_boto3(cold_starts, function):
+    """Every AWS client is botocore's own (notifier.clients), and credentials are read with them
+    (notifier.credentials): boto3 and s3transfer would add 12 to 30 ms to a cold start."""
+    modules = cold_starts[function]["modules"]
+    assert "botocore.client" in modules
+    assert {"boto3", "s3transfer"}.isdisjoint(modules)

@@ -1,6 +1,6 @@
-"""Vendor credentials: a JSON document in Secrets Manager or SSM Parameter Store, read through
-Powertools parameters and cached for `CREDENTIALS_CACHE_SECONDS`, so a rotated secret is picked up
-within that time without a cold start.
+"""Vendor credentials: a JSON document in Secrets Manager or SSM Parameter Store, read with the
+clients of `notifier.clients` and cached for `CREDENTIALS_CACHE_SECONDS`, so a rotated secret is
+picked up within that time without a cold start.
 
 The document for each vendor (README, "Configure a vendor"):
 
@@ -8,14 +8,22 @@ The document for each vendor (README, "Configure a vendor"):
 - Twilio: `{"account_sid": "AC...", "auth_token": "..."}` or, better, with an API key:
   `{"account_sid": "AC...", "api_key_sid": "SK...", "api_key_secret": "..."}`
 - FCM: the Firebase service account key file as downloaded (`{"type": "service_account", ...}`).
+
+Not Powertools parameters, which this read went through before: its module imports boto3 (and
+s3transfer) to build a default session, even when given a client, as here. No function loads boto3
+otherwise (see notifier.clients), and that import was 12 to 24 ms of each consumer's cold start
+(measured with `bench.cold_start`), for a cache of one document per vendor.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .clients import secrets_client, ssm_client
@@ -25,31 +33,53 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class CredentialSource:
-    def __init__(self, store: Literal["secretsmanager", "ssm"], max_age_seconds: int) -> None:
+    """The credentials documents of one store, each cached for `max_age_seconds` after it is read (0:
+    read every time)."""
+
+    def __init__(
+        self,
+        store: Literal["secretsmanager", "ssm"],
+        max_age_seconds: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.max_age_seconds = max_age_seconds
-        self._provider: SecretsProvider | SSMProvider = (
-            SSMProvider(boto3_client=ssm_client())
-            if store == "ssm"
-            else SecretsProvider(boto3_client=secrets_client())
-        )
+        self._clock = clock
+        self._cached: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (read at, document)
+        self._lock = threading.Lock()
 
     def get(self, name: str) -> dict[str, Any]:
         """The JSON document stored under `name`; a ConfigurationError naming it when there is none."""
+        with self._lock:
+            cached = self._cached.get(name)
+        now = self._clock()
+        if cached is not None and now - cached[0] < self.max_age_seconds:
+            return cached[1]
+        document = self._read(name)
+        with self._lock:
+            self._cached[name] = (now, document)
+        return document
+
+    def _read(self, name: str) -> dict[str, Any]:
         try:
-            if isinstance(self._provider, SSMProvider):
-                value = self._provider.get(name, max_age=self.max_age_seconds, transform="json", decrypt=True)
+            if self.store == "ssm":
+                parameter = ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]
+                text: str | bytes = parameter["Value"]
             else:
-                value = self._provider.get(name, max_age=self.max_age_seconds, transform="json")
-        except GetParameterError as exc:
+                secret = secrets_client().get_secret_value(SecretId=name)
+                text = secret["SecretString"] if "SecretString" in secret else secret["SecretBinary"]
+        except (ClientError, BotoCoreError) as exc:
             raise ConfigurationError(f"cannot read credentials {name!r} from {self.store}: {exc}") from None
-        except TransformParameterError:
+        try:
+            document = json.loads(text)
+        except ValueError:  # UnicodeDecodeError included
             raise ConfigurationError(
                 f"credentials {name!r} in {self.store} are not a JSON document"
             ) from None
-        if not isinstance(value, dict):
+        if not isinstance(document, dict):
             raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON object")
-        return value
+        return document
 
 
 class SendGridCredentials(BaseModel):

@@ -33,12 +33,13 @@ def aws() -> Iterator[None]:
     reset_clients()
 
 
-def put_secret(name: str, **value: object) -> None:
+def put_secret(name: str, **value: str | bytes) -> None:
+    """Stores `value` (SecretString= or SecretBinary=) as the secret's current version."""
     client = boto3.client("secretsmanager")
     try:
-        client.put_secret_value(SecretId=name, **value)
+        client.put_secret_value(SecretId=name, **value)  # type: ignore[arg-type]
     except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=name, **value)
+        client.create_secret(Name=name, **value)  # type: ignore[arg-type]
 
 
 def test_a_document_is_read_once_within_its_max_age_and_again_after_it():

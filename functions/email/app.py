@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import gc
+from notifier import collector
 
-# No cyclic garbage collection during init and the first invocation: they build long-lived objects
-# (modules, models, clients, the vendor's client) and free almost none, so the collector would scan
-# them some 200 times for nothing (30-45 ms during init, 2-8 ms more in the first invocation). What
-# init built is frozen at the end of this module. When the first invocation ends, what it built is
-# frozen too (otherwise the first collection would scan the vendor SDK it imported, 4-11 ms, to find
-# some 35 cyclic leftovers, which stay), and collection resumes.
-gc.disable()
+collector.pause()  # until the first invocation ends: see notifier.collector
 
 from typing import Any
 
@@ -33,9 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         return consumer.process(event, context)
     finally:
-        if not gc.isenabled():  # the first invocation (see the top of this module)
-            gc.freeze()
-            gc.enable()
+        collector.first_invocation_done()
 
 
-gc.freeze()
+collector.init_done()

@@ -22,8 +22,8 @@ from notifier import runtime
 from notifier.recipients import Contacts, PushToken, Recipient, RecipientStore
 from tests.factories import LambdaContext
 
-# Each handler module turns the cyclic garbage collector off until its first invocation (see the top
-# of functions/publish/app.py); these tests import all four at once, whatever they then invoke.
+# Each handler module turns the cyclic garbage collector off until its first invocation (see
+# notifier.collector); these tests import all four at once, whatever they then invoke.
 gc.enable()
 
 

@@ -134,13 +134,10 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - not needed with --endpoint
+        from .emulator import start_emulator  # noqa: PLC0415 - moto is not needed with --endpoint
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per emulator request otherwise
-        self._emulator = ThreadedMotoServer(
-            ip_address=self.config.host, port=self.config.emulator_port, verbose=False
-        )
-        self._emulator.start()
+        self._emulator = start_emulator(self.config.host, self.config.emulator_port)
         host, port = self._emulator.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
 

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from devstack.process import LocalStackProcess
+
+_LOG_LINES_ON_FAILURE = 120
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """When a test that used a local stack fails, its report ends with the stack's log: what the
+    functions said is often the only account of why a notification did not arrive."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        stacks = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, LocalStackProcess)]
+        for stack in stacks:
+            tail = "\n".join(stack.log().splitlines()[-_LOG_LINES_ON_FAILURE:])
+            report.sections.append((f"local stack log ({stack.log_path}, last lines)", tail))
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +44,17 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20, every: float = 0
             return result
         time.sleep(every)
     raise AssertionError(f"not true within {timeout} s: {condition}")
+
+
+def wait_for_value(read: Callable[[], Any], expected: Any, timeout: float = 20, every: float = 0.1) -> None:
+    """Wait until `read()` answers `expected`; when it does not in time, say what it answered last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = read()
+        if last == expected or time.monotonic() >= deadline:
+            break
+        time.sleep(every)
+    assert last == expected, f"after {timeout} s still {last!r}, not {expected!r}"
 
 
 def emulator(local: LocalStackProcess, service: str) -> Any:

@@ -8,20 +8,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
 
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
-from tests.e2e.conftest import emulator, messages_in_queues, wait_for
+from tests.e2e.conftest import emulator, messages_in_queues, wait_for, wait_for_value
 from tests.factories import load_event
 
 SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
 SEED_EVENT = json.loads(load_event("api_publish_event.json")["body"])
 
 
-def delivered(local: LocalStackProcess, notification_id: str) -> list[dict]:
+def delivered(local: LocalStackProcess, notification_id: str) -> list[dict[str, Any]]:
     return [e for e in local.outbox() if e["notification_id"] == notification_id]
 
 
@@ -49,8 +50,8 @@ def test_both_seed_payloads_reach_the_outbox_and_end_sent(local):
         "sandbox-token-user_12345-ios",
         "sandbox-token-user_12345-web",
     ]
-    assert wait_for(lambda: channel_statuses(local, notification_id) == {"email": "SENT"})
-    assert wait_for(lambda: channel_statuses(local, event_id) == {"push": "SENT"})
+    wait_for_value(lambda: channel_statuses(local, notification_id), {"email": "SENT"})
+    wait_for_value(lambda: channel_statuses(local, event_id), {"push": "SENT"})
 
 
 @pytest.mark.parametrize("path", ["/event", "/api/v1/notifications/publish"])
@@ -69,7 +70,7 @@ def test_a_route_the_template_does_not_declare_is_403_as_api_gateway_answers(loc
 
 def test_bad_json_is_a_400_and_nothing_is_published(local):
     before = len(local.outbox())
-    wait_for(lambda: messages_in_queues(local) == 0)
+    wait_for_value(lambda: messages_in_queues(local), 0)
 
     status, body = local.request("POST", "/event", raw=b'{"user_id": "user_12345", "event_type": ')
 
@@ -144,7 +145,7 @@ def test_a_redriven_notification_ends_sent_once(fast_retries):
         _, body = local.request("GET", f"/event/{notification_id}")
         return body["channels"]["email"]["status"]
 
-    wait_for(lambda: email_status() == "DEAD_LETTERED", timeout=40)
+    wait_for_value(email_status, "DEAD_LETTERED", timeout=40)
     # The cause is fixed: the recipient has a working address now. Then the operator redrives.
     local.request("PUT", "/recipients/redrive-demo", {"contacts": {"email": "redriven@example.com"}})
     redrive = subprocess.run(
@@ -157,7 +158,7 @@ def test_a_redriven_notification_ends_sent_once(fast_retries):
     )
 
     assert redrive.returncode == 0, redrive.stderr
-    wait_for(lambda: email_status() == "SENT", timeout=30)
+    wait_for_value(email_status, "SENT", timeout=30)
     deliveries = [e for e in local.outbox() if e["notification_id"] == notification_id]
     assert [e["address"] for e in deliveries] == ["redriven@example.com"]
 
@@ -231,8 +232,7 @@ def test_a_recipient_put_over_http_gets_events_in_their_language_and_not_on_chan
     [push] = wait_for(lambda: delivered(local, event["event_id"]))
     assert push["address"] == "sandbox-token-ana-android"
     assert push["content"]["title"] == "Nuevo comentario"
-    assert wait_for(
-        lambda: channel_statuses(local, event["event_id"]) == {"push": "SENT", "email": "SUPPRESSED"}
-    )
+    expected = {"push": "SENT", "email": "SUPPRESSED"}
+    wait_for_value(lambda: channel_statuses(local, event["event_id"]), expected)
     assert local.request("DELETE", "/recipients/ana")[0] == 204
     assert local.request("GET", "/recipients/ana")[0] == 404

@@ -35,10 +35,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.template import load_template
+from devstack.template import REPO_ROOT, load_template
 from ops.slim_build import SERVICES
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
 MIB = 1 << 20
 LAMBDA_UNZIPPED_LIMIT_MIB = 250  # a function and all its layers, unzipped (262,144,000 bytes)
@@ -50,7 +49,7 @@ ARTIFACTS = {  # results key -> the template's logical id
     "push": "PushFunction",
     "common_layer": "CommonLayer",
 }
-SOURCES = [ROOT / "template.yaml", ROOT / "functions", ROOT / "layers" / "common"]
+SOURCES = [REPO_ROOT / "template.yaml", REPO_ROOT / "functions", REPO_ROOT / "layers" / "common"]
 
 VENDOR_SDKS: dict[str, tuple[str, ...]] = {
     "sendgrid": ("sendgrid", "python_http_client"),
@@ -84,7 +83,7 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def _newest_source() -> tuple[float, Path]:
-    newest = (0.0, ROOT)
+    newest = (0.0, REPO_ROOT)
     for source in SOURCES:
         for path in [source] if source.is_file() else _files(source):
             newest = max(newest, (path.stat().st_mtime, path))
@@ -102,7 +101,7 @@ def ensure_build(build_dir: Path, *, allow_build: bool) -> None:
     reason = (
         f"missing {', '.join(missing)}"
         if missing or not built_at
-        else f"older than {newest_path.relative_to(ROOT)}"
+        else f"older than {newest_path.relative_to(REPO_ROOT)}"
     )
     if not allow_build:
         if missing:
@@ -110,7 +109,7 @@ def ensure_build(build_dir: Path, *, allow_build: bool) -> None:
         print(f"warning: {build_dir} is {reason}; measuring it as it is (--no-build)")
         return
     print(f"{build_dir} is {reason}: running `make build`", flush=True)
-    subprocess.run(["make", "build"], cwd=ROOT, check=True)  # noqa: S607 - make from PATH, as a user would
+    subprocess.run(["make", "build"], cwd=REPO_ROOT, check=True)  # noqa: S607 - make from PATH, as a user would
 
 
 # ------------------------------------------------------------------ measures
@@ -231,7 +230,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--no-build", action="store_true", help="measure .aws-sam/build as it is")
-    parser.add_argument("--build-dir", type=Path, default=ROOT / ".aws-sam" / "build")
+    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / ".aws-sam" / "build")
     args = parser.parse_args()
     build_dir: Path = args.build_dir
     ensure_build(build_dir, allow_build=not args.no_build)

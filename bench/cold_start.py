@@ -55,14 +55,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack.template import Stack, load_template
+from devstack.stack import SEED_FILE
+from devstack.template import REPO_ROOT, Stack, load_template
 from ops.slim_build import slim_botocore
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
 STUBS = Path(__file__).with_name("_stubs.py")
-LAYER = ROOT / "layers" / "common"
-EVENTS = ROOT / "events"
+LAYER = REPO_ROOT / "layers" / "common"
+EVENTS = REPO_ROOT / "events"
 FUNCTIONS = {
     "publish": "PublishFunction",
     "email": "EmailFunction",
@@ -171,7 +171,7 @@ def answers() -> str:
     """The stubs' answers: the sample events' recipient, and each vendor's credentials."""
     from notifier.recipients import RecipientDocument  # noqa: PLC0415 - the parent only
 
-    seed = json.loads((ROOT / "devstack" / "seed_recipients.json").read_text())
+    seed = json.loads(SEED_FILE.read_text())
     from datetime import UTC, datetime  # noqa: PLC0415
 
     recipients = {}
@@ -220,7 +220,7 @@ def shipped_site(function: str, into: Path) -> Path:
     shipped = set(RUNTIME_PACKAGES)  # the floor: the runtime's boto3 alone
     if function in FUNCTIONS:
         shipped |= _requirements(LAYER / "requirements.txt")
-        shipped |= _requirements(ROOT / "functions" / function / "requirements.txt")
+        shipped |= _requirements(REPO_ROOT / "functions" / function / "requirements.txt")
     for name in sorted(shipped):
         distribution = importlib.metadata.distribution(name)
         root = Path(str(distribution.locate_file("")))
@@ -236,7 +236,7 @@ def shipped_site(function: str, into: Path) -> Path:
 
 
 def child_environment(
-    function: str, stack: Stack, stub_answers: str, site: Path, code: Path = ROOT
+    function: str, stack: Stack, stub_answers: str, site: Path, code: Path = REPO_ROOT
 ) -> dict[str, str]:
     event_file = "api_publish_event.json" if function == "publish" else f"sqs_{function}_critical.json"
     return {
@@ -282,7 +282,7 @@ def check(function: str, report: dict[str, Any]) -> None:
 
 
 def prepare(
-    target: str, stack: Stack, stub_answers: str, sites: Path, *, code: Path = ROOT
+    target: str, stack: Stack, stub_answers: str, sites: Path, *, code: Path = REPO_ROOT
 ) -> tuple[str, dict[str, str]]:
     """The child's code and environment for one target."""
     site = shipped_site(target, sites)
@@ -316,7 +316,7 @@ def main() -> None:
     parser.add_argument(
         "--code",
         type=Path,
-        default=ROOT,
+        default=REPO_ROOT,
         help="measure the functions/ and layers/common/ of this tree (e.g. a copy from before a change)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
@@ -351,7 +351,7 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(sites)
-    if args.no_write or args.code.resolve() != ROOT:
+    if args.no_write or args.code.resolve() != REPO_ROOT:
         return
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     merged = {

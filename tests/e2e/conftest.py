@@ -48,13 +48,16 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20, every: float = 0
 
 def wait_for_value(read: Callable[[], Any], expected: Any, timeout: float = 20, every: float = 0.1) -> None:
     """Wait until `read()` answers `expected`; when it does not in time, say what it answered last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = read()
-        if last == expected or time.monotonic() >= deadline:
-            break
-        time.sleep(every)
-    assert last == expected, f"after {timeout} s still {last!r}, not {expected!r}"
+    last: list[Any] = []
+
+    def matches() -> bool:
+        last[:] = [read()]
+        return bool(last[0] == expected)
+
+    try:
+        wait_for(matches, timeout, every)
+    except AssertionError:
+        raise AssertionError(f"after {timeout} s still {last[0]!r}, not {expected!r}") from None
 
 
 def emulator(local: LocalStackProcess, service: str) -> Any:

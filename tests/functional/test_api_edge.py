@@ -70,7 +70,7 @@ def _header(answer: dict, name: str) -> str | None:
     return values[0] if values else single
 
 
-@pytest.mark.parametrize(
+EVERY_KIND_OF_ANSWER = pytest.mark.parametrize(
     "event",
     [
         load_event("api_publish_event.json"),
@@ -79,19 +79,15 @@ def _header(answer: dict, name: str) -> str | None:
     ],
     ids=["202", "400", "404"],
 )
+"""An accepted event, a rejected one, and a status that is not found."""
+
+
+@EVERY_KIND_OF_ANSWER
 def test_without_an_origin_no_answer_lets_a_browser_read_it(deployment, publish, event):
     assert _header(publish(event), "Access-Control-Allow-Origin") is None
 
 
-@pytest.mark.parametrize(
-    "event",
-    [
-        load_event("api_publish_event.json"),
-        load_event("api_publish_event_invalid.json"),
-        api_event("GET", "/event/unknown", resource="/event/{event_id}", path_parameters={"event_id": "x"}),
-    ],
-    ids=["202", "400", "404"],
-)
+@EVERY_KIND_OF_ANSWER
 def test_with_an_origin_every_answer_names_it(deployment, publish, monkeypatch, event):
     monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://app.example.com")
     runtime.reset()

@@ -32,8 +32,17 @@ work; sockets, TLS and the network are not in it. The child's time includes load
 import the handler module; `cold` adds the first invocation. `wall` is the child's whole life seen
 from outside (interpreter start and exit included), for reference.
 
-Budgets: publish <= 1.5 x floor; each consumer <= 2.0 x floor. Prints a table and merges `cold_ms`
-and `cold_import_ms` ({"floor", "publish", "email", "sms", "push"}) into bench/results.json.
+Beside each function, for reference (no budget): `naive`, its libraries alone, as the issue that set
+the budgets describes them ("importing boto3, pydantic, Powertools and one vendor SDK naively"): in a
+fresh interpreter with the function's packages, `import boto3`, Powertools' Logger, Metrics and
+Tracer and the utility the function is built on (the REST event handler; the batch utility), one
+pydantic model defined and used, the vendor SDK's client imported as its README shows, and the
+function's AWS clients built with boto3 (`NAIVE`). None of our code and no event: how much of the
+floor multiple the chosen libraries take before a line of the function runs.
+
+Budgets: publish <= 1.5 x floor; each consumer <= 2.0 x floor. Prints a table and merges `cold_ms`,
+`cold_import_ms` ({"floor", "publish", "email", "sms", "push"}) and `cold_naive_ms` (the functions)
+into bench/results.json.
 
     PYTHONPATH=layers/common .venv/bin/python -m bench.cold_start [--runs 5] [--only push]
 """
@@ -135,6 +144,44 @@ print(json.dumps({
     "calls": dict(stubs.calls),
 }))
 """
+
+NAIVE_CHILD = """
+import json, os, sys, time
+sys.path[:0] = [os.environ.pop("BENCH_SITE")]
+t0 = time.perf_counter()
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from pydantic import BaseModel
+{imports}
+
+class Body(BaseModel):
+    text: str
+
+Body(text="hello")
+clients = [boto3.client(name) for name in {clients!r}]
+t1 = time.perf_counter()
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "cold_ms": (t1 - t0) * 1000}}))
+"""
+
+_BATCH = "from aws_lambda_powertools.utilities.batch import BatchProcessor, process_partial_response"
+_CONSUMER_CLIENTS = ("dynamodb", "sqs", "secretsmanager")
+NAIVE: dict[str, tuple[tuple[str, ...], str]] = {
+    "publish": (
+        ("sns", "dynamodb"),
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver",
+    ),
+    "email": (
+        _CONSUMER_CLIENTS,
+        f"{_BATCH}\nfrom sendgrid import SendGridAPIClient\nfrom sendgrid.helpers.mail import Mail",
+    ),
+    "sms": (_CONSUMER_CLIENTS, f"{_BATCH}\nfrom twilio.rest import Client"),
+    "push": (
+        _CONSUMER_CLIENTS,
+        f"{_BATCH}\nimport firebase_admin\nfrom firebase_admin import credentials, messaging",
+    ),
+}
+"""Each function's naive reference: the AWS clients it builds, and the imports beyond boto3, Powertools'
+Logger, Metrics and Tracer, and pydantic."""
 
 
 @dataclass
@@ -291,6 +338,32 @@ def prepare(
     return FUNCTION_CHILD, child_environment(target, stack, stub_answers, site, code)
 
 
+def _figures(runs: list[Run]) -> str:
+    """cold (min-max), import, stubs and wall: the table's columns."""
+    colds = [r.cold_ms for r in runs]
+    return (
+        f"{statistics.median(colds):7.1f} ({min(colds):6.1f}-{max(colds):6.1f})"
+        f" {statistics.median(r.import_ms for r in runs):8.1f}"
+        f" {statistics.median(r.stubs_ms for r in runs):6.1f}"
+        f" {statistics.median(r.wall_ms for r in runs):7.1f}"
+    )
+
+
+def _naive_label(function: str) -> str:
+    return f"{function}, naive"
+
+
+def prepare_naive(function: str, sites: Path) -> tuple[str, dict[str, str]]:
+    """The child's code and environment for a function's naive reference (see the module's
+    docstring), with the packages of the function's site, which `prepare(function, ...)` made."""
+    clients, imports = NAIVE[function]
+    site = sites / function
+    if not site.is_dir():
+        raise RuntimeError(f"no site for {function}: prepare() it first")
+    code = NAIVE_CHILD.format(imports=imports, clients=list(clients))
+    return code, {"PATH": os.environ.get("PATH", ""), **LAMBDA_ENV, "BENCH_SITE": str(site)}
+
+
 def measure(children: dict[str, tuple[str, dict[str, str]]], runs: int) -> dict[str, list[Run]]:
     """`runs` children per target, in rounds (each round runs every target once, in turn), after one
     unmeasured round that fills the bytecode cache. Interleaved, the floor and the functions see
@@ -300,7 +373,7 @@ def measure(children: dict[str, tuple[str, dict[str, str]]], runs: int) -> dict[
     for run in range(runs + 1):
         for target, (child, env) in children.items():
             report, wall_ms = run_child(child, env)
-            if target != "floor":
+            if target in FUNCTIONS:
                 check(target, report)
             if run:
                 measured[target].append(
@@ -324,33 +397,39 @@ def main() -> None:
 
     stack = _stack()
     stub_answers = answers()
+    functions = args.only or list(FUNCTIONS)
     cold: dict[str, float] = {}
     imported: dict[str, float] = {}
+    naive: dict[str, float] = {}
     print(f"cold start, ms: median of {args.runs} fresh interpreters (min-max)")
-    print(f"  {'target':8} {'cold':>22} {'import':>8} {'stubs':>6} {'wall':>7}  budget")
+    print(f"  {'target':14} {'cold':>22} {'import':>8} {'stubs':>6} {'wall':>7}  budget")
     sites = Path(tempfile.mkdtemp(prefix="bench-cold-start-"))
     try:
         children = {
             target: prepare(target, stack, stub_answers, sites, code=args.code.resolve())
-            for target in ["floor", *(args.only or FUNCTIONS)]
+            for target in ["floor", *functions]
         }
-        for target, runs in measure(children, args.runs).items():
-            colds = [r.cold_ms for r in runs]
-            cold[target] = round(statistics.median(colds), 1)
-            imported[target] = round(statistics.median(r.import_ms for r in runs), 1)
-            verdict = ""
-            if target in BUDGETS:
-                limit = BUDGETS[target] * cold["floor"]
-                ratio = cold[target] / cold["floor"]
-                passed = "PASS" if cold[target] <= limit else "FAIL"
-                verdict = f"{passed}: {ratio:.2f} x floor (<= {BUDGETS[target]} x, {limit:.0f} ms)"
-            print(
-                f"  {target:8} {cold[target]:7.1f} ({min(colds):6.1f}-{max(colds):6.1f})"
-                f" {imported[target]:8.1f} {statistics.median(r.stubs_ms for r in runs):6.1f}"
-                f" {statistics.median(r.wall_ms for r in runs):7.1f}  {verdict}"
-            )
+        children.update({_naive_label(f): prepare_naive(f, sites) for f in functions})
+        measured = measure(children, args.runs)
     finally:
         shutil.rmtree(sites)
+    floor = round(statistics.median(r.cold_ms for r in measured["floor"]), 1)
+    for target in ["floor", *(t for f in functions for t in (f, _naive_label(f)))]:
+        runs = measured[target]
+        median = round(statistics.median(r.cold_ms for r in runs), 1)
+        if target in BUDGETS:
+            cold[target] = median
+            imported[target] = round(statistics.median(r.import_ms for r in runs), 1)
+            limit = BUDGETS[target] * floor
+            verdict = f"{'PASS' if median <= limit else 'FAIL'}: {median / floor:.2f} x floor"
+            verdict += f" (<= {BUDGETS[target]} x, {limit:.0f} ms)"
+        elif target == "floor":
+            cold[target] = imported[target] = median
+            verdict = ""
+        else:
+            naive[target.split(",")[0]] = median
+            verdict = f"reference: {median / floor:.2f} x floor"
+        print(f"  {target:14} {_figures(runs)}  {verdict}")
     if args.no_write or args.code.resolve() != REPO_ROOT:
         return
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -358,6 +437,7 @@ def main() -> None:
         **existing,
         "cold_ms": {**existing.get("cold_ms", {}), **cold},
         "cold_import_ms": {**existing.get("cold_import_ms", {}), **imported},
+        "cold_naive_ms": {**existing.get("cold_naive_ms", {}), **naive},
     }
     RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"written to {RESULTS}")

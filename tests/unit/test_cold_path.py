@@ -78,3 +78,27 @@ def test_no_function_loads_boto3(cold_starts, function):
     modules = cold_starts[function]["modules"]
     assert "botocore.client" in modules
     assert {"boto3", "s3transfer"}.isdisjoint(modules)
+
+
+VENDOR_SDKS = {"publish": None, "email": "sendgrid", "sms": "twilio", "push": "firebase_admin"}
+POWERTOOLS_UTILITY = {
+    "publish": "aws_lambda_powertools.event_handler.api_gateway",
+    **dict.fromkeys(("email", "sms", "push"), "aws_lambda_powertools.utilities.batch.base"),
+}
+
+
+@pytest.mark.parametrize("function", list(cold_start.FUNCTIONS))
+def test_the_naive_reference_loads_the_functions_libraries_and_none_of_its_code(function):
+    """`cold_naive_ms`: boto3 with the function's clients, Powertools with its utility, pydantic with a
+    model built, and the function's vendor SDK, in a fresh interpreter with the function's packages."""
+    with tempfile.TemporaryDirectory() as sites:
+        cold_start.shipped_site(function, Path(sites))
+        child, env = cold_start.prepare_naive(function, Path(sites))
+        facts, _ = cold_start.run_child(child + 'print(json.dumps({"modules": sorted(sys.modules)}))\n', env)
+    modules = set(facts["modules"])
+    expected = {"boto3", "botocore.client", "pydantic.main", "aws_lambda_powertools.logging.logger"}
+    assert expected | {POWERTOOLS_UTILITY[function]} <= modules
+    for vendor_function, sdk in VENDOR_SDKS.items():
+        if sdk is not None:
+            assert (sdk in modules) == (vendor_function == function), sdk
+    assert not {m for m in modules if m.split(".")[0] in ("notifier", "app")}

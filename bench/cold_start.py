@@ -338,6 +338,10 @@ def prepare(
     return FUNCTION_CHILD, child_environment(target, stack, stub_answers, site, code)
 
 
+def _median(runs: list[Run]) -> float:
+    return round(statistics.median(r.cold_ms for r in runs), 1)
+
+
 def _figures(runs: list[Run]) -> str:
     """cold (min-max), import, stubs and wall: the table's columns."""
     colds = [r.cold_ms for r in runs]
@@ -413,23 +417,21 @@ def main() -> None:
         measured = measure(children, args.runs)
     finally:
         shutil.rmtree(sites)
-    floor = round(statistics.median(r.cold_ms for r in measured["floor"]), 1)
-    for target in ["floor", *(t for f in functions for t in (f, _naive_label(f)))]:
-        runs = measured[target]
-        median = round(statistics.median(r.cold_ms for r in runs), 1)
-        if target in BUDGETS:
-            cold[target] = median
-            imported[target] = round(statistics.median(r.import_ms for r in runs), 1)
-            limit = BUDGETS[target] * floor
-            verdict = f"{'PASS' if median <= limit else 'FAIL'}: {median / floor:.2f} x floor"
-            verdict += f" (<= {BUDGETS[target]} x, {limit:.0f} ms)"
-        elif target == "floor":
-            cold[target] = imported[target] = median
-            verdict = ""
-        else:
-            naive[target.split(",")[0]] = median
-            verdict = f"reference: {median / floor:.2f} x floor"
-        print(f"  {target:14} {_figures(runs)}  {verdict}")
+    floor = cold["floor"] = imported["floor"] = _median(measured["floor"])
+    print(f"  {'floor':14} {_figures(measured['floor'])}")
+    for function in functions:
+        runs = measured[function]
+        cold[function] = _median(runs)
+        imported[function] = round(statistics.median(r.import_ms for r in runs), 1)
+        limit = BUDGETS[function] * floor
+        verdict = "PASS" if cold[function] <= limit else "FAIL"
+        print(
+            f"  {function:14} {_figures(runs)}  {verdict}: {cold[function] / floor:.2f} x floor"
+            f" (<= {BUDGETS[function]} x, {limit:.0f} ms)"
+        )
+        label = _naive_label(function)
+        naive[function] = _median(measured[label])
+        print(f"  {label:14} {_figures(measured[label])}  reference: {naive[function] / floor:.2f} x floor")
     if args.no_write or args.code.resolve() != REPO_ROOT:
         return
     existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

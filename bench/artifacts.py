@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import re
 import subprocess
@@ -35,20 +34,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cold_start import FUNCTIONS
+from bench.report import record
 from devstack.template import REPO_ROOT, load_template
 from ops.slim_build import SERVICES
 
-RESULTS = Path(__file__).with_name("results.json")
 MIB = 1 << 20
 LAMBDA_UNZIPPED_LIMIT_MIB = 250  # a function and all its layers, unzipped (262,144,000 bytes)
 
-ARTIFACTS = {  # results key -> the template's logical id
-    "publish": "PublishFunction",
-    "email": "EmailFunction",
-    "sms": "SmsFunction",
-    "push": "PushFunction",
-    "common_layer": "CommonLayer",
-}
+ARTIFACTS = {**FUNCTIONS, "common_layer": "CommonLayer"}  # results key -> the template's logical id
 SOURCES = [REPO_ROOT / "template.yaml", REPO_ROOT / "functions", REPO_ROOT / "layers" / "common"]
 
 VENDOR_SDKS: dict[str, tuple[str, ...]] = {
@@ -258,12 +252,13 @@ def main() -> None:
     for check in checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.name:{width}}  {check.detail}")
 
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["artifact_mb"] = {key: round(size / MIB, 3) for key, size in unzipped.items()}
-    results["artifact_zip_mb"] = {key: round(size / MIB, 3) for key, size in zipped.items()}
-    results["artifact_checks"] = {check.name: check.as_json() for check in checks}
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    record(
+        {
+            "artifact_mb": {key: round(size / MIB, 3) for key, size in unzipped.items()},
+            "artifact_zip_mb": {key: round(size / MIB, 3) for key, size in zipped.items()},
+            "artifact_checks": {check.name: check.as_json() for check in checks},
+        }
+    )
     if not all(check.passed for check in checks):
         sys.exit(1)
 

@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -46,6 +45,7 @@ from bench import _stubs
 from bench.cold_start import _stack as dummy_stack
 from bench.cold_start import answers as stub_answers
 from bench.cold_start import function_environment
+from bench.report import record
 from devstack.provision import provision
 from devstack.template import Stack, load_template
 from notifier import runtime
@@ -58,7 +58,6 @@ from tests.fakes.fcm import FcmFake
 from tests.fakes.sendgrid import SendGridFake
 from tests.fakes.twilio import TwilioFake
 
-RESULTS = Path(__file__).with_name("results.json")
 BATCH = 10
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "bench-token"  # noqa: S105 - a fake's credential
@@ -257,9 +256,7 @@ def main() -> None:
                     f"({min(timings):.3f}-{max(timings):.3f})"
                     f"   {statistics.median(sends):.3f} ({min(sends):.3f}-{max(sends):.3f})"
                 )
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**existing, **results}, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    record(results)
 
 
 if __name__ == "__main__":

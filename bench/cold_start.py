@@ -64,11 +64,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import record
 from devstack.stack import SEED_FILE
 from devstack.template import REPO_ROOT, Stack, load_template
 from ops.slim_build import slim_botocore
 
-RESULTS = Path(__file__).with_name("results.json")
 STUBS = Path(__file__).with_name("_stubs.py")
 LAYER = REPO_ROOT / "layers" / "common"
 EVENTS = REPO_ROOT / "events"
@@ -434,15 +434,7 @@ def main() -> None:
         print(f"  {label:14} {_figures(measured[label])}  reference: {naive[function] / floor:.2f} x floor")
     if args.no_write or args.code.resolve() != REPO_ROOT:
         return
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged = {
-        **existing,
-        "cold_ms": {**existing.get("cold_ms", {}), **cold},
-        "cold_import_ms": {**existing.get("cold_import_ms", {}), **imported},
-        "cold_naive_ms": {**existing.get("cold_naive_ms", {}), **naive},
-    }
-    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    record({"cold_ms": cold, "cold_import_ms": imported, "cold_naive_ms": naive}, merge=True)
 
 
 if __name__ == "__main__":

@@ -52,10 +52,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.report import load, record
 from devstack.template import Stack, load_template
 
 HERE = Path(__file__).parent
-RESULTS = HERE / "results.json"
 PRICES = HERE / "prices.json"
 
 MB_PER_VCPU = 1769  # Lambda: one full vCPU at 1,769 MB, proportionally less below
@@ -454,7 +454,7 @@ def main() -> None:
     )
     from_template(a)
     prices, document = load_prices()
-    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = load()
 
     print(
         f"prices: {PRICES.name}, {document['region']}, {document['architecture']}, list prices as of "
@@ -488,18 +488,17 @@ def main() -> None:
     assumptions["log_bytes"] = LOG_BYTES
     assumptions["prices"] = f"bench/prices.json, {document['region']}, as of {document['as_of']}, not fetched"
     assumptions["fixed_usd_per_month"] = {k: round(v, 2) for k, v in fixed.items()}
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}  # re-read: others write too
-    results["cost_usd_per_million"] = round(total, 4)
-    results["cost_breakdown_usd_per_million"] = {
-        k: round(v, 4) for k, v in by_service(single, prices).items()
-    }
-    results["cost_bulk100_usd_per_million"] = round(bulk_total, 4)
-    results["cost_bulk100_breakdown_usd_per_million"] = {
-        k: round(v, 4) for k, v in by_service(bulk, prices).items()
-    }
-    results["cost_assumptions"] = assumptions
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    record(
+        {
+            "cost_usd_per_million": round(total, 4),
+            "cost_breakdown_usd_per_million": {k: round(v, 4) for k, v in by_service(single, prices).items()},
+            "cost_bulk100_usd_per_million": round(bulk_total, 4),
+            "cost_bulk100_breakdown_usd_per_million": {
+                k: round(v, 4) for k, v in by_service(bulk, prices).items()
+            },
+            "cost_assumptions": assumptions,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ merges `local_e2e` into bench/results.json.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -24,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from bench.report import record
 from devstack.process import LocalStackProcess
 
-RESULTS = Path(__file__).with_name("results.json")
 EVENT = {
     "user_id": "alice",
     "event_type": "LIKE",
@@ -165,9 +164,7 @@ def main() -> None:
     width = max(map(len, figures))
     for name, value in figures.items():
         print(f"local_e2e.{name:<{width}}  {value}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["local_e2e"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    record({"local_e2e": figures})
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench import _stubs
-from bench.cold_start import EVENTS, LAMBDA_ENV, RESULTS, _stack, function_environment
+from bench.cold_start import EVENTS, LAMBDA_ENV, _stack, function_environment
+from bench.report import record
 
 CPU_BUDGET_MS = 2.0
 SNS_CALLS_BUDGET = 0.1
@@ -151,14 +152,7 @@ def main() -> None:
         print(f"  {name:18} {invocations:11} {cpu_ms:13.3f} {calls:16.3f}  {', '.join(verdicts)}")
     if args.no_write:
         return
-    existing = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged = {
-        **existing,
-        "publish_cpu_ms_per_event": {**existing.get("publish_cpu_ms_per_event", {}), **cpu},
-        "sns_calls_per_event": {**existing.get("sns_calls_per_event", {}), **sns},
-    }
-    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
-    print(f"written to {RESULTS}")
+    record({"publish_cpu_ms_per_event": cpu, "sns_calls_per_event": sns}, merge=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,22 @@ RESULTS = Path(__file__).with_name("results.json")
 CHANNELS = ("email", "sms", "push")
 
 
+def load() -> dict[str, Any]:
+    """What the measuring modules have written so far ({} before the first)."""
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+
+
+def record(figures: dict[str, Any], *, merge: bool = False) -> None:
+    """Write `figures` into bench/results.json, keeping every other module's keys: each key of
+    `figures` replaces the one there or, with `merge`, its dict is merged into the one there (a run
+    of some functions only keeps the others' figures)."""
+    results = load()
+    for key, value in figures.items():
+        results[key] = {**results.get(key, {}), **value} if merge else value
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {RESULTS}")
+
+
 @dataclass(frozen=True)
 class Row:
     key: str
@@ -103,8 +119,7 @@ def report(results: dict[str, Any]) -> tuple[list[str], int]:
 
 
 def main() -> int:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    lines, failed = report(results)
+    lines, failed = report(load())
     print("\n".join(lines))
     print(f"\n{failed} budget(s) failed" if failed else "\nevery budget passes")
     return 1 if failed else 0

@@ -8,6 +8,7 @@ collector.pause()  # until the first invocation ends: see notifier.collector
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -18,26 +19,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from notifier import publishing, runtime, snapstart
-from notifier.api_edge import allow_origin, too_large
-from notifier.api_errors import error_response, validation_error_response
-from notifier.errors import (
-    IdempotencyKeyInUseError,
-    IdempotencyKeyReusedError,
-    IdempotencyUnavailableError,
-    InvalidRequestError,
-    NotFoundError,
-    NothingPublishedError,
-    PublishError,
-)
+from notifier import api_docs, api_edge, publishing, runtime, snapstart, strict_json
+from notifier.api_docs import responses
+from notifier.api_errors import RETRY_SOON, response_for, validation_error_response
+from notifier.errors import NotFoundError, NothingPublishedError, NotifierError
 from notifier.idempotency import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, Answer, scope_of
 from notifier.models import (
+    IDEMPOTENCY_KEY_JSON_PATTERN,
+    IDEMPOTENCY_KEY_MAX_CHARS,
     RECIPIENT_ID_PATTERN,
     BulkEventRequest,
+    BulkNotPublished,
+    BulkPublished,
+    EventAccepted,
     EventRequest,
     EventStatus,
-    FieldProblem,
     IdempotencyKey,
+    PublishAccepted,
     PublishRequest,
 )
 from notifier.observability import logger, metrics
@@ -45,22 +43,28 @@ from notifier.recipients import Recipient, RecipientDocument
 from notifier.settings import get_settings
 from notifier.tracing import AWS, traced
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 
-_RETRY_SOON = {"Retry-After": "1"}
+# Errors every POST can answer: invalid, a key in use or reused, too large, not JSON, unavailable.
+_POST_ERRORS = (400, 403, 409, 413, 415, 422, 429, 503)
 
 
 IdempotencyKeyHeader = Annotated[
     IdempotencyKey,
     Header(
         alias=IDEMPOTENCY_KEY_HEADER,
+        max_length=IDEMPOTENCY_KEY_MAX_CHARS,
+        pattern=IDEMPOTENCY_KEY_JSON_PATTERN,
         description="Makes the POST safe to retry: within the idempotency window, the same key and body "
         "get the first answer again and publish nothing.",
     ),
 ]
 
 
-@app.post("/api/v1/notifications/publish")
+@app.post(
+    "/api/v1/notifications/publish",
+    responses=responses({202: (PublishAccepted, "Accepted: the notification is queued.")}, _POST_ERRORS),
+)
 def publish_notification(
     request: PublishRequest, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[str]:
@@ -73,7 +77,10 @@ def publish_notification(
     return _answer(request, idempotency_key, publish)
 
 
-@app.post("/event")
+@app.post(
+    "/event",
+    responses=responses({202: (EventAccepted, "Accepted: queued for the event's channels.")}, _POST_ERRORS),
+)
 def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     def publish() -> Answer:
         accepted = publishing.publish_event(
@@ -84,7 +91,17 @@ def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader =
     return _answer(request, idempotency_key, publish)
 
 
-@app.post("/events/bulk")
+@app.post(
+    "/events/bulk",
+    responses=responses(
+        {
+            202: (BulkPublished, "Every event was queued."),
+            207: (BulkPublished, "Some events were queued and some were not: see each result."),
+        },
+        _POST_ERRORS,
+        error_models={503: BulkNotPublished},
+    ),
+)
 def publish_events(request: BulkEventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     """202 when every event was queued, 207 when some were not (see each result); 503 when none was."""
 
@@ -120,7 +137,10 @@ def _answer(request: BaseModel, idempotency_key: str | None, publish: Callable[[
     )
 
 
-@app.get("/event/<event_id>")
+@app.get(
+    "/event/<event_id>",
+    responses=responses({200: (EventStatus, "The status of each channel.")}, (400, 403, 404, 429, 503)),
+)
 def event_status(event_id: Annotated[str, Path(min_length=1, max_length=128)]) -> EventStatus:
     found = runtime.status_store().get(event_id)
     if found is None:
@@ -131,7 +151,13 @@ def event_status(event_id: Annotated[str, Path(min_length=1, max_length=128)]) -
 RecipientIdPath = Annotated[str, Path(pattern=RECIPIENT_ID_PATTERN)]
 
 
-@app.put("/recipients/<recipientId>")
+@app.put(
+    "/recipients/<recipientId>",
+    responses=responses(
+        {201: (Recipient, "Created: the stored recipient."), 200: (Recipient, "Replaced: the same.")},
+        (400, 403, 413, 415, 429, 503),
+    ),
+)
 def put_recipient(recipientId: RecipientIdPath, document: RecipientDocument) -> Response[str]:  # noqa: N803
     """Create or replace the recipient: 201 when created, 200 when replaced; the stored document."""
     recipient = document.for_recipient(recipientId, updated_at=datetime.now(UTC))
@@ -143,7 +169,10 @@ def put_recipient(recipientId: RecipientIdPath, document: RecipientDocument) -> 
     )
 
 
-@app.get("/recipients/<recipientId>")
+@app.get(
+    "/recipients/<recipientId>",
+    responses=responses({200: (Recipient, "The stored recipient.")}, (400, 403, 404, 429, 503)),
+)
 def get_recipient(recipientId: RecipientIdPath) -> Recipient:  # noqa: N803
     found = runtime.recipient_store().get(recipientId)
     if found is None:
@@ -151,11 +180,47 @@ def get_recipient(recipientId: RecipientIdPath) -> Recipient:  # noqa: N803
     return found
 
 
-@app.delete("/recipients/<recipientId>")
+@app.delete(
+    "/recipients/<recipientId>",
+    responses=responses({204: (None, "Deleted.")}, (400, 403, 404, 429, 503)),
+)
 def delete_recipient(recipientId: RecipientIdPath) -> Response[str]:  # noqa: N803
     if not runtime.recipient_store().delete(recipientId):
         raise NotFoundError(f"no recipient with id {recipientId!r}")
     return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_document())
+
+
+@app.get("/docs", include_in_schema=False)
+def api_docs_page() -> Response[str]:
+    if (app.current_event.query_string_parameters or {}).get("format") == "json":
+        return openapi_document()  # where the page says its document is
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=_page())
+
+
+def _document() -> str:
+    if get_settings().api_docs != "Enabled":
+        raise NotFoundError("the API documentation is switched off (ApiDocs=Disabled)")
+    return _generated_document()
+
+
+def _page() -> str:
+    _document()
+    return _generated_page()
+
+
+@cache
+def _generated_document() -> str:
+    return api_docs.document(app)
+
+
+@cache
+def _generated_page() -> str:
+    return api_docs.page(_generated_document())
 
 
 @app.exception_handler(RequestValidationError)
@@ -163,20 +228,9 @@ def _invalid_request(exc: RequestValidationError) -> Response[Any]:
     return validation_error_response(exc.errors())
 
 
-@app.exception_handler(InvalidRequestError)
-def _cannot_publish_as_sent(exc: InvalidRequestError) -> Response[Any]:
-    fields = [FieldProblem(field=field, reason=reason) for field, reason in exc.problems.items()]
-    return error_response(400, "invalid_request", str(exc), fields)
-
-
-@app.exception_handler(NotFoundError)
-def _not_found(exc: NotFoundError) -> Response[Any]:
-    return error_response(404, "not_found", str(exc))
-
-
-@app.exception_handler(PublishError)
-def _not_published(exc: PublishError) -> Response[Any]:
-    return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
+@app.exception_handler(NotifierError)
+def _refused(exc: NotifierError) -> Response[Any]:
+    return response_for(exc)  # one table: notifier.api_errors.ANSWERS
 
 
 @app.exception_handler(NothingPublishedError)
@@ -185,23 +239,8 @@ def _no_event_published(exc: NothingPublishedError) -> Response[Any]:
         status_code=503,
         content_type=content_types.APPLICATION_JSON,
         body=exc.answer.model_dump_json(),
-        headers=_RETRY_SOON,
+        headers=RETRY_SOON,
     )
-
-
-@app.exception_handler(IdempotencyKeyReusedError)
-def _key_reused(exc: IdempotencyKeyReusedError) -> Response[Any]:
-    return error_response(422, "idempotency_key_reused", str(exc))
-
-
-@app.exception_handler(IdempotencyKeyInUseError)
-def _key_in_use(exc: IdempotencyKeyInUseError) -> Response[Any]:
-    return error_response(409, "idempotency_key_in_use", str(exc), headers=_RETRY_SOON, retryable=True)
-
-
-@app.exception_handler(IdempotencyUnavailableError)
-def _idempotency_unavailable(exc: IdempotencyUnavailableError) -> Response[Any]:
-    return error_response(503, "unavailable", str(exc), headers=_RETRY_SOON, retryable=True)
 
 
 snapstart.register(snapstart.warm_publisher)  # with SnapStart on: see notifier.snapstart
@@ -213,8 +252,12 @@ snapstart.register(snapstart.warm_publisher)  # with SnapStart on: see notifier.
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         settings = get_settings()
-        answer = too_large(event, settings.max_request_bytes) or app.resolve(event, context)
-        return allow_origin(answer, settings.cors_allow_origin)
+        return api_edge.serve(
+            event,
+            lambda: app.resolve(event, context),
+            max_request_bytes=settings.max_request_bytes,
+            cors_allow_origin=settings.cors_allow_origin,
+        )
     finally:
         collector.first_invocation_done()
 

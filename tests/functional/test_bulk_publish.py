@@ -84,6 +84,11 @@ def event(n: int, user_id: str = "user_12345", **payload: Any) -> dict[str, Any]
     }
 
 
+def padding(chars: int) -> dict[str, Any]:
+    """Payload fields of about `chars` characters in all, each within a payload value's bounds."""
+    return {f"note{i}": ["x" * 1000] * 32 for i in range(chars // 32_000)} | {"rest": "x" * (chars % 1000)}
+
+
 def bulk(events: list[dict[str, Any]], *, key: str | None = None) -> dict[str, Any]:
     headers = {"Idempotency-Key": key} if key else None
     return api_event("POST", "/events/bulk", body={"events": events}, headers=headers)
@@ -300,7 +305,7 @@ def test_an_unknown_field_beside_events_is_a_400(deployment, publish, sns):
 
 
 def test_events_too_large_for_one_call_together_are_split_by_size(deployment, publish, sns):
-    events = [event(n, note="x" * 40_000) for n in range(10)]  # ten 40 KB messages: over 256 KiB
+    events = [event(n, **padding(32_000)) for n in range(10)]  # ten 32 KB messages: over 256 KiB
 
     answer = publish(bulk(events))
 
@@ -310,7 +315,7 @@ def test_events_too_large_for_one_call_together_are_split_by_size(deployment, pu
 
 
 def test_an_event_too_large_for_sns_is_a_400_naming_it_and_nothing_is_published(deployment, publish, sns):
-    events = [event(0), event(1, note="x" * 300_000)]
+    events = [event(0), event(1, **padding(300_000))]
 
     answer = publish(bulk(events))
 

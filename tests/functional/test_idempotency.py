@@ -168,7 +168,9 @@ def test_two_keys_in_one_request_is_a_400(deployment, publish):
     answer = publish(request)
 
     assert answer["statusCode"] == 400
-    assert body_of(answer)["fields"] == [{"field": "Idempotency-Key", "reason": "send the header once"}]
+    assert body_of(answer)["fields"] == [
+        {"field": "Idempotency-Key", "reason": "sent more than once; send it once"}
+    ]
 
 
 def test_a_bad_key_and_a_bad_body_are_named_together(deployment, publish):

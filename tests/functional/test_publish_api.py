@@ -145,7 +145,8 @@ def test_when_sns_refuses_the_api_answers_503_and_records_nothing(deployment, pu
                     "parent_id": "post_1",
                     "parent_type": "post",
                     "timestamp": "2026-11-21T10:00:00Z",
-                    "note": "x" * 300_000,
+                    # each field within the payload's bounds, together over SNS's 256 KiB
+                    **{f"note{i}": ["x" * 300] * 32 for i in range(28)},
                 },
             },
             "payload",

@@ -1,43 +1,97 @@
-"""Error answers of the API: one body shape (`ErrorBody`) for every error."""
+"""Error answers of the API: one body shape (`ErrorBody`) for every error, one table from error to answer.
+
+`ANSWERS` maps each domain error type to its status, its `error` code and whether the same request may
+succeed later; an error type not in the table takes the answer of its nearest base class that is. A
+retryable answer carries `Retry-After`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from .errors import (
+    IdempotencyKeyInUseError,
+    IdempotencyKeyReusedError,
+    InvalidRequestError,
+    NotFoundError,
+    NotifierError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 from .models import ErrorBody, FieldProblem
 
 # Where pydantic says a problem is, past the request part ("body", "path", ...).
 _PARTS = ("body", "path", "query", "header")
+RETRY_SOON = {"Retry-After": "1"}
 
 
-def error_response(
-    status: int,
-    error: str,
-    message: str,
-    fields: list[FieldProblem] | None = None,
-    headers: dict[str, str] | None = None,
-    *,
-    retryable: bool = False,
-) -> Response[Any]:
-    body = ErrorBody(error=error, message=message, fields=fields or [], retryable=retryable)
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(),
-        headers=headers,
-    )
+class ErrorAnswer(NamedTuple):
+    status: int
+    error: str
+    retryable: bool = False
+
+
+ANSWERS: dict[type[NotifierError], ErrorAnswer] = {
+    InvalidRequestError: ErrorAnswer(400, "invalid_request"),
+    NotFoundError: ErrorAnswer(404, "not_found"),
+    IdempotencyKeyInUseError: ErrorAnswer(409, "idempotency_key_in_use", retryable=True),
+    PayloadTooLargeError: ErrorAnswer(413, "payload_too_large"),
+    UnsupportedMediaTypeError: ErrorAnswer(415, "unsupported_media_type"),
+    IdempotencyKeyReusedError: ErrorAnswer(422, "idempotency_key_reused"),
+    # Everything else raised on purpose is a dependency that did not answer (SNS, DynamoDB): retry.
+    NotifierError: ErrorAnswer(503, "unavailable", retryable=True),
+}
+
+
+def answer_for(exc: NotifierError) -> tuple[ErrorAnswer, ErrorBody]:
+    """The answer to `exc`, and its body."""
+    answer = next(ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS)
+    problems = exc.problems if isinstance(exc, InvalidRequestError) else {}
+    fields = [FieldProblem(field=field, reason=reason) for field, reason in problems.items()]
+    return answer, ErrorBody(error=answer.error, message=str(exc), fields=fields, retryable=answer.retryable)
+
+
+def response_for(exc: NotifierError) -> Response[Any]:
+    """`exc` as the resolver's answer."""
+    answer, body = answer_for(exc)
+    return _response(answer.status, body)
+
+
+def proxy_response_for(exc: NotifierError) -> dict[str, Any]:
+    """`exc` as an API Gateway proxy answer, for what is refused before the resolver runs."""
+    answer, body = answer_for(exc)
+    headers = {"Content-Type": ["application/json"]}
+    if answer.retryable:
+        headers |= {name: [value] for name, value in RETRY_SOON.items()}
+    return {
+        "statusCode": answer.status,
+        "multiValueHeaders": headers,
+        "body": body.model_dump_json(),
+        "isBase64Encoded": False,
+    }
 
 
 def validation_error_response(errors: Sequence[Any]) -> Response[Any]:
     """400 naming each field that is wrong, and why."""
     fields = [_field_problem(error) for error in errors]
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(400, "invalid_json", "the request body is not valid JSON", fields)
+        body = ErrorBody(error="invalid_json", message="the request body is not valid JSON", fields=fields)
+        return _response(400, body)
     summary = "; ".join(f"{f.field}: {f.reason}" for f in fields)
-    return error_response(400, "invalid_request", summary or "the request is not valid", fields)
+    body = ErrorBody(error="invalid_request", message=summary or "the request is not valid", fields=fields)
+    return _response(400, body)
+
+
+def _response(status: int, body: ErrorBody) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(),
+        headers=RETRY_SOON if body.retryable else None,
+    )
 
 
 def _field_problem(error: dict[str, Any]) -> FieldProblem:

@@ -25,6 +25,24 @@ class InvalidRequestError(NotifierError):
         """Each field at fault, and why."""
 
 
+class PayloadTooLargeError(InvalidRequestError):
+    """The body is larger than the API accepts; it was not read."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__({"body": f"larger than {limit} bytes"})
+        self.message = f"the request body is {size} bytes; at most {limit} are accepted"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """The body is not `application/json` (in UTF-8), the only kind of body the API reads."""
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__({"Content-Type": f"{content_type!r} is not application/json"})
+
+
 class PublishError(NotifierError):
     """SNS did not take the message; the caller may retry."""
 

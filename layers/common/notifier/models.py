@@ -14,11 +14,18 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
+    model_validator,
 )
 
 RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
@@ -34,6 +41,8 @@ IDEMPOTENCY_KEY_MAX_CHARS = 255
 _IDEMPOTENCY_KEY_PATTERN = re.compile(
     rf"[\x21-\x7e](?:[\x20-\x7e]{{0,{IDEMPOTENCY_KEY_MAX_CHARS - 2}}}[\x21-\x7e])?"
 )
+IDEMPOTENCY_KEY_JSON_PATTERN = f"^{_IDEMPOTENCY_KEY_PATTERN.pattern}$"
+"""The same, anchored, as the OpenAPI document states it."""
 
 
 class Channel(StrEnum):
@@ -74,7 +83,23 @@ RecipientId = Annotated[str, Field(pattern=RECIPIENT_ID_PATTERN, examples=["user
 class PublishRequest(BaseModel):
     """`POST /api/v1/notifications/publish`: one message to one recipient on one channel."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            # events/api_publish_notification.json, events/api_publish_notification_sms_critical.json
+            "examples": [
+                {"recipientId": "user-123", "type": "email", "messageBody": "Order shipped"},
+                {
+                    "recipientId": "user-123",
+                    "type": "sms",
+                    "messageBody": "Your login code is 482913",
+                    "priority": "critical",
+                    "to": "+14155550100",
+                },
+            ]
+        },
+    )
 
     recipient_id: RecipientId = Field(alias="recipientId")
     type: Channel
@@ -119,10 +144,53 @@ class PublishRequest(BaseModel):
         return value
 
 
-class EventPayload(BaseModel):
-    """The payload of a social event. Fields beyond these are kept and offered to the templates."""
+PAYLOAD_MAX_FIELDS = 32
+"""Fields of one event payload, its named fields included."""
+PAYLOAD_TEXT_MAX_CHARS = 1024
+PAYLOAD_LIST_MAX_ITEMS = 32
+SAFE_INTEGER = 2**53 - 1
+"""The largest integer every JSON reader (JavaScript's included) reads exactly."""
 
-    model_config = ConfigDict(extra="allow")
+PayloadScalar = (
+    Annotated[StrictStr, Field(max_length=PAYLOAD_TEXT_MAX_CHARS)]
+    | Annotated[StrictInt, Field(ge=-SAFE_INTEGER, le=SAFE_INTEGER)]
+    | Annotated[StrictFloat, Field(allow_inf_nan=False, ge=-SAFE_INTEGER, le=SAFE_INTEGER)]
+    | StrictBool
+    | None
+)
+_PAYLOAD_VALUE_RULE = (
+    f"must be text (at most {PAYLOAD_TEXT_MAX_CHARS} characters), a number between -(2^53-1) and "
+    f"2^53-1, true, false, null, or a flat list or object of at most {PAYLOAD_LIST_MAX_ITEMS} of those"
+)
+
+
+def _one_problem(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One reason for a payload value, instead of one per member of the union it failed."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError(_PAYLOAD_VALUE_RULE) from None
+
+
+PayloadValue = Annotated[
+    PayloadScalar
+    | Annotated[list[PayloadScalar], Field(max_length=PAYLOAD_LIST_MAX_ITEMS)]
+    | Annotated[
+        dict[Annotated[str, Field(max_length=64)], PayloadScalar],
+        Field(max_length=PAYLOAD_LIST_MAX_ITEMS),
+    ],
+    WrapValidator(_one_problem),
+]
+"""A payload field beyond the named ones: text, a number, a boolean, null, or one flat list or object
+of those. Bounded so that whatever is accepted renders and fits in the SNS message."""
+
+
+class EventPayload(BaseModel):
+    """The payload of a social event. Fields beyond these are kept and offered to the templates: each
+    a `PayloadValue`, at most PAYLOAD_MAX_FIELDS fields in all."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"maxProperties": PAYLOAD_MAX_FIELDS})
+    __pydantic_extra__: dict[str, PayloadValue] = Field(init=False)
 
     parent_id: str = Field(min_length=1, max_length=256)
     parent_type: str = Field(min_length=1, max_length=64)
@@ -131,11 +199,34 @@ class EventPayload(BaseModel):
         default=None, description="Overrides the event type's default priority."
     )
 
+    @model_validator(mode="after")
+    def _not_too_many_fields(self) -> EventPayload:
+        count = len(self.model_fields_set)  # extra fields included
+        if count > PAYLOAD_MAX_FIELDS:
+            raise ValueError(f"at most {PAYLOAD_MAX_FIELDS} fields (got {count})")
+        return self
+
 
 class EventRequest(BaseModel):
     """`POST /event`: something happened to `user_id`; the routing rules pick channels."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [  # events/api_publish_event.json: the seed document's event, as is
+                {
+                    "user_id": "user_12345",
+                    "event_type": "LIKE",
+                    "payload": {
+                        "parent_id": "post_67890",
+                        "parent_type": "post",
+                        "timestamp": "2023-10-15T12:34:56Z",
+                        "priority": "critical",
+                    },
+                }
+            ]
+        },
+    )
 
     user_id: RecipientId
     event_type: SocialEventType
@@ -145,15 +236,49 @@ class EventRequest(BaseModel):
 class BulkEventRequest(BaseModel):
     """`POST /events/bulk`: up to BULK_MAX_EVENTS events, each exactly the body of `POST /event`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [  # events/api_publish_events_bulk.json
+                {
+                    "events": [
+                        {
+                            "user_id": "user_12345",
+                            "event_type": "LIKE",
+                            "payload": {
+                                "parent_id": "post_67890",
+                                "parent_type": "post",
+                                "timestamp": "2023-10-15T12:34:56Z",
+                                "priority": "critical",
+                            },
+                        },
+                        {
+                            "user_id": "user-123",
+                            "event_type": "COMMENT",
+                            "payload": {
+                                "parent_id": "post_67890",
+                                "parent_type": "post",
+                                "timestamp": "2023-10-15T12:35:10Z",
+                                "actor_name": "Ana",
+                            },
+                        },
+                        {
+                            "user_id": "user-123",
+                            "event_type": "MESSAGE",
+                            "payload": {
+                                "parent_id": "thread_42",
+                                "parent_type": "thread",
+                                "timestamp": "2023-10-15T12:36:00Z",
+                                "actor_name": "Ana",
+                            },
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
     events: list[EventRequest] = Field(min_length=1, max_length=BULK_MAX_EVENTS)
-
-
-def _one_header_value(value: Any) -> Any:
-    if isinstance(value, list):
-        raise ValueError("send the header once")
-    return value
 
 
 def _valid_idempotency_key(value: str | None) -> str | None:
@@ -165,9 +290,7 @@ def _valid_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-IdempotencyKey = Annotated[
-    str | None, BeforeValidator(_one_header_value), AfterValidator(_valid_idempotency_key)
-]
+IdempotencyKey = Annotated[str | None, AfterValidator(_valid_idempotency_key)]
 """The value of the optional `Idempotency-Key` request header of every POST."""
 
 

@@ -47,6 +47,12 @@ class Settings(BaseModel):
         description="The one origin (or *) whose browsers may read the API's answers; unset: none.",
     )
 
+    api_docs: Literal["Enabled", "Disabled"] = Field(
+        alias="API_DOCS",
+        default="Enabled",
+        description="Enabled: GET /docs and GET /openapi.json answer (without an API key); Disabled: 404.",
+    )
+
     # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
     max_receive_count: int = Field(
         alias="MAX_RECEIVE_COUNT",

@@ -19,7 +19,7 @@ PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/n
 	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
 	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
-.PHONY: help setup run bench load chaos redrive test unit functional lint format typecheck build deploy deploy-localstack lock clean
+.PHONY: help setup run bench load chaos redrive test unit functional lint format typecheck openapi build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
@@ -29,6 +29,7 @@ help:
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov"
+	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"
 	@echo "make build      sam build, then bytecode and botocore's data trimmed (ops/slim_build.py; needs python3.13)"
 	@echo "make deploy     sam deploy (guided the first time)"
 	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
@@ -105,6 +106,10 @@ lint: setup
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
+# The API's published contract, generated from the code; a test fails when the committed one is stale.
+openapi: $(VENV)/.installed
+	$(BIN)/python -m ops.openapi
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -25,8 +25,6 @@ from notifier.api_errors import RETRY_SOON, response_for, validation_error_respo
 from notifier.errors import NotFoundError, NothingPublishedError, NotifierError
 from notifier.idempotency import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, Answer, scope_of
 from notifier.models import (
-    IDEMPOTENCY_KEY_JSON_PATTERN,
-    IDEMPOTENCY_KEY_MAX_CHARS,
     RECIPIENT_ID_PATTERN,
     BulkEventRequest,
     BulkNotPublished,
@@ -53,8 +51,6 @@ IdempotencyKeyHeader = Annotated[
     IdempotencyKey,
     Header(
         alias=IDEMPOTENCY_KEY_HEADER,
-        max_length=IDEMPOTENCY_KEY_MAX_CHARS,
-        pattern=IDEMPOTENCY_KEY_JSON_PATTERN,
         description="Makes the POST safe to retry: within the idempotency window, the same key and body "
         "get the first answer again and publish nothing.",
     ),

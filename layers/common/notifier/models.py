@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_validator,
@@ -290,7 +291,19 @@ def _valid_idempotency_key(value: str | None) -> str | None:
     return value
 
 
-IdempotencyKey = Annotated[str | None, AfterValidator(_valid_idempotency_key)]
+IdempotencyKey = Annotated[
+    str | None,
+    AfterValidator(_valid_idempotency_key),
+    # As the OpenAPI document states it: a header has a value or is absent, never null.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
+            "pattern": IDEMPOTENCY_KEY_JSON_PATTERN,
+        }
+    ),
+]
 """The value of the optional `Idempotency-Key` request header of every POST."""
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from devstack.template import REPO_ROOT, Stack, load_template
+from devstack.template import REPO_ROOT, TEMPLATE_PATH, Stack, load_template
 
 TEMPLATE = load_template()
 STACK = Stack(TEMPLATE)
@@ -152,7 +157,9 @@ def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
     )
     assert routes == [
         ("delete", "/recipients/{recipientId}"),
+        ("get", "/docs"),
         ("get", "/event/{event_id}"),
+        ("get", "/openapi.json"),
         ("get", "/recipients/{recipientId}"),
         ("post", "/api/v1/notifications/publish"),
         ("post", "/event"),
@@ -250,3 +257,188 @@ def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_na
         "SmsFunction": ("HasTwilioCredentials", {"TwilioCredentials"}),
         "PushFunction": ("HasFcmCredentials", {"FcmCredentials"}),
     }
+
+
+# ------------------------------------------------------------------ the documentation routes
+
+SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
+COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
+DOCS = [("get", "/docs"), ("get", "/openapi.json")]
+AUTHORIZATION = {
+    "API_KEY": ({}, "api_key"),
+    "AWS_IAM": ({"ApiAuthorization": "AWS_IAM"}, "sigv4"),
+    "COGNITO": ({"ApiAuthorization": "COGNITO", "CognitoUserPoolArn": COGNITO_POOL}, "cognito"),
+}
+
+
+@cache
+def _translated() -> dict[str, Any]:
+    if not SAM_PYTHON.exists():
+        pytest.skip("the SAM CLI environment is not set up (make setup)")
+    answer = subprocess.run(
+        [str(SAM_PYTHON), str(REPO_ROOT / "tests" / "tools" / "sam_translate.py"), str(TEMPLATE_PATH)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    translated: dict[str, Any] = json.loads(answer.stdout)
+    return translated
+
+
+def _decided(node: Any, stack: Stack) -> Any:
+    """`node` with each Fn::If decided for `stack`'s parameters (other intrinsics left as they are)."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            condition, when_true, when_false = node["Fn::If"]
+            return _decided(when_true if stack.condition(condition) else when_false, stack)
+        decided = {k: _decided(v, stack) for k, v in node.items()}
+        return {k: v for k, v in decided.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(node, list):
+        return [v for v in (_decided(i, stack) for i in node) if v != {"Ref": "AWS::NoValue"}]
+    return node
+
+
+def test_api_docs_is_a_parameter_of_the_api_and_reaches_the_publish_function():
+    assert PARAMETERS["ApiDocs"]["AllowedValues"] == ["Enabled", "Disabled"]
+    assert PARAMETERS["ApiDocs"]["Default"] == "Enabled"
+    assert TEMPLATE["Conditions"]["ApiDocsOn"] == {"Fn::Equals": [{"Ref": "ApiDocs"}, "Enabled"]}
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    [api_group] = [g for g in groups if g["Label"]["default"] == "API"]
+    assert "ApiDocs" in api_group["Parameters"]
+    variables = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["API_DOCS"] == {"Ref": "ApiDocs"}
+
+
+@pytest.mark.parametrize("docs", ["Enabled", "Disabled"])
+@pytest.mark.parametrize("mode", sorted(AUTHORIZATION))
+def test_the_docs_are_open_while_enabled_and_every_other_route_keeps_its_authorization(mode, docs):
+    """After SAM's transform (MergeDefinitions), as CloudFormation will create the API. The two paths
+    stay in the API when ApiDocs is Disabled: SAM's merge cannot take a path removed by a Condition
+    (see the DefinitionBody); they then ask for the API's authorization, and the function answers 404."""
+    parameters, scheme = AUTHORIZATION[mode]
+    translated = _translated()
+    stack = Stack(translated, overrides={**parameters, "ApiDocs": docs})
+    [api] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    body = _decided(api["Properties"]["Body"], stack)
+    operations = {
+        (method, path): operation
+        for path, item in body["paths"].items()
+        for method, operation in item.items()
+        if method != "options"
+    }
+    assert set(DOCS) <= set(operations)
+    for route, operation in operations.items():
+        open_to_anyone = route in DOCS and docs == "Enabled"
+        assert operation["security"] == ([] if open_to_anyone else [{scheme: []}]), route
+        integration = operation["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy", route
+        assert "${PublishFunctionAliaslive}" in integration["uri"]["Fn::Sub"], route
+
+
+def test_api_gateway_may_invoke_the_live_alias_on_the_docs_routes():
+    permissions = [
+        r["Properties"] for r in _translated()["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    for method, path in DOCS:
+        [permission] = [
+            p for p in permissions if p["SourceArn"]["Fn::Sub"][0].endswith(f"/{method.upper()}{path}")
+        ]
+        assert permission["FunctionName"] == {"Ref": "PublishFunctionAliaslive"}
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": "NotificationApi"}
+
+
+# ------------------------------------------------------------------ API Gateway's own answers
+
+GATEWAY_RESPONSES: dict[str, Any] = of_type("AWS::Serverless::Api")["NotificationApi"]["Properties"][
+    "DefinitionBody"
+]["x-amazon-apigateway-gateway-responses"]
+MESSAGE_STRING = "$context.error.messageString"  # API Gateway gives it as a quoted JSON string
+# type: (statusCode, error, retryable, the field it names if any)
+EXPECTED_ANSWERS = {
+    "MISSING_AUTHENTICATION_TOKEN": ("403", "missing_authentication_token", False, None),
+    "INVALID_API_KEY": ("403", "forbidden", False, "x-api-key"),
+    "ACCESS_DENIED": ("403", "forbidden", False, None),
+    "THROTTLED": ("429", "too_many_requests", True, None),
+    "QUOTA_EXCEEDED": ("429", "too_many_requests", True, None),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", False, "body"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type", False, "Content-Type"),
+    "INTEGRATION_TIMEOUT": ("504", "timeout", True, None),
+    "DEFAULT_4XX": (None, "bad_request", False, None),  # keeps the status API Gateway chose
+    "DEFAULT_5XX": (None, "unavailable", True, None),
+}
+
+
+def _branches(node: Any) -> list[Any]:
+    """Every value `node` can take, through its Fn::If."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        return [value for branch in node["Fn::If"][1:] for value in _branches(branch)]
+    return [node]
+
+
+def _answers(response_type: str) -> list[dict[str, Any]]:
+    """The bodies a gateway response can answer, with $context.error.messageString as API Gateway
+    (and the local stack) substitute it: a JSON string."""
+    template = GATEWAY_RESPONSES[response_type]["responseTemplates"]["application/json"]
+    message = json.dumps('API Gateway\'s "own" message')
+    return [json.loads(text.replace(MESSAGE_STRING, message)) for text in _branches(template)]
+
+
+def test_the_gateway_responses_are_one_unconditional_map_with_every_type():
+    assert isinstance(GATEWAY_RESPONSES, dict)
+    assert "Fn::If" not in GATEWAY_RESPONSES
+    assert set(EXPECTED_ANSWERS) <= set(GATEWAY_RESPONSES)
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_RESPONSES))
+def test_every_gateway_response_answers_in_the_api_error_shape(response_type):
+    response = GATEWAY_RESPONSES[response_type]
+    assert set(response["responseTemplates"]) == {"application/json"}
+    for text in _branches(response["responseTemplates"]["application/json"]):
+        assert isinstance(text, str)
+        # VTL: no variable but the message string, and no directive (# starts one).
+        assert set(re.findall(r"\$[!{]?[A-Za-z][\w.]*", text)) <= {MESSAGE_STRING}, text
+        assert "#" not in text
+    for body in _answers(response_type):
+        assert set(body) == {"error", "message", "fields", "retryable"}
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)*", body["error"])
+        assert isinstance(body["message"], str)
+        assert body["message"]
+        assert isinstance(body["retryable"], bool)
+        assert all(isinstance(f, dict) and set(f) == {"field", "reason"} for f in body["fields"])
+        assert all(isinstance(v, str) and v for f in body["fields"] for v in f.values())
+    if "statusCode" in response:
+        assert isinstance(response["statusCode"], str)
+        assert re.fullmatch(r"[45][0-9]{2}", response["statusCode"])
+    # A browser on the configured origin can read it; without one, no CORS header at all.
+    assert response["responseParameters"] == {
+        "Fn::If": [
+            "HasCors",
+            {"gatewayresponse.header.Access-Control-Allow-Origin": {"Fn::Sub": "'${CorsAllowOrigin}'"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+@pytest.mark.parametrize("response_type", sorted(EXPECTED_ANSWERS))
+def test_each_gateway_response_has_its_status_code_and_error(response_type):
+    status, error, retryable, field = EXPECTED_ANSWERS[response_type]
+    assert GATEWAY_RESPONSES[response_type].get("statusCode") == status
+    for body in _answers(response_type):
+        assert (body["error"], body["retryable"]) == (error, retryable)
+        assert [f["field"] for f in body["fields"]] == ([field] if field else [])
+    if response_type.startswith("DEFAULT_"):
+        template = GATEWAY_RESPONSES[response_type]["responseTemplates"]["application/json"]
+        assert f'"message": {MESSAGE_STRING}' in template
+
+
+@pytest.mark.parametrize("origin", ["", "https://app.example.com"])
+def test_the_local_stack_can_resolve_every_gateway_response(origin):
+    stack = Stack(TEMPLATE, overrides={"CorsAllowOrigin": origin})
+    for response_type, response in GATEWAY_RESPONSES.items():
+        resolved = stack.resolve(response)
+        headers = resolved.get("responseParameters", {})
+        expected = {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{origin}'"} if origin else {}
+        assert headers == expected, response_type
+        assert isinstance(resolved["responseTemplates"]["application/json"], str), response_type

@@ -271,8 +271,11 @@ def test_every_route_declares_its_authorization_and_no_other_route_exists():
             {"Fn::If": ["UseCognito", [{"cognito": []}], [{"api_key": []}]]},
         ]
     }
+    # The documentation is open to anyone while ApiDocs is Enabled, behind the same authorization otherwise.
+    docs = {("get", "/docs"), ("get", "/openapi.json")}
     for method, path in declared:
-        assert body["paths"][path][method]["security"] == expected, (method, path)
+        wanted = {"Fn::If": ["ApiDocsOn", [], expected]} if (method, path) in docs else expected
+        assert body["paths"][path][method]["security"] == wanted, (method, path)
     assert RESOURCES["NotificationApi"]["Properties"]["MergeDefinitions"] is True
 
 
@@ -280,12 +283,16 @@ def test_cors_is_closed_unless_an_origin_is_configured():
     assert PARAMETERS["CorsAllowOrigin"]["Default"] == ""
     body = RESOURCES["NotificationApi"]["Properties"]["DefinitionBody"]
     for path, methods in body["paths"].items():
+        if path in ("/docs", "/openapi.json"):  # GETs a browser sends without a preflight
+            assert "options" not in methods
+            continue
         condition, preflight, otherwise = methods["options"]["Fn::If"]
         assert (condition, otherwise) == ("HasCors", {"Ref": "AWS::NoValue"}), path
         allowed = preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
         listed = set(allowed["method.response.header.Access-Control-Allow-Methods"].strip("'").split(","))
         assert listed == {m.upper() for m in methods if m != "options"} | {"OPTIONS"}, path
-    assert body["x-amazon-apigateway-gateway-responses"]["Fn::If"][0] == "HasCors"
+    for response in body["x-amazon-apigateway-gateway-responses"].values():
+        assert response["responseParameters"]["Fn::If"][0] == "HasCors"
     assert FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"] == {
         "Ref": "CorsAllowOrigin"
     }
@@ -350,9 +357,10 @@ def _api_body(parameters: dict[str, str]) -> dict[str, Any]:
 def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
     body = _api_body(parameters)
     methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
-    assert len(methods) == 7  # no OPTIONS: CORS is closed by default
+    assert len(methods) == 9  # no OPTIONS: CORS is closed by default
     for path, method, operation in methods:
-        assert operation["security"] == [{scheme: []}], (path, method)
+        open_docs = path in ("/docs", "/openapi.json")  # ApiDocs is Enabled by default
+        assert operation["security"] == ([] if open_docs else [{scheme: []}]), (path, method)
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", (path, method)
         # the `live` alias (AutoPublishAlias), which SnapStart needs: published versions only
@@ -363,16 +371,23 @@ def test_each_authorization_mode_protects_every_route_after_sams_transform(param
         assert authorizer["providerARNs"] == [{"Ref": "CognitoUserPoolArn"}]
     else:
         assert "cognito" not in schemes  # no authorizer with an empty user pool is created
-    assert "x-amazon-apigateway-gateway-responses" not in body
+    # API Gateway's own answers in the API's error shape, with no CORS header while CORS is closed.
+    assert all("responseParameters" not in r for r in body["x-amazon-apigateway-gateway-responses"].values())
 
 
 def test_with_an_origin_every_path_answers_preflight_without_authorization():
     body = _api_body({"CorsAllowOrigin": "https://app.example.com"})
     for path, operations in body["paths"].items():
+        if path in ("/docs", "/openapi.json"):  # GETs a browser sends without a preflight
+            continue
         preflight = operations["options"]
         assert "security" not in preflight, path
         assert preflight["x-amazon-apigateway-integration"]["type"] == "mock"
-    assert set(body["x-amazon-apigateway-gateway-responses"]) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "MISSING_AUTHENTICATION_TOKEN", "INVALID_API_KEY"} <= set(responses)
+    for response in responses.values():
+        header = response["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert header == {"Fn::Sub": "'${CorsAllowOrigin}'"}
 
 
 def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_apply():

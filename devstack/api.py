@@ -1,9 +1,22 @@
 """The REST API on loopback, as API Gateway (REST, v1 proxy integration) serves it.
 
 Each request to a route of the template becomes an API Gateway proxy event for the function that owns
-the route; its answer becomes the HTTP answer. Like API Gateway: a path or method the template does
-not declare answers 403 "Missing Authentication Token"; a missing or wrong `x-api-key` answers 403
-"Forbidden" when the API requires a key; a handler that fails answers 502.
+the route; its answer becomes the HTTP answer. Like API Gateway:
+
+- path parameters are URL-decoded (`/recipients/ana%40example.com` gives `ana@example.com`; an
+  encoded `%2F` stays inside its segment), while the event's `path` is the path as sent;
+- a path or method the template does not declare (any method: TRACE, `post`, ...) answers 403
+  MISSING_AUTHENTICATION_TOKEN; a missing or wrong `x-api-key` answers 403 INVALID_API_KEY on a route
+  that needs a key (every route but those whose method the DefinitionBody gives `security: []`);
+- a body over 10 MiB answers 413 REQUEST_TOO_LARGE without being read; a malformed request line or
+  Content-Length answers 400 (DEFAULT_4XX), and both close the connection;
+- a function that fails (raises, times out, or answers something that is not a proxy response)
+  answers 502 (DEFAULT_5XX).
+
+These answers of the gateway's own are its "gateway responses": the template's
+`x-amazon-apigateway-gateway-responses` (status code, body template, static headers), read by
+`devstack.provision.gateway_responses`; a type it does not declare falls back to its family's
+DEFAULT_4XX / DEFAULT_5XX, then to API Gateway's status code with a body in the API's error shape.
 
 `GET /_local/outbox` (no key) lists what the sandbox provider delivered. Requests are handled one at a
 time (see `ApiGateway.__init__`).
@@ -14,32 +27,125 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from .lambda_runtime import FunctionPool, InvocationError
 from .provision import ApiRoute
+from .template import TemplateError
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+# What API Gateway's ANY method stands for.
+_ANY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    """One of API Gateway's own answers: its gateway response type, and what API Gateway answers
+    when the template does not customize it (`code` is the error shape's `error`)."""
+
+    type: str
+    status: int
+    message: str
+    error_type: str  # the x-amzn-ErrorType header
+    code: str
+    retryable: bool = False
+
+
+MISSING_AUTHENTICATION_TOKEN = GatewayError(
+    "MISSING_AUTHENTICATION_TOKEN",
+    403,
+    "Missing Authentication Token",
+    "MissingAuthenticationTokenException",
+    "missing_authentication_token",
+)
+INVALID_API_KEY = GatewayError("INVALID_API_KEY", 403, "Forbidden", "ForbiddenException", "invalid_api_key")
+REQUEST_TOO_LARGE = GatewayError(
+    "REQUEST_TOO_LARGE", 413, "Request Too Long", "RequestTooLargeException", "request_too_large"
+)
+BAD_REQUEST = GatewayError("DEFAULT_4XX", 400, "Bad Request", "BadRequestException", "bad_request")
+# A function error or a malformed proxy answer: API Gateway's 502, governed by DEFAULT_5XX.
+FUNCTION_FAILED = GatewayError(
+    "DEFAULT_5XX", 502, "Internal server error", "InternalServerErrorException", "internal_error"
+)
+
+_TEMPLATE_VARIABLE = re.compile(r"\$(?:\{context\.error\.(\w+)\}|context\.error\.(\w+))")
+
+
+@dataclass(frozen=True)
+class _GatewayResponse:
+    """A gateway response of the template, checked once."""
+
+    status: int | None
+    templates: dict[str, str]
+    headers: list[tuple[str, str]]
+
+    @staticmethod
+    def parse(
+        response_type: str, declared: Mapping[str, Any], log: Callable[[str], None]
+    ) -> _GatewayResponse:
+        where = f"gateway response {response_type}"
+        if not isinstance(declared, Mapping):
+            raise TemplateError(f"{where}: not a map")
+        status: int | None = None
+        if declared.get("statusCode") not in (None, ""):
+            text = str(declared["statusCode"])
+            if not re.fullmatch(r"[1-5][0-9][0-9]", text):
+                raise TemplateError(f"{where}: statusCode {text!r} is not an HTTP status code")
+            status = int(text)
+        templates = {str(k): str(v) for k, v in (declared.get("responseTemplates") or {}).items()}
+        headers: list[tuple[str, str]] = []
+        for name, value in (declared.get("responseParameters") or {}).items():
+            static = re.fullmatch(r"'(.*)'", str(value), re.DOTALL)
+            if str(name).startswith("gatewayresponse.header.") and static:
+                headers.append((str(name).removeprefix("gatewayresponse.header."), static.group(1)))
+            else:
+                log(f"{where}: {name}={value} is not a static header; the local stack ignores it")
+        return _GatewayResponse(status, templates, headers)
 
 
 @dataclass(frozen=True)
 class _Route:
     route: ApiRoute
     pattern: re.Pattern[str]
+    names: tuple[str, ...]
+    rank: tuple[int, ...]  # per segment: 0 literal, 1 {name}, 2 {name+}; the lowest is the most specific
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The URL-decoded path parameters when `method path` is this route. The path is matched as
+        sent, before decoding, so an encoded / (%2F) stays inside its segment."""
+        if self.route.method != method and not (self.route.method == "ANY" and method in _ANY_METHODS):
+            return None
+        found = self.pattern.fullmatch(path)
+        return None if found is None else dict(zip(self.names, map(unquote, found.groups()), strict=True))
 
 
 def _compile(route: ApiRoute) -> _Route:
-    regex = re.sub(r"\\\{([A-Za-z0-9_]+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
-    return _Route(route, re.compile(f"^{regex}$"))
+    parts: list[str] = []
+    names: list[str] = []
+    rank: list[int] = []
+    for segment in route.path.split("/"):
+        parameter = re.fullmatch(r"\{([^{}+]+)(\+?)\}", segment)
+        if parameter is None:
+            parts.append(re.escape(segment))
+            rank.append(0)
+        else:
+            names.append(parameter.group(1))
+            greedy = parameter.group(2) == "+"
+            parts.append("(.+)" if greedy else "([^/]+)")
+            rank.append(2 if greedy else 1)
+    return _Route(route, re.compile("/".join(parts)), tuple(names), tuple(rank))
 
 
 @dataclass(frozen=True)
@@ -74,7 +180,7 @@ class ApiGateway:
     def __init__(
         self,
         routes: list[ApiRoute],
-        functions: dict[str, FunctionPool],
+        functions: Mapping[str, FunctionPool],
         *,
         stage: str,
         api_key: str | None,
@@ -82,6 +188,7 @@ class ApiGateway:
         account_id: str,
         outbox: Callable[[], list[dict[str, Any]]],
         log: Callable[[str], None] = lambda message: None,
+        gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.log = log
         self.routes = [_compile(r) for r in routes]
@@ -92,6 +199,10 @@ class ApiGateway:
         self.account_id = account_id
         self.api_id = "local"
         self.outbox = outbox
+        self.gateway_responses = {
+            str(kind): _GatewayResponse.parse(str(kind), declared, log)
+            for kind, declared in (gateway_responses or {}).items()
+        }
         # Powertools' REST resolver keeps the request it is handling in class-level state
         # (BaseRouter.current_event). In Lambda that is safe: an execution environment handles one
         # invocation at a time. Here every function shares one process, so API invocations take turns,
@@ -102,29 +213,64 @@ class ApiGateway:
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
     ) -> Answer:
         request = _Request(method, urlsplit(target), headers, body, source_ip)
+        request_id = str(uuid.uuid4())
         local = self._local_routes().get((method, request.url.path))
         if local is not None:
             return local()
         matched = self._match(method, request.url.path)
         if matched is None:
-            return _json(
-                403,
-                {"message": "Missing Authentication Token"},
-                [("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
-            )
-        if self.api_key is not None and request.api_key != self.api_key:
-            return _json(403, {"message": "Forbidden"}, [("x-amzn-ErrorType", "ForbiddenException")])
-        if len(body) > MAX_BODY_BYTES:
-            return _json(413, {"message": "Request Too Long"})
+            return self.failure(MISSING_AUTHENTICATION_TOKEN, request_id)
         route, path_parameters = matched
-        event = self._event(request, route, path_parameters)
+        if route.api_key_required and self.api_key is not None and request.api_key != self.api_key:
+            return self.failure(INVALID_API_KEY, request_id)
+        if len(body) > MAX_BODY_BYTES:
+            return self.failure(REQUEST_TOO_LARGE, request_id)
+        return self._invoke(route, self._event(request, route, path_parameters, request_id))
+
+    def _invoke(self, route: ApiRoute, event: dict[str, Any]) -> Answer:
+        request_id, method, path = event["requestContext"]["requestId"], event["httpMethod"], event["path"]
         try:
             with self._one_request_at_a_time:
                 result = self.functions[route.function].invoke(event)
         except InvocationError as exc:
-            self.log(f"{method} {request.url.path}: 502: {exc}\n{_cause(exc)}")
-            return _json(502, {"message": "Internal server error"})
-        return self._answer(result, event["requestContext"]["requestId"])
+            self.log(f"{method} {path}: 502: {exc}\n{_cause(exc)}")
+            return self.failure(FUNCTION_FAILED, request_id)
+        except Exception:  # a fault of the local stack itself: answered, never a dropped connection
+            self.log(f"{method} {path}: 500:\n{traceback.format_exc()}")
+            return self.failure(replace(FUNCTION_FAILED, status=500), request_id)
+        answer = self._answer(result, request_id)
+        if answer is None:
+            self.log(f"{method} {path}: 502: not a Lambda proxy response: {result!r:.300}")
+            return self.failure(FUNCTION_FAILED, request_id)
+        return answer
+
+    def failure(self, error: GatewayError, request_id: str | None = None) -> Answer:
+        """The gateway response for `error`, as the template customizes it.
+
+        As API Gateway: the type's own response, else its family's (DEFAULT_4XX or DEFAULT_5XX); the
+        status code is the one that response sets, else API Gateway's; the body is its template
+        (`application/json` first), else the API's error shape."""
+        family = "DEFAULT_5XX" if error.status >= 500 else "DEFAULT_4XX"
+        response = self.gateway_responses.get(error.type) or self.gateway_responses.get(family)
+        if response is None:
+            response = _GatewayResponse(None, {}, [])
+        if response.templates:
+            content_type = "application/json" if "application/json" in response.templates else None
+            content_type = content_type or next(iter(response.templates))
+            body = _render(response.templates[content_type], error).encode()
+        else:
+            content_type = "application/json"
+            body = json.dumps(
+                {"error": error.code, "message": error.message, "fields": [], "retryable": error.retryable}
+            ).encode()
+        headers = [
+            ("Content-Type", content_type),
+            ("x-amzn-RequestId", request_id or str(uuid.uuid4())),
+            ("x-amzn-ErrorType", error.error_type),
+        ]
+        customized = {name.lower() for name, _ in response.headers}
+        headers = [(n, v) for n, v in headers if n.lower() not in customized] + response.headers
+        return Answer(response.status or error.status, headers, body)
 
     def _local_routes(self) -> dict[tuple[str, str], Callable[[], Answer]]:
         return {
@@ -133,13 +279,15 @@ class ApiGateway:
         }
 
     def _match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
-        for compiled in self.routes:
-            found = compiled.pattern.match(path)
-            if found and compiled.route.method in (method, "ANY"):
-                return compiled.route, found.groupdict()
-        return None
+        found = [(c, m) for c in self.routes if (m := c.match(method, path)) is not None]
+        if not found:
+            return None
+        compiled, path_parameters = min(found, key=lambda item: item[0].rank)
+        return compiled.route, path_parameters
 
-    def _event(self, request: _Request, route: ApiRoute, path_parameters: dict[str, str]) -> dict[str, Any]:
+    def _event(
+        self, request: _Request, route: ApiRoute, path_parameters: dict[str, str], request_id: str
+    ) -> dict[str, Any]:
         method, path, headers, body = request.method, request.url.path, request.headers, request.body
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
@@ -157,7 +305,6 @@ class ApiGateway:
         except UnicodeDecodeError:
             text, encoded = base64.b64encode(body).decode(), True
         now = datetime.now(UTC)
-        request_id = str(uuid.uuid4())
         user_agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
         return {
             "resource": route.path,
@@ -206,9 +353,9 @@ class ApiGateway:
         }
 
     @staticmethod
-    def _answer(result: Any, request_id: str) -> Answer:
+    def _answer(result: Any, request_id: str) -> Answer | None:
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
-            return _json(502, {"message": "Internal server error"})
+            return None
         headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id)]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers += [(name, str(v)) for v in values]
@@ -219,6 +366,21 @@ class ApiGateway:
         return Answer(result["statusCode"], headers, raw)
 
 
+def _render(template: str, error: GatewayError) -> str:
+    """A gateway response template with API Gateway's $context.error variables filled in."""
+    values = {
+        "messageString": json.dumps(error.message),  # the message as a quoted JSON string
+        "message": error.message,
+        "responseType": error.type,
+    }
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1) or found.group(2)
+        return values.get(name, found.group(0))
+
+    return _TEMPLATE_VARIABLE.sub(value, template)
+
+
 def _cause(exc: BaseException) -> str:
     cause = exc.__cause__
     if cause is None:
@@ -226,26 +388,171 @@ def _cause(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
 
 
+class _BadBodyError(Exception):
+    """The request's body cannot be read as its headers frame it."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+_MAX_LINE = 65536  # the longest request line, header or chunk-size line read
+_LINGER_SECONDS = 1.0  # how long a closing connection keeps reading what the client still sends
+
+
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 for the gateway: every method reaches it (API Gateway answers an unknown one with a
+    gateway response, never 501), and every error is a gateway response in JSON, never an HTML page."""
+
     gateway: ApiGateway
     protocol_version = "HTTP/1.1"
+    _expect_continue = False
+
+    def handle_one_request(self) -> None:
+        try:
+            self.raw_requestline = self.rfile.readline(_MAX_LINE + 1)
+            if len(self.raw_requestline) > _MAX_LINE:
+                self.requestline, self.request_version, self.command = "", "HTTP/1.1", ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():  # the error is answered
+                return
+            self._serve()
+            self.wfile.flush()
+        except OSError:  # the client went away (reset, broken pipe, timeout): nobody to answer
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        self._expect_continue = False
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":  # "GET /path": API Gateway speaks HTTP/1.x only
+            self.send_error(HTTPStatus.BAD_REQUEST, "Bad request syntax")
+            return False
+        return True
+
+    def handle_expect_100(self) -> bool:
+        # "100 Continue" only once the headers are known to be acceptable (see _serve): a body too
+        # large is answered 413 before the client sends it.
+        self._expect_continue = True
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request the server cannot parse: a DEFAULT_4XX gateway response (400, or 414/431 for a
+        line or headers too long), and the connection closed; never Python's HTML error page."""
+        status = (
+            code
+            if code in (HTTPStatus.REQUEST_URI_TOO_LONG, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+            else 400
+        )
+        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
+            self.request_version = "HTTP/1.1"  # BaseHTTPRequestHandler writes no status line for 0.9
+        error = replace(BAD_REQUEST, status=status, message=HTTPStatus(status).phrase)
+        self._reply(self.gateway.failure(error), close=True)
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        answer = self.gateway.handle(
-            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
-        )
+        try:
+            body = self._body()
+        except _BadBodyError as bad:
+            self._reply(self.gateway.failure(bad.error), close=True)
+            return
+        try:
+            answer = self.gateway.handle(
+                self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+            )
+        except Exception:  # a fault of the local stack itself: answered, never a dropped connection
+            self.gateway.log(f"{self.command} {self.path}: 500:\n{traceback.format_exc()}")
+            self._reply(self.gateway.failure(replace(FUNCTION_FAILED, status=500)), close=True)
+            return
+        self._reply(answer, close=False)
+
+    def _body(self) -> bytes:
+        """The request's body, framed by Content-Length or chunked; never more than MAX_BODY_BYTES
+        read (beyond that, 413 before reading)."""
+        lengths = [v.strip() for h in self.headers.get_all("Content-Length") or [] for v in h.split(",")]
+        encodings = [
+            v.strip().lower() for h in self.headers.get_all("Transfer-Encoding") or [] for v in h.split(",")
+        ]
+        if encodings:
+            if lengths or encodings != ["chunked"]:  # both framings at once: a smuggling attempt
+                raise _BadBodyError(replace(BAD_REQUEST, message="Bad Request: Transfer-Encoding"))
+            self._continue()
+            return self._chunked_body()
+        if not lengths:
+            return b""
+        if any(not re.fullmatch(r"[0-9]+", v) for v in lengths) or len(set(map(int, lengths))) > 1:
+            raise _BadBodyError(replace(BAD_REQUEST, message="Bad Request: Content-Length"))
+        length = int(lengths[0])
+        if length > MAX_BODY_BYTES:
+            raise _BadBodyError(REQUEST_TOO_LARGE)
+        if length == 0:
+            return b""
+        self._continue()
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise _BadBodyError(replace(BAD_REQUEST, message="Bad Request: the body ended early"))
+        return body
+
+    def _chunked_body(self) -> bytes:
+        bad = _BadBodyError(replace(BAD_REQUEST, message="Bad Request: chunked body"))
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            size = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size):
+                raise bad
+            if int(size, 16) == 0:
+                break
+            if len(body) + int(size, 16) > MAX_BODY_BYTES:
+                raise _BadBodyError(REQUEST_TOO_LARGE)
+            chunk = self.rfile.read(int(size, 16))
+            if len(chunk) < int(size, 16) or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise bad
+            body += chunk
+        for _ in range(100):  # trailer fields, ignored, up to the empty line
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                return bytes(body)
+            if not line.endswith(b"\n"):
+                raise bad
+        raise bad
+
+    def _continue(self) -> None:
+        if self._expect_continue:
+            self._expect_continue = False
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+
+    def _reply(self, answer: Answer, *, close: bool) -> None:
         self.send_response(answer.status)
         for name, value in answer.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(answer.body)))
+        if close:
+            self.send_header("Connection", "close")  # also sets self.close_connection
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
+        if close:
+            self._linger()
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve  # noqa: N815
+    def _linger(self) -> None:
+        """Close without resetting the connection: a close with unread input makes the kernel send
+        RST, which can discard the answer before the client reads it. So stop writing (the client
+        reads the answer to its end), then read and drop what it still sends, for a moment."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(_LINGER_SECONDS)
+            deadline = time.monotonic() + 2 * _LINGER_SECONDS
+            while time.monotonic() < deadline and self.rfile.read1(_MAX_LINE):
+                pass
+        except OSError:
+            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -256,7 +563,10 @@ class ApiServer:
         handler = type("Handler", (_Handler,), {"gateway": gateway})
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="api", daemon=True)
+        # Polled every 0.1 s for a stop (socketserver's 0.5 s makes every stop take half a second).
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="api", daemon=True
+        )
 
     @property
     def port(self) -> int:

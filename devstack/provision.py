@@ -52,6 +52,9 @@ class ApiRoute:
     function: str
     method: str
     path: str
+    # False when the template's DefinitionBody gives the method `security: []`: API Gateway then asks
+    # for no API key on it. Every other route of an API_KEY API needs the key.
+    api_key_required: bool = True
 
 
 @dataclass
@@ -244,14 +247,82 @@ def _function_spec(stack: Stack, logical_id: str) -> FunctionSpec:
                 )
             )
         elif event["Type"] == "Api":
-            spec.api_routes.append(
-                ApiRoute(
-                    function=logical_id,
-                    method=str(event_properties["Method"]).upper(),
-                    path=str(event_properties["Path"]),
-                )
-            )
+            route = _api_route(stack, logical_id, event_properties)
+            if route is not None:
+                spec.api_routes.append(route)
     return spec
+
+
+_ANY_METHOD = "x-amazon-apigateway-any-method"
+
+
+def _api_route(stack: Stack, function: str, properties: dict[str, Any]) -> ApiRoute | None:
+    """The route an Api event adds, as the API's DefinitionBody declares it; None when the
+    DefinitionBody declares its path (or method) and a Condition removes it: API Gateway then has no
+    such route."""
+    method = str(properties["Method"]).upper()
+    path = str(properties["Path"])
+    body = _definition_body(stack, properties.get("RestApiId"))
+    paths = _present(stack, body.get("paths")) if body is not None else None
+    api_key_required = True
+    if isinstance(paths, dict) and path in paths:
+        item = _present(stack, paths[path])
+        if not isinstance(item, dict):
+            return None
+        operation_key = _ANY_METHOD if method == "ANY" else method.lower()
+        if operation_key in item:
+            operation = _present(stack, item[operation_key])
+            if not isinstance(operation, dict):
+                return None
+            # OpenAPI: an operation's `security` replaces the API's; `[]` means no authorization.
+            security = operation.get("security", body.get("security") if body is not None else None)
+            api_key_required = security is None or stack.resolve(security) != []
+    return ApiRoute(function=function, method=method, path=path, api_key_required=api_key_required)
+
+
+def gateway_responses(stack: Stack, api_logical_id: str) -> dict[str, dict[str, Any]]:
+    """The API's gateway responses (`x-amazon-apigateway-gateway-responses` in its DefinitionBody),
+    resolved: response type -> {statusCode, responseTemplates, responseParameters}. Empty when the
+    template declares none (or a Condition removes them)."""
+    body = _definition_body(stack, {"Ref": api_logical_id})
+    declared = _present(stack, body.get("x-amazon-apigateway-gateway-responses")) if body else None
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise TemplateError(f"{api_logical_id}: x-amazon-apigateway-gateway-responses is not a map")
+    responses: dict[str, dict[str, Any]] = {}
+    for response_type, response in declared.items():
+        resolved = stack.resolve(response)
+        if isinstance(resolved, dict):  # anything else was removed by a Condition (AWS::NoValue)
+            responses[str(response_type)] = resolved
+    return responses
+
+
+def _definition_body(stack: Stack, rest_api_id: Any) -> dict[str, Any] | None:
+    """The DefinitionBody of the AWS::Serverless::Api that `rest_api_id` (a Ref) names, if any."""
+    if not (isinstance(rest_api_id, dict) and set(rest_api_id) == {"Ref"}):
+        return None
+    api = stack.resources.get(str(rest_api_id["Ref"]))
+    if api is None or api["Type"] != "AWS::Serverless::Api":
+        return None
+    body = api.get("Properties", {}).get("DefinitionBody")
+    return body if isinstance(body, dict) else None
+
+
+def _present(stack: Stack, node: Any) -> Any:
+    """`node` with its Fn::If chosen by the conditions, and None when it is AWS::NoValue; what it
+    contains is left unresolved (an integration may refer to resources the local stack does not
+    create)."""
+    while isinstance(node, dict) and len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Fn::If":
+            condition, when_true, when_false = arg
+            node = when_true if stack.condition(condition) else when_false
+        elif key == "Ref" and arg == "AWS::NoValue":
+            return None
+        else:
+            break
+    return node
 
 
 def _text(value: Any) -> str:

@@ -18,7 +18,7 @@ from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
 from .faults import Faults
 from .lambda_runtime import FunctionPool
-from .provision import Deployment, provision
+from .provision import Deployment, gateway_responses, provision
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
 
 SEED_FILE = Path(__file__).with_name("seed_recipients.json")
@@ -100,16 +100,22 @@ class LocalStack:
             )
             self.pollers.append(poller)
             poller.start()
-        gateway = ApiGateway(
-            [route for spec in self.deployment.functions.values() for route in spec.api_routes],
-            self.functions,
-            stage=self._stage(stack),
-            api_key=config.api_key if self._api_key_required(stack) else None,
-            region=stack.region,
-            account_id=stack.account_id,
-            outbox=lambda: [asdict(entry) for entry in runtime.outbox().entries()],
-            log=_log,
-        )
+        try:
+            [api_logical_id] = stack.resources_of_type("AWS::Serverless::Api")
+            gateway = ApiGateway(
+                [route for spec in self.deployment.functions.values() for route in spec.api_routes],
+                self.functions,
+                stage=self._stage(stack),
+                api_key=config.api_key if self._api_key_required(stack) else None,
+                region=stack.region,
+                account_id=stack.account_id,
+                outbox=lambda: [asdict(entry) for entry in runtime.outbox().entries()],
+                log=_log,
+                # API Gateway's own answers, as the template customizes them.
+                gateway_responses=gateway_responses(stack, api_logical_id),
+            )
+        except TemplateError as exc:
+            raise StartupError(str(exc)) from None
         self._api = ApiServer(gateway, config.host, config.api_port)
         self._api.start()
 

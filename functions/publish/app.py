@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from notifier import api_docs, api_edge, publishing, runtime, snapstart, strict_json
 from notifier.api_docs import responses
 from notifier.api_errors import RETRY_SOON, response_for, validation_error_response
-from notifier.errors import NotFoundError, NothingPublishedError, NotifierError
+from notifier.errors import InvalidRequestError, NotFoundError, NothingPublishedError, NotifierError
 from notifier.idempotency import IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, Answer, scope_of
 from notifier.models import (
     RECIPIENT_ID_PATTERN,
@@ -180,10 +180,10 @@ def get_recipient(recipientId: RecipientIdPath) -> Recipient:  # noqa: N803
     "/recipients/<recipientId>",
     responses=responses({204: (None, "Deleted.")}, (400, 403, 404, 429, 503)),
 )
-def delete_recipient(recipientId: RecipientIdPath) -> Response[str]:  # noqa: N803
+def delete_recipient(recipientId: RecipientIdPath) -> Response[None]:  # noqa: N803
     if not runtime.recipient_store().delete(recipientId):
         raise NotFoundError(f"no recipient with id {recipientId!r}")
-    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
+    return Response(status_code=204, content_type=None, body=None)
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -217,6 +217,16 @@ def _generated_document() -> str:
 @cache
 def _generated_page() -> str:
     return api_docs.page(_generated_document())
+
+
+@app.not_found
+def _no_route(exc: Exception) -> Response[Any]:
+    # API Gateway answers unknown routes itself: a request reaches this only when its decoded path
+    # parameter holds characters no route's pattern takes (a control character, say).
+    parameters = app.current_event.path_parameters or {}
+    problems = dict.fromkeys(parameters, "contains characters this path parameter does not take")
+    refused = InvalidRequestError(problems) if problems else NotFoundError("no such route")
+    return response_for(refused)
 
 
 @app.exception_handler(RequestValidationError)

@@ -59,8 +59,10 @@ def test_both_seed_payloads_reach_the_outbox_and_end_sent(local):
 def test_without_the_api_key_the_answer_is_403(local, path, key):
     status, body = local.request("POST", path, SEED_EVENT, key=key)
 
-    assert status == 403
-    assert body == {"message": "Forbidden"}
+    assert status == 403  # API Gateway's INVALID_API_KEY answer, in the API's error shape (template.yaml)
+    assert body["error"] == "forbidden"
+    assert body["fields"] == [{"field": "x-api-key", "reason": "missing, or not a key of this API"}]
+    assert body["retryable"] is False
 
 
 def test_a_route_the_template_does_not_declare_is_403_as_api_gateway_answers(local):

@@ -244,3 +244,31 @@ def test_every_accepted_payload_reaches_sns_as_standard_json(deployment, publish
     [record] = [r for queue in ALL_QUEUES for r in receive_all(deployment, queue)]
     message = strict_json.loads(record["body"])  # no NaN, no lone surrogate, no key twice
     assert message["content"]["payload"] == payload
+
+
+def test_a_percent_encoded_path_parameter_is_decoded_as_api_gateway_decodes_it(deployment, publish):
+    encoded = api_event(
+        "PUT",
+        "/recipients/ana%40example.com",
+        resource="/recipients/{recipientId}",
+        path_parameters={"recipientId": "ana@example.com"},
+        body=RECIPIENT,
+    )
+
+    answer = publish(encoded)
+
+    assert answer["statusCode"] == 201
+    assert json.loads(answer["body"])["recipient_id"] == "ana@example.com"
+
+
+@pytest.mark.parametrize(
+    ("path", "decoded"), [("/recipients/%C2%84", "\x84"), ("/recipients/a%00b", "a\x00b")]
+)
+def test_a_path_parameter_no_route_takes_is_a_400_naming_it(deployment, publish, path, decoded):
+    event = api_event(
+        "GET", path, resource="/recipients/{recipientId}", path_parameters={"recipientId": decoded}
+    )
+
+    body = refused(publish(event), 400)
+
+    assert fields_of(body) == {"recipientId"}

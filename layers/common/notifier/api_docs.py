@@ -4,8 +4,9 @@ the Swagger UI page that shows it.
 The routes declare their answers with `responses(...)`; `document(app)` asks Powertools for the
 document, then keeps only what the API does: Powertools adds a 422 "HTTPValidationError" to every
 route, while this API answers a request that fails validation with a 400 in its one error shape
-(`ErrorBody`). The same text is served at `GET /openapi.json`, embedded in `GET /docs`, and committed as
-`docs/openapi.json` (`python -m ops.openapi` writes it; a test fails when it is stale).
+(`ErrorBody`), and it gives a 204 the handler's return type as a body. The same text is served at
+`GET /openapi.json`, embedded in `GET /docs`, and committed as `docs/openapi.json` (`python -m
+ops.openapi` writes it; a test fails when it is stale).
 
 The server URL is relative ("."), so the document is right wherever it is served from: at the root on
 the local stack, under the stage (`/prod/`) on API Gateway, at a custom domain's base path.
@@ -103,7 +104,7 @@ def document(app: APIGatewayRestResolver) -> str:
         },
         security=[{API_KEY_SCHEME: []}],
     )
-    return json.dumps(_without_powertools_422(json.loads(schema)), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(_as_the_api_answers(json.loads(schema)), indent=2, ensure_ascii=False) + "\n"
 
 
 def page(spec: str) -> str:
@@ -120,7 +121,7 @@ def page(spec: str) -> str:
     return generate_swagger_html(spec.replace("</", "<\\/"), script, style, "", None)
 
 
-def _without_powertools_422(schema: dict[str, Any]) -> dict[str, Any]:
+def _as_the_api_answers(schema: dict[str, Any]) -> dict[str, Any]:
     validation_error = "#/components/schemas/HTTPValidationError"
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
@@ -129,6 +130,8 @@ def _without_powertools_422(schema: dict[str, Any]) -> dict[str, Any]:
                 validation_error
             ):
                 del operation["responses"]["422"]
+            # Powertools describes a body for every answer (the handler's return type); a 204 has none.
+            operation.get("responses", {}).get("204", {}).pop("content", None)
     text = json.dumps(schema.get("paths", {}))
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):

@@ -9,7 +9,8 @@ Before the resolver runs (`serve`), in this order:
   given, must be UTF-8): anything else, curl's default form encoding included, is a 415 naming
   `Content-Type`, rather than a list of fields "missing" from a body that was never JSON;
 - the body must be UTF-8 text: a base64-encoded (binary) body is decoded here, so the resolver and
-  `strict_json` see text only.
+  `strict_json` see text only; and the path is percent-decoded, segment by segment, as API Gateway
+  decodes path parameters (`/recipients/ana%40example.com` is recipient `ana@example.com`).
 
 The JSON itself is parsed by the resolver with `strict_json.loads`. With CORS_ALLOW_ORIGIN set, every
 answer carries Access-Control-Allow-Origin for that origin (API Gateway answers the preflight itself,
@@ -22,6 +23,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from .api_errors import proxy_response_for
 from .errors import InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
@@ -51,7 +53,9 @@ def serve(
 
 
 def admit(event: dict[str, Any], max_request_bytes: int) -> None:
-    """Raise what `event` is refused for (see the module's doc); a base64 body is decoded in place."""
+    """Raise what `event` is refused for (see the module's doc); a base64 body and the path are decoded
+    in place."""
+    _decode_path(event)
     size = body_size(event)
     if size > max_request_bytes:
         raise PayloadTooLargeError(size, max_request_bytes)
@@ -78,6 +82,15 @@ def header_values(event: dict[str, Any], name: str) -> list[str]:
     if multi:
         return [v for key, values in multi.items() if key.lower() == wanted for v in values or []]
     return [v for key, v in (event.get("headers") or {}).items() if key.lower() == wanted]
+
+
+def _decode_path(event: dict[str, Any]) -> None:
+    """Each segment of the path percent-decoded, as API Gateway decodes `pathParameters` (its `path` it
+    leaves as sent): the resolver reads path parameters from the path. An encoded slash stays encoded,
+    so it cannot split a parameter into two segments."""
+    path = event.get("path")
+    if isinstance(path, str) and "%" in path:
+        event["path"] = "/".join(s if "%2f" in s.lower() else unquote(s) for s in path.split("/"))
 
 
 def _check_content_type(event: dict[str, Any]) -> None:

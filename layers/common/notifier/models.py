@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -31,8 +33,13 @@ from pydantic import (
 
 RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# Any character but a control character or a space of any kind, written out rather than as \S: Python's
+# and ECMAScript's (an OpenAPI client's) idea of a space differ, and each pattern below is published.
+_VISIBLE = r"\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # Deliberately simple: one "@", no spaces, a dot in the domain. Vendors do the final check.
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+EMAIL_PATTERN = rf"^[^@{_VISIBLE}]{{1,64}}@[^@{_VISIBLE}]+\.[^@{_VISIBLE}]{{2,}}$"
+PUSH_TOKEN_PATTERN = rf"^[^{_VISIBLE}]{{8,4096}}$"
+"""A registration token: at least 8 visible characters (FCM's are about 160, APNs' 64)."""
 SMS_MAX_CHARS = 1600  # Twilio's limit for one message body, split into segments by the carrier
 PUSH_MAX_CHARS = 2048  # keeps the FCM payload well under its 4 KB limit
 EMAIL_MAX_CHARS = 100_000  # keeps the SNS message under its 256 KB limit
@@ -69,6 +76,30 @@ class SocialEventType(StrEnum):
 
 
 _BODY_LIMITS = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}
+_ADDRESS_RULES = {
+    Channel.EMAIL: (EMAIL_PATTERN, "not a valid e-mail address"),
+    Channel.SMS: (E164_PATTERN, "not an E.164 phone number (such as +14155550100)"),
+    Channel.PUSH: (PUSH_TOKEN_PATTERN, "not a push registration token"),
+}
+
+
+def _per_channel_rules() -> list[JsonValue]:
+    """What PublishRequest's validators check per `type`, as JSON Schema says it (if/then), for the
+    published contract: the body's length, the inline address's form, a subject for e-mail only."""
+    rules: list[JsonValue] = []
+    for channel in Channel:
+        pattern, _ = _ADDRESS_RULES[channel]
+        then: dict[str, JsonValue] = {
+            "to": {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}]}
+        }
+        if channel in _BODY_LIMITS:
+            then["messageBody"] = {"maxLength": _BODY_LIMITS[channel]}
+        if channel is not Channel.EMAIL:
+            then["subject"] = {"type": "null"}
+        condition: JsonValue = {"properties": {"type": {"const": channel.value}}, "required": ["type"]}
+        rules.append({"if": condition, "then": {"properties": then}})
+    return rules
+
 
 DIRECT_EVENT_TYPE: Literal["NOTIFICATION"] = "NOTIFICATION"
 """The `event_type` of a notification published through the explicit route."""
@@ -98,7 +129,8 @@ class PublishRequest(BaseModel):
                     "priority": "critical",
                     "to": "+14155550100",
                 },
-            ]
+            ],
+            "allOf": _per_channel_rules(),
         },
     )
 
@@ -138,12 +170,26 @@ class PublishRequest(BaseModel):
         channel = info.data.get("type")
         if value is None or channel is None:
             return value
-        value = value.strip()
         problem = address_problem(channel, value)
         if problem:
             raise ValueError(problem)
         return value
 
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text, as the contract's `date-time` says: lax parsing would read 0, "0" or
+    "2023-10-15" as times."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    raise ValueError("an RFC 3339 date-time with an offset, such as 2023-10-15T12:34:56Z")
+
+
+Rfc3339DateTime = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
 PAYLOAD_MAX_FIELDS = 32
 """Fields of one event payload, its named fields included."""
@@ -195,7 +241,7 @@ class EventPayload(BaseModel):
 
     parent_id: str = Field(min_length=1, max_length=256)
     parent_type: str = Field(min_length=1, max_length=64)
-    timestamp: datetime
+    timestamp: Rfc3339DateTime
     priority: Priority | None = Field(
         default=None, description="Overrides the event type's default priority."
     )
@@ -461,10 +507,5 @@ OutboundMessage = Annotated[EmailMessage | SmsMessage | PushMessage, Field(discr
 
 def address_problem(channel: Channel, address: str) -> str | None:
     """Why `address` cannot be used on `channel`, or None when it can."""
-    if channel is Channel.EMAIL and not re.fullmatch(EMAIL_PATTERN, address):
-        return "not a valid e-mail address"
-    if channel is Channel.SMS and not re.fullmatch(E164_PATTERN, address):
-        return "not an E.164 phone number (such as +14155550100)"
-    if channel is Channel.PUSH and (len(address) < 8 or any(c.isspace() for c in address)):
-        return "not a push registration token"
-    return None
+    pattern, problem = _ADDRESS_RULES[channel]
+    return None if re.fullmatch(pattern, address) else problem

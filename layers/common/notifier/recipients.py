@@ -32,6 +32,7 @@ from .errors import NotifierError, PermanentDeliveryError
 from .models import (
     E164_PATTERN,
     EMAIL_PATTERN,
+    PUSH_TOKEN_PATTERN,
     Channel,
     Envelope,
     RecipientId,
@@ -70,7 +71,7 @@ class RecipientConflictError(NotifierError):
 class PushToken(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(min_length=8, max_length=4096, json_schema_extra={"pattern": r"^\S+$"})
+    token: str = Field(min_length=8, max_length=4096, json_schema_extra={"pattern": PUSH_TOKEN_PATTERN})
     platform: Literal["android", "ios", "web"]
 
     @field_validator("token")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack.template import REPO_ROOT, TEMPLATE_PATH, Stack, load_template
+from devstack.template import REPO_ROOT, Stack, load_template
 
 TEMPLATE = load_template()
 STACK = Stack(TEMPLATE)
@@ -261,43 +259,6 @@ def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_na
 
 # ------------------------------------------------------------------ the documentation routes
 
-SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
-COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
-DOCS = [("get", "/docs"), ("get", "/openapi.json")]
-AUTHORIZATION = {
-    "API_KEY": ({}, "api_key"),
-    "AWS_IAM": ({"ApiAuthorization": "AWS_IAM"}, "sigv4"),
-    "COGNITO": ({"ApiAuthorization": "COGNITO", "CognitoUserPoolArn": COGNITO_POOL}, "cognito"),
-}
-
-
-@cache
-def _translated() -> dict[str, Any]:
-    if not SAM_PYTHON.exists():
-        pytest.skip("the SAM CLI environment is not set up (make setup)")
-    answer = subprocess.run(
-        [str(SAM_PYTHON), str(REPO_ROOT / "tests" / "tools" / "sam_translate.py"), str(TEMPLATE_PATH)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    translated: dict[str, Any] = json.loads(answer.stdout)
-    return translated
-
-
-def _decided(node: Any, stack: Stack) -> Any:
-    """`node` with each Fn::If decided for `stack`'s parameters (other intrinsics left as they are)."""
-    if isinstance(node, dict):
-        if set(node) == {"Fn::If"}:
-            condition, when_true, when_false = node["Fn::If"]
-            return _decided(when_true if stack.condition(condition) else when_false, stack)
-        decided = {k: _decided(v, stack) for k, v in node.items()}
-        return {k: v for k, v in decided.items() if v != {"Ref": "AWS::NoValue"}}
-    if isinstance(node, list):
-        return [v for v in (_decided(i, stack) for i in node) if v != {"Ref": "AWS::NoValue"}]
-    return node
-
 
 def test_api_docs_is_a_parameter_of_the_api_and_reaches_the_publish_function():
     assert PARAMETERS["ApiDocs"]["AllowedValues"] == ["Enabled", "Disabled"]
@@ -308,45 +269,6 @@ def test_api_docs_is_a_parameter_of_the_api_and_reaches_the_publish_function():
     assert "ApiDocs" in api_group["Parameters"]
     variables = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["API_DOCS"] == {"Ref": "ApiDocs"}
-
-
-@pytest.mark.parametrize("docs", ["Enabled", "Disabled"])
-@pytest.mark.parametrize("mode", sorted(AUTHORIZATION))
-def test_the_docs_are_open_while_enabled_and_every_other_route_keeps_its_authorization(mode, docs):
-    """After SAM's transform (MergeDefinitions), as CloudFormation will create the API. The two paths
-    stay in the API when ApiDocs is Disabled: SAM's merge cannot take a path removed by a Condition
-    (see the DefinitionBody); they then ask for the API's authorization, and the function answers 404."""
-    parameters, scheme = AUTHORIZATION[mode]
-    translated = _translated()
-    stack = Stack(translated, overrides={**parameters, "ApiDocs": docs})
-    [api] = [r for r in translated["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
-    body = _decided(api["Properties"]["Body"], stack)
-    operations = {
-        (method, path): operation
-        for path, item in body["paths"].items()
-        for method, operation in item.items()
-        if method != "options"
-    }
-    assert set(DOCS) <= set(operations)
-    for route, operation in operations.items():
-        open_to_anyone = route in DOCS and docs == "Enabled"
-        assert operation["security"] == ([] if open_to_anyone else [{scheme: []}]), route
-        integration = operation["x-amazon-apigateway-integration"]
-        assert integration["type"] == "aws_proxy", route
-        assert "${PublishFunctionAliaslive}" in integration["uri"]["Fn::Sub"], route
-
-
-def test_api_gateway_may_invoke_the_live_alias_on_the_docs_routes():
-    permissions = [
-        r["Properties"] for r in _translated()["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"
-    ]
-    for method, path in DOCS:
-        [permission] = [
-            p for p in permissions if p["SourceArn"]["Fn::Sub"][0].endswith(f"/{method.upper()}{path}")
-        ]
-        assert permission["FunctionName"] == {"Ref": "PublishFunctionAliaslive"}
-        assert permission["Principal"] == "apigateway.amazonaws.com"
-        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": "NotificationApi"}
 
 
 # ------------------------------------------------------------------ API Gateway's own answers

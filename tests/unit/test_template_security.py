@@ -345,7 +345,7 @@ def _api_body(parameters: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize(
+EACH_AUTHORIZATION_MODE = pytest.mark.parametrize(
     ("parameters", "scheme"),
     [
         ({}, "api_key"),
@@ -354,6 +354,10 @@ def _api_body(parameters: dict[str, str]) -> dict[str, Any]:
     ],
     ids=["API_KEY", "AWS_IAM", "COGNITO"],
 )
+DOCS = [("/docs", "get"), ("/openapi.json", "get")]
+
+
+@EACH_AUTHORIZATION_MODE
 def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
     body = _api_body(parameters)
     methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
@@ -513,3 +517,30 @@ def test_every_checkov_skip_gives_its_reason():
     for skip in skips:
         assert re.fullmatch(r"CKV_AWS_\d+", skip["id"])
         assert len(skip["comment"].split()) >= 8, skip
+
+
+@EACH_AUTHORIZATION_MODE
+def test_with_api_docs_disabled_the_documentation_routes_ask_for_the_apis_authorization(parameters, scheme):
+    """SAM's merge cannot take a path removed by a Condition (see the DefinitionBody): the two paths stay
+    in the API, behind its authorization, and the function answers them 404."""
+    body = _api_body({**parameters, "ApiDocs": "Disabled"})
+
+    for path, method in DOCS:
+        assert body["paths"][path][method]["security"] == [{scheme: []}], path
+        assert (
+            "${PublishFunctionAliaslive}"
+            in body["paths"][path][method]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        )
+
+
+def test_api_gateway_may_invoke_the_live_alias_on_the_docs_routes():
+    permissions = [
+        r["Properties"] for r in _translated()["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"
+    ]
+    for path, method in DOCS:
+        [permission] = [
+            p for p in permissions if p["SourceArn"]["Fn::Sub"][0].endswith(f"/{method.upper()}{path}")
+        ]
+        assert permission["FunctionName"] == {"Ref": "PublishFunctionAliaslive"}
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        assert permission["SourceArn"]["Fn::Sub"][1]["__ApiId__"] == {"Ref": "NotificationApi"}

@@ -254,24 +254,26 @@ class EventPayload(BaseModel):
         return self
 
 
+SEED_EVENT: dict[str, JsonValue] = {
+    "user_id": "user_12345",
+    "event_type": "LIKE",
+    "payload": {
+        "parent_id": "post_67890",
+        "parent_type": "post",
+        "timestamp": "2023-10-15T12:34:56Z",
+        "priority": "critical",
+    },
+}
+"""The event of the seed document the service grew from, as is: the example of POST /event."""
+
+
 class EventRequest(BaseModel):
     """`POST /event`: something happened to `user_id`; the routing rules pick channels."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [  # events/api_publish_event.json: the seed document's event, as is
-                {
-                    "user_id": "user_12345",
-                    "event_type": "LIKE",
-                    "payload": {
-                        "parent_id": "post_67890",
-                        "parent_type": "post",
-                        "timestamp": "2023-10-15T12:34:56Z",
-                        "priority": "critical",
-                    },
-                }
-            ]
+            "examples": [SEED_EVENT],  # events/api_publish_event.json
         },
     )
 
@@ -289,16 +291,7 @@ class BulkEventRequest(BaseModel):
             "examples": [  # events/api_publish_events_bulk.json
                 {
                     "events": [
-                        {
-                            "user_id": "user_12345",
-                            "event_type": "LIKE",
-                            "payload": {
-                                "parent_id": "post_67890",
-                                "parent_type": "post",
-                                "timestamp": "2023-10-15T12:34:56Z",
-                                "priority": "critical",
-                            },
-                        },
+                        SEED_EVENT,
                         {
                             "user_id": "user-123",
                             "event_type": "COMMENT",

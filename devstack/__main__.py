@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"notifier local stack ready: API {stack.api_url}  x-api-key: {config.api_key}\n"
         f"  emulator {stack.endpoint}  ({sources} SQS event sources running)\n"
+        f"  docs     {stack.api_url}/docs  (OpenAPI: {stack.api_url}/openapi.json)\n"
         f"  outbox   {stack.api_url}/_local/outbox\n"
         "  Ctrl-C to stop",
         flush=True,

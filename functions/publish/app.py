@@ -59,6 +59,8 @@ IdempotencyKeyHeader = Annotated[
 
 @app.post(
     "/api/v1/notifications/publish",
+    summary="Send one message to one recipient on one channel",
+    tags=["Notifications"],
     responses=responses({202: (PublishAccepted, "Accepted: the notification is queued.")}, _POST_ERRORS),
 )
 def publish_notification(
@@ -75,6 +77,8 @@ def publish_notification(
 
 @app.post(
     "/event",
+    summary="Publish a social event; the routing rules pick its channels",
+    tags=["Notifications"],
     responses=responses({202: (EventAccepted, "Accepted: queued for the event's channels.")}, _POST_ERRORS),
 )
 def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
@@ -89,6 +93,8 @@ def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader =
 
 @app.post(
     "/events/bulk",
+    summary="Publish up to 100 events at once",
+    tags=["Notifications"],
     responses=responses(
         {
             202: (BulkPublished, "Every event was queued."),
@@ -135,6 +141,8 @@ def _answer(request: BaseModel, idempotency_key: str | None, publish: Callable[[
 
 @app.get(
     "/event/<event_id>",
+    summary="The status of an event or notification, per channel",
+    tags=["Notifications"],
     responses=responses({200: (EventStatus, "The status of each channel.")}, (400, 403, 404, 429, 503)),
 )
 def event_status(event_id: Annotated[str, Path(min_length=1, max_length=128)]) -> EventStatus:
@@ -149,6 +157,8 @@ RecipientIdPath = Annotated[str, Path(pattern=RECIPIENT_ID_PATTERN)]
 
 @app.put(
     "/recipients/<recipientId>",
+    summary="Create or replace a recipient: contacts, language, time zone, preferences",
+    tags=["Recipients"],
     responses=responses(
         {201: (Recipient, "Created: the stored recipient."), 200: (Recipient, "Replaced: the same.")},
         (400, 403, 413, 415, 429, 503),
@@ -167,6 +177,8 @@ def put_recipient(recipientId: RecipientIdPath, document: RecipientDocument) -> 
 
 @app.get(
     "/recipients/<recipientId>",
+    summary="A recipient",
+    tags=["Recipients"],
     responses=responses({200: (Recipient, "The stored recipient.")}, (400, 403, 404, 429, 503)),
 )
 def get_recipient(recipientId: RecipientIdPath) -> Recipient:  # noqa: N803
@@ -178,6 +190,8 @@ def get_recipient(recipientId: RecipientIdPath) -> Recipient:  # noqa: N803
 
 @app.delete(
     "/recipients/<recipientId>",
+    summary="Forget a recipient",
+    tags=["Recipients"],
     responses=responses({204: (None, "Deleted.")}, (400, 403, 404, 429, 503)),
 )
 def delete_recipient(recipientId: RecipientIdPath) -> Response[None]:  # noqa: N803

@@ -109,7 +109,7 @@ lint: setup
 
 # The API's published contract, generated from the code; a test fails when the committed one is stale.
 openapi: $(VENV)/.installed
-	$(BIN)/python -m ops.openapi
+	PYTHONPATH=layers/common $(BIN)/python -m ops.openapi
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

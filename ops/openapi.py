@@ -1,7 +1,7 @@
 """Write the API's published contract, docs/openapi.json, from the publish function's routes.
 
-    python -m ops.openapi           # (re)write docs/openapi.json
-    python -m ops.openapi --check   # exit 1 if docs/openapi.json is not what the code generates
+    PYTHONPATH=layers/common python -m ops.openapi           # (re)write docs/openapi.json
+    PYTHONPATH=layers/common python -m ops.openapi --check   # exit 1 if it is not what the code generates
 
 `make openapi` runs the first. The document is the one `GET /openapi.json` serves (notifier.api_docs).
 """
@@ -18,8 +18,7 @@ DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
 
 def generate() -> str:
     """The OpenAPI document of the publish function, as `GET /openapi.json` answers it."""
-    sys.path.insert(0, str(REPO_ROOT / "layers" / "common"))
-    from functions.publish.app import app  # noqa: PLC0415 - needs the layer on the path
+    from functions.publish.app import app  # noqa: PLC0415 - needs the layer on the path (PYTHONPATH)
     from notifier import api_docs  # noqa: PLC0415
 
     return api_docs.document(app)

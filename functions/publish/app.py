@@ -8,7 +8,6 @@ collector.pause()  # until the first invocation ends: see notifier.collector
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -202,35 +201,21 @@ def delete_recipient(recipientId: RecipientIdPath) -> Response[None]:  # noqa: N
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_document())
+    _docs_switched_on()
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=api_docs.document(app))
 
 
 @app.get("/docs", include_in_schema=False)
 def api_docs_page() -> Response[str]:
     if (app.current_event.query_string_parameters or {}).get("format") == "json":
         return openapi_document()  # where the page says its document is
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=_page())
+    _docs_switched_on()
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=api_docs.page(app))
 
 
-def _document() -> str:
+def _docs_switched_on() -> None:
     if get_settings().api_docs != "Enabled":
         raise NotFoundError("the API documentation is switched off (ApiDocs=Disabled)")
-    return _generated_document()
-
-
-def _page() -> str:
-    _document()
-    return _generated_page()
-
-
-@cache
-def _generated_document() -> str:
-    return api_docs.document(app)
-
-
-@cache
-def _generated_page() -> str:
-    return api_docs.page(_generated_document())
 
 
 @app.not_found

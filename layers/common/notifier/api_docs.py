@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,8 +85,9 @@ def responses(
     return described
 
 
+@cache
 def document(app: APIGatewayRestResolver) -> str:
-    """The OpenAPI document of `app`'s routes, as JSON text."""
+    """The OpenAPI document of `app`'s routes, as JSON text (built once per execution environment)."""
     from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415 - see the module doc
         APIKey,
         APIKeyIn,
@@ -107,8 +109,10 @@ def document(app: APIGatewayRestResolver) -> str:
     return json.dumps(_as_the_api_answers(json.loads(schema)), indent=2, ensure_ascii=False) + "\n"
 
 
-def page(spec: str) -> str:
-    """The Swagger UI page for `spec`, its script and style inline (no CDN: the local stack is offline)."""
+@cache
+def page(app: APIGatewayRestResolver) -> str:
+    """The Swagger UI page for `app`'s document, its script and style inline (no CDN: the local stack
+    is offline)."""
     from aws_lambda_powertools.event_handler import openapi  # noqa: PLC0415 - see the module doc
     from aws_lambda_powertools.event_handler.openapi.swagger_ui import (  # noqa: PLC0415
         generate_swagger_html,
@@ -118,7 +122,7 @@ def page(spec: str) -> str:
     script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     style = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
     # `</` inside the inline spec would end its <script> element early.
-    return generate_swagger_html(spec.replace("</", "<\\/"), script, style, "", None)
+    return generate_swagger_html(document(app).replace("</", "<\\/"), script, style, "", None)
 
 
 def _as_the_api_answers(schema: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ else (see `bench.cold_start`). Every call answered is counted in `calls` ("sns.P
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import sys
@@ -36,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -389,16 +391,19 @@ def install(answers: Answers | None = None) -> None:
         sys.meta_path.insert(0, _AfterImport(pending))
 
 
-@dataclass
-class LambdaContext:
-    """What Lambda hands a handler as its context, as far as the handlers read it."""
+def _lambda_events() -> ModuleType:
+    """devstack/lambda_events.py, loaded by path: the cold-start child's sys.path is Lambda's."""
+    name = "_bench_lambda_events"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "devstack" / "lambda_events.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before it runs: its dataclass looks its module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
-    function_name: str = "bench-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    log_group_name: str = "/aws/lambda/bench-function"
-    log_stream_name: str = "bench"
 
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+LambdaContext = _lambda_events().LambdaContext
+"""The context handlers are given: the one the local stack and the tests use too."""

@@ -10,7 +10,7 @@ all; each consumer contains its own vendor's SDK and no other vendor's (email: S
 Twilio; push: Firebase Admin and its Google Cloud libraries); each function with the layer fits in
 Lambda's 250 MB unzipped; every module of every artifact has its bytecode for the functions'
 runtime (cpython-313), and the layer's botocore keeps the data of the services the functions call
-and no other (both done by `make build`: ops/slim_build.py). A package counts as present when its
+and no other (both done by `make build`: build/slim_build.py). A package counts as present when its
 top-level folder or module, or its `*.dist-info`, is in the artifact.
 
 Runs `make build` first when .aws-sam/build is missing or older than template.yaml or a file under
@@ -36,8 +36,8 @@ from pathlib import Path
 
 from bench.cold_start import FUNCTIONS
 from bench.report import record
+from build.slim_build import SERVICES
 from devstack.template import REPO_ROOT, load_template
-from ops.slim_build import SERVICES
 
 MIB = 1 << 20
 LAMBDA_UNZIPPED_LIMIT_MIB = 250  # a function and all its layers, unzipped (262,144,000 bytes)
@@ -181,7 +181,7 @@ def vendor_check(key: str, root: Path) -> Check:
 
 
 def bytecode_check(key: str, root: Path, cache_tag: str) -> Check:
-    """Every module has its bytecode for the runtime (`make build` compiles it: ops/slim_build.py)."""
+    """Every module has its bytecode for the runtime (`make build` compiles it: build/slim_build.py)."""
     sources = [path for path in _files(root) if path.suffix == ".py"]
     missing = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.{cache_tag}.pyc").is_file()]
     detail = f"{len(sources) - len(missing)} of {len(sources)} modules" + (

@@ -46,17 +46,18 @@ from bench.cold_start import _stack as dummy_stack
 from bench.cold_start import answers as stub_answers
 from bench.cold_start import function_environment
 from bench.report import record
+from devstack.fakes.fcm import FcmFake
+from devstack.fakes.sendgrid import SendGridFake
+from devstack.fakes.twilio import TwilioFake
+from devstack.lambda_events import LambdaContext, record_of
 from devstack.provision import provision
 from devstack.template import Stack, load_template
 from notifier import runtime
-from notifier.models import Channel, Envelope, EventContent, Priority, SocialEventType
+from notifier.models.channels import Channel, Priority, SocialEventType
+from notifier.models.envelope import Envelope, EventContent
+from notifier.models.recipients import Contacts, PushToken, Recipient
 from notifier.providers import Delivery, OnResult, Result
 from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider
-from notifier.recipients import Contacts, PushToken, Recipient
-from tests.factories import LambdaContext, sqs_record
-from tests.fakes.fcm import FcmFake
-from tests.fakes.sendgrid import SendGridFake
-from tests.fakes.twilio import TwilioFake
 
 BATCH = 10
 TWILIO_SID = "AC" + "0" * 32
@@ -181,7 +182,7 @@ def _batch(channel: Channel, queue_arn: str, aws: Aws) -> dict[str, Any]:
             ),
             created_at=datetime.now(UTC),
         )
-        records.append(sqs_record(envelope.model_dump_json(), queue_arn=queue_arn))
+        records.append(record_of(envelope.model_dump_json(), queue_arn=queue_arn))
     return {"Records": records}
 
 

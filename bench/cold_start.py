@@ -4,7 +4,7 @@ Every figure is measured inside a fresh child interpreter (`python -I -S`), with
 `time.perf_counter()` around the statements, and is the median of `--runs` children. The children
 run in rounds, each round every target once in turn, so that the floor and the functions share the
 machine's ups and downs; one unmeasured round first, so that each child starts with Python's
-bytecode cache, as a package built by `make build` does (see ops/slim_build.py):
+bytecode cache, as a package built by `make build` does (see build/slim_build.py):
 
 - `floor`: `import boto3; boto3.client("sns", region_name="us-east-1")`, with the runtime's boto3
   alone on the path: the least any of these functions can do;
@@ -65,9 +65,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import record
+from build.slim_build import slim_botocore
 from devstack.stack import SEED_FILE
 from devstack.template import REPO_ROOT, Stack, load_template
-from ops.slim_build import slim_botocore
 
 STUBS = Path(__file__).with_name("_stubs.py")
 LAYER = REPO_ROOT / "layers" / "common"
@@ -216,7 +216,7 @@ def _stack() -> Stack:
 
 def answers() -> str:
     """The stubs' answers: the sample events' recipient, and each vendor's credentials."""
-    from notifier.recipients import RecipientDocument  # noqa: PLC0415 - the parent only
+    from notifier.models.recipients import RecipientDocument  # noqa: PLC0415 - the parent only
 
     seed = json.loads(SEED_FILE.read_text())
     from datetime import UTC, datetime  # noqa: PLC0415
@@ -239,7 +239,7 @@ def answers() -> str:
 
 def service_account() -> dict[str, str]:
     """A Firebase service-account key file, with a freshly generated RSA key."""
-    from tests.fakes.fcm import service_account_key  # noqa: PLC0415 - the parent only
+    from devstack.fakes.fcm import service_account_key  # noqa: PLC0415 - the parent only
 
     return service_account_key("bench-project")
 

@@ -14,38 +14,17 @@ import itertools
 import queue
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .lambda_events import LambdaContext
 from .provision import FunctionSpec
 from .template import REPO_ROOT
 
 
 class InvocationError(RuntimeError):
     """The handler raised, or ran past its timeout: Lambda would report a function error."""
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    timeout_seconds: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.timeout_seconds
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 _counter = itertools.count()

@@ -171,7 +171,7 @@ class LocalStack:
     @staticmethod
     def _inject_faults(faults: Faults, deployment: Deployment) -> None:
         from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
-        from notifier.models import Channel  # noqa: PLC0415
+        from notifier.models.channels import Channel  # noqa: PLC0415
 
         from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
 
@@ -186,7 +186,7 @@ class LocalStack:
         if self.config.seed_file is None:
             return
         from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
-        from notifier.recipients import Recipient  # noqa: PLC0415
+        from notifier.models.recipients import Recipient  # noqa: PLC0415
 
         data = json.loads(self.config.seed_file.read_text(encoding="utf-8"))
         store = runtime.recipient_store()

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.factories import LambdaContext
+from devstack.lambda_events import LambdaContext
 
 # Set before any boto3 client exists, so nothing can reach a real account.
 os.environ.update(
@@ -16,6 +16,12 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     POWERTOOLS_METRICS_NAMESPACE="notifier-tests",
     POWERTOOLS_SERVICE_NAME="notifier",
+    # What a function needs to start (each validates its settings when its module is imported); the
+    # functional tests put the deployed template's own values over these.
+    STATUS_TABLE="notifier-tests-status",
+    RECIPIENTS_TABLE="notifier-tests-recipients",
+    TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:notifier-tests",
+    IDEMPOTENCY_TABLE="notifier-tests-idempotency",
 )
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_variable, None)

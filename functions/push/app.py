@@ -1,33 +1,12 @@
 """The push function: delivers the notifications of the push-critical and push-standard queues."""
 
-from __future__ import annotations
+from notifier import coldstart
 
-from notifier import collector
+coldstart.pause()  # until the first invocation ends: see notifier.coldstart
 
-collector.pause()  # until the first invocation ends: see notifier.collector
+from notifier.delivery.handler import handler
+from notifier.models.channels import Channel
 
-from typing import Any
+lambda_handler = handler(Channel.PUSH)
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from notifier.consumer import ChannelConsumer
-from notifier.models import Channel
-from notifier.observability import logger, metrics
-from notifier.snapstart import register, warm_consumer
-from notifier.tracing import AWS, VENDOR_HTTP_REQUESTS, traced
-
-consumer = ChannelConsumer(Channel.PUSH)
-register(warm_consumer(Channel.PUSH))  # with SnapStart on: see notifier.snapstart
-
-
-@traced(patch=(AWS, VENDOR_HTTP_REQUESTS))
-@logger.inject_lambda_context
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return consumer.process(event, context)
-    finally:
-        collector.first_invocation_done()
-
-
-collector.init_done()
+coldstart.init_done()

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from moto.server import ThreadedMotoServer
 
+from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
 from tests.e2e.conftest import emulator, messages_in_queues, wait_for, wait_for_value
-from tests.factories import load_event
 
 SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
 SEED_EVENT = json.loads(load_event("api_publish_event.json")["body"])

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from build.openapi import DOCUMENT
+from devstack.lambda_events import api_event
 from notifier import runtime
-from ops.openapi import DOCUMENT
-from tests.factories import api_event
 
 
 def get(path: str, query: dict[str, str] | None = None) -> dict:

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from devstack.lambda_events import api_event, load_event
 from notifier import runtime
-from tests.factories import api_event, load_event
 from tests.functional.test_publish_api import queued_anywhere
 
 

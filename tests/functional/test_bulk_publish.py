@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from notifier.clients import sns_client
-from tests.factories import api_event, load_event
+from devstack.lambda_events import api_event, load_event
+from notifier.platform.clients import sns_client
 from tests.functional.conftest import receive_all
 
 QUEUES = [f"{c}{p}Queue" for c in ("Email", "Sms", "Push") for p in ("Critical", "Standard")]

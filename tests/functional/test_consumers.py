@@ -7,10 +7,10 @@ import json
 import boto3
 import pytest
 
+from devstack.lambda_events import load_event, record_of, sqs_event
 from notifier import runtime
-from notifier.models import Channel
-from notifier.recipients import Contacts, PushToken, Recipient
-from tests.factories import load_event, sqs_event, sqs_record
+from notifier.models.channels import Channel
+from notifier.models.recipients import Contacts, PushToken, Recipient
 
 CHANNELS = [c.value for c in Channel]
 
@@ -74,7 +74,7 @@ def test_malformed_and_transiently_failing_records_fail_alone(consumers, outbox,
 
 def test_a_batch_in_which_every_record_fails_reports_every_record(consumers, deployment):
     arn = deployment.stack.attrs[("EmailStandardQueue", "Arn")]
-    batch = sqs_event([sqs_record("{", queue_arn=arn), sqs_record("[]", queue_arn=arn)])
+    batch = sqs_event([record_of("{", queue_arn=arn), record_of("[]", queue_arn=arn)])
 
     answer = consumers["email"](batch)
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
+from devstack.lambda_events import record_of, sqs_event
 from notifier import runtime
-from notifier.models import Channel
-from notifier.observability import logger
+from notifier.models.channels import Channel
+from notifier.platform.logs import logger
 from notifier.providers import Delivery, Outbox, SandboxProvider
-from notifier.recipients import RecipientStore
-from tests.factories import email_envelope, sqs_event, sqs_record
+from notifier.stores.recipients import RecipientStore
+from tests.factories import email_envelope
 
 Lines = Callable[[], list[dict[str, Any]]]
 BOOM = "boom@example.com"
@@ -76,15 +77,15 @@ def test_every_line_of_a_batch_names_the_correlation_id_of_what_it_is_about(
     delivered, delivered_id = body(second, "someone@example.com")
     malformed_id = str(uuid.uuid4())
     records = [
-        sqs_record(throttled, queue_arn=queue_arn),
-        sqs_record(delivered, queue_arn=queue_arn),
+        record_of(throttled, queue_arn=queue_arn),
+        record_of(delivered, queue_arn=queue_arn),
         # JSON, with its ids, but not an envelope
-        sqs_record(
+        record_of(
             json.dumps({"schema_version": 1, "notification_id": malformed_id, "correlation_id": malformed}),
             queue_arn=queue_arn,
         ),
         # not even JSON: its correlation id comes from its message attributes
-        with_correlation_attribute(sqs_record("not json", queue_arn=queue_arn), not_json),
+        with_correlation_attribute(record_of("not json", queue_arn=queue_arn), not_json),
     ]
     logger.set_correlation_id("an-api-request")  # a global id, as the publish function sets
     try:
@@ -119,7 +120,7 @@ def test_a_batch_of_one_correlation_id_names_it_on_its_own_lines_too(deployment,
     correlation = f"corr-{uuid.uuid4()}"
     # two notifications of one request, both failing for now
     records = [
-        sqs_record(body(correlation, "throttle@simulator.sandbox")[0], queue_arn=queue_arn) for _ in range(2)
+        record_of(body(correlation, "throttle@simulator.sandbox")[0], queue_arn=queue_arn) for _ in range(2)
     ]
 
     consumers["email"](sqs_event(records))
@@ -147,7 +148,7 @@ def test_the_providers_lines_name_the_message_they_are_about(deployment, consume
     fine, fine_id = body("corr-fine", "someone@example.com")
 
     consumers["email"](
-        sqs_event([sqs_record(exploding, queue_arn=queue_arn), sqs_record(fine, queue_arn=queue_arn)])
+        sqs_event([record_of(exploding, queue_arn=queue_arn), record_of(fine, queue_arn=queue_arn)])
     )
 
     written = lines()
@@ -171,7 +172,7 @@ def test_a_failure_of_the_whole_batch_names_every_correlation_id_of_it(
     two, two_id = body("corr-two", "someone@example.com")
 
     answer = consumers["email"](
-        sqs_event([sqs_record(one, queue_arn=queue_arn), sqs_record(two, queue_arn=queue_arn)])
+        sqs_event([record_of(one, queue_arn=queue_arn), record_of(two, queue_arn=queue_arn)])
     )
 
     assert len(answer["batchItemFailures"]) == 2
@@ -190,8 +191,8 @@ def test_no_key_is_left_for_the_next_invocation(deployment, consumers, queue_arn
     consumers["email"](
         sqs_event(
             [
-                sqs_record(body("corr-before-1", "throttle@simulator.sandbox")[0], queue_arn=queue_arn),
-                sqs_record(body("corr-before-2", "someone@example.com")[0], queue_arn=queue_arn),
+                record_of(body("corr-before-1", "throttle@simulator.sandbox")[0], queue_arn=queue_arn),
+                record_of(body("corr-before-2", "someone@example.com")[0], queue_arn=queue_arn),
             ]
         )
     )
@@ -199,7 +200,7 @@ def test_no_key_is_left_for_the_next_invocation(deployment, consumers, queue_arn
     before = len(lines())
 
     after, after_id = body("corr-after", "someone@example.com")
-    records = [sqs_record(after, queue_arn=queue_arn), sqs_record(after, queue_arn=queue_arn)]  # two copies
+    records = [record_of(after, queue_arn=queue_arn), record_of(after, queue_arn=queue_arn)]  # two copies
     consumers["email"](sqs_event(records))
 
     written = lines()[before:]

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from notifier.clients import reset_clients
-from notifier.credentials import CredentialSource
-from notifier.settings import ConfigurationError
+from notifier.errors import ConfigurationError
+from notifier.platform.clients import reset_clients
+from notifier.platform.credentials import CredentialSource
 
 DOCUMENT = {"api_key": "SG.first"}
 

@@ -16,8 +16,8 @@ import pytest
 from devstack.emulator import start_emulator
 from devstack.provision import provision
 from devstack.template import Stack, load_template
-from notifier.models import Channel
-from notifier.status import StatusStore
+from notifier.models.channels import Channel
+from notifier.stores.status import StatusStore
 from tests.factories import email_envelope
 
 RACES = 120

@@ -10,10 +10,10 @@ import json
 
 import pytest
 
+from devstack.lambda_events import api_event, load_event
 from devstack.provision import Deployment
-from notifier.models import Channel, Priority
-from notifier.routing import routing_rules
-from tests.factories import api_event, load_event
+from notifier.api.routing import routing_rules
+from notifier.models.channels import Channel, Priority
 from tests.functional.conftest import receive_all
 
 PAIRS = [(channel, priority) for channel in Channel for priority in Priority]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from notifier import strict_json
-from tests.factories import api_event
+from devstack.lambda_events import api_event
+from notifier.api import strict_json
 from tests.functional.conftest import receive_all
 from tests.functional.test_publish_api import ALL_QUEUES, queued_anywhere
 

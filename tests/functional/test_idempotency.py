@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from devstack.lambda_events import LambdaContext, api_event, load_event
 from functions.publish import app
-from notifier.clients import sns_client
-from tests.factories import LambdaContext, api_event, load_event
+from notifier.platform.clients import sns_client
 from tests.functional.conftest import receive_all
 
 QUEUES = [f"{c}{p}Queue" for c in ("Email", "Sms", "Push") for p in ("Critical", "Standard")]

@@ -16,7 +16,7 @@ from moto import mock_aws
 from devstack.api import MAX_BODY_BYTES, ApiGateway, ApiServer
 from devstack.provision import ApiRoute, gateway_responses, provision
 from devstack.template import Stack, load_template
-from tests.unit.test_local_api import (
+from tests.unit.devstack.test_local_api import (
     GATEWAY_RESPONSES,
     SETTINGS,
     RecordingFunction,

@@ -13,13 +13,13 @@ import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
+from devstack.fakes.fcm import FcmFake
+from devstack.lambda_events import api_event, load_event, record_of, sqs_event
 from notifier import runtime
-from notifier.models import Channel, Envelope, MessageContent, Priority
-from notifier.observability import metrics
-from notifier.recipients import Contacts, OptOut, Preferences, PushToken, Recipient
-from notifier.telemetry import channel_metrics
-from tests.factories import api_event, load_event, sqs_event, sqs_record
-from tests.fakes.fcm import FcmFake
+from notifier.models.channels import Channel, Priority
+from notifier.models.envelope import Envelope, MessageContent
+from notifier.models.recipients import Contacts, OptOut, Preferences, PushToken, Recipient
+from notifier.platform.metrics import channel_metrics, metrics
 from tests.functional.test_bulk_publish import REFUSED, UnreliableSns
 
 DIMENSIONS = ["service", "channel", "priority"]
@@ -102,12 +102,12 @@ def test_a_batch_with_mixed_outcomes_on_two_priorities_is_counted_by_channel_and
     last_receive = int(deployment.functions["EmailFunction"].environment["MAX_RECEIVE_COUNT"])
     batch = sqs_event(
         [
-            sqs_record(envelope("critical", address="a@example.com"), queue_arn=arn),
-            sqs_record(envelope("critical", address="b@example.com"), queue_arn=arn),
-            sqs_record(envelope("critical", address="bounce@simulator.sandbox"), queue_arn=arn),
-            sqs_record(envelope("standard", address="throttle@simulator.sandbox"), queue_arn=arn),
-            sqs_record(envelope("standard", recipient="opted-out"), queue_arn=arn),
-            sqs_record(
+            record_of(envelope("critical", address="a@example.com"), queue_arn=arn),
+            record_of(envelope("critical", address="b@example.com"), queue_arn=arn),
+            record_of(envelope("critical", address="bounce@simulator.sandbox"), queue_arn=arn),
+            record_of(envelope("standard", address="throttle@simulator.sandbox"), queue_arn=arn),
+            record_of(envelope("standard", recipient="opted-out"), queue_arn=arn),
+            record_of(
                 envelope("standard", address="c@example.com"), queue_arn=arn, receive_count=last_receive
             ),
         ]
@@ -138,7 +138,7 @@ def test_each_invocation_writes_only_its_own_counts_and_a_redelivery_counts_a_du
     deployment, consumers, capsys
 ):
     arn = deployment.stack.attrs[("EmailCriticalQueue", "Arn")]
-    record = sqs_record(envelope("critical", address="a@example.com"), queue_arn=arn)
+    record = record_of(envelope("critical", address="a@example.com"), queue_arn=arn)
 
     consumers["email"](sqs_event([record]))
     first = counts(by_channel_and_priority(capsys.readouterr().out))
@@ -155,8 +155,8 @@ def test_the_cold_start_is_still_counted_once_with_the_functions_name(
     monkeypatch.setattr(cold_start, "is_cold_start", True)
     arn = deployment.stack.attrs[("EmailCriticalQueue", "Arn")]
 
-    consumers["email"](sqs_event([sqs_record(envelope("critical", address="a@example.com"), queue_arn=arn)]))
-    consumers["email"](sqs_event([sqs_record(envelope("critical", address="b@example.com"), queue_arn=arn)]))
+    consumers["email"](sqs_event([record_of(envelope("critical", address="a@example.com"), queue_arn=arn)]))
+    consumers["email"](sqs_event([record_of(envelope("critical", address="b@example.com"), queue_arn=arn)]))
 
     cold = [d for d in documents(capsys.readouterr().out) if "ColdStart" in d]
     assert len(cold) == 1
@@ -170,7 +170,7 @@ def test_with_metrics_disabled_nothing_is_written_or_kept(deployment, consumers,
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     arn = deployment.stack.attrs[("EmailCriticalQueue", "Arn")]
 
-    consumers["email"](sqs_event([sqs_record(envelope("critical", address="a@example.com"), queue_arn=arn)]))
+    consumers["email"](sqs_event([record_of(envelope("critical", address="a@example.com"), queue_arn=arn)]))
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
     channel_metrics.flush()  # what a later invocation, with metrics on, would write
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
+from devstack.lambda_events import load_event, sqs_event
 from notifier import runtime
-from notifier.models import Channel
-from notifier.recipients import Contacts, OptOut, Preferences, PushToken, QuietHours, Recipient
-from tests.factories import load_event, sqs_event
+from notifier.models.channels import Channel
+from notifier.models.recipients import Contacts, OptOut, Preferences, PushToken, QuietHours, Recipient
 
 
 def status(notification_id: str, channel: Channel):
@@ -96,8 +96,8 @@ def test_a_recipient_gets_the_message_in_their_language(consumers, outbox, recip
 
 
 def _english_title(recipient: Recipient, batch: dict) -> str:
-    from notifier.models import Envelope  # noqa: PLC0415
-    from notifier.rendering import render  # noqa: PLC0415
+    from notifier.delivery.rendering import render  # noqa: PLC0415
+    from notifier.models.envelope import Envelope  # noqa: PLC0415
 
     envelope = Envelope.model_validate_json(batch["Records"][0]["body"])
     return render(envelope, Channel.PUSH, recipient.locale).model_dump()["title"]

@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from tests.factories import api_event, load_event
+from devstack.lambda_events import api_event, load_event
 from tests.functional.conftest import receive_all
 
 ALL_QUEUES = [

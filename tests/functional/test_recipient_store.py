@@ -9,14 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from notifier.recipients import (
-    Contacts,
-    PushToken,
-    Recipient,
-    RecipientConflictError,
-    RecipientDocument,
-    RecipientStore,
-)
+from notifier.errors import RecipientConflictError
+from notifier.models.recipients import Contacts, PushToken, Recipient, RecipientDocument
+from notifier.stores.recipients import RecipientStore
 
 TABLE = "recipients"
 PHONE = PushToken(token="fcm-token-phone-0001", platform="android")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.factories import api_event, load_event
+from devstack.lambda_events import api_event, load_event
 
 RESOURCE = "/recipients/{recipientId}"
 

@@ -12,12 +12,13 @@ from typing import Any
 import boto3
 import pytest
 
+from devstack.lambda_events import record_of, sqs_event
 from notifier import runtime
-from notifier.clients import sqs_client
 from notifier.errors import TransientDeliveryError
-from notifier.models import Channel
+from notifier.models.channels import Channel
+from notifier.platform.clients import sqs_client
 from notifier.providers import Delivery, OnResult, Outbox, Result, SandboxProvider
-from tests.factories import email_envelope, sqs_event, sqs_record
+from tests.factories import email_envelope
 from tests.functional.conftest import receive_all
 
 QUEUE = "EmailStandardQueue"
@@ -98,7 +99,7 @@ def test_the_backoff_grows_with_the_receive_count_and_is_capped(deployment, cons
     for count, ceiling in ceilings.items():
         seen.clear()
         for _ in range(20):
-            record = sqs_record(envelope_body(THROTTLED), queue_arn=arn, receive_count=count)
+            record = record_of(envelope_body(THROTTLED), queue_arn=arn, receive_count=count)
             consumers["email"](sqs_event([record]))
         assert len(seen) == 20
         assert max(seen) <= ceiling, count
@@ -120,7 +121,7 @@ def test_a_vendors_retry_after_sets_the_backoff(deployment, consumers, retry_set
         "provide-client-params.sqs.ChangeMessageVisibilityBatch",
         lambda params, **_: seen.extend(e["VisibilityTimeout"] for e in params["Entries"]),
     )
-    record = sqs_record(envelope_body(), queue_arn=deployment.stack.attrs[(QUEUE, "Arn")])
+    record = record_of(envelope_body(), queue_arn=deployment.stack.attrs[(QUEUE, "Arn")])
 
     consumers["email"](sqs_event([record]))
 
@@ -134,10 +135,10 @@ def test_the_last_receive_marks_dead_lettered_keeps_the_last_error_and_sends_not
     arn = deployment.stack.attrs[(QUEUE, "Arn")]
     body = envelope_body(THROTTLED)
     for count in (1, 2):
-        consumers["email"](sqs_event([sqs_record(body, queue_arn=arn, receive_count=count)]))
+        consumers["email"](sqs_event([record_of(body, queue_arn=arn, receive_count=count)]))
     assert channel_status(body).status == "QUEUED"
 
-    answer = consumers["email"](sqs_event([sqs_record(body, queue_arn=arn, receive_count=3)]))
+    answer = consumers["email"](sqs_event([record_of(body, queue_arn=arn, receive_count=3)]))
 
     assert len(answer["batchItemFailures"]) == 1  # failing it now moves it to the DLQ
     status = channel_status(body)
@@ -153,7 +154,7 @@ def test_a_notification_that_never_finished_an_attempt_is_dead_lettered_with_tha
     body = envelope_body()
 
     consumers["email"](
-        sqs_event([sqs_record(body, queue_arn=deployment.stack.attrs[(QUEUE, "Arn")], receive_count=4)])
+        sqs_event([record_of(body, queue_arn=deployment.stack.attrs[(QUEUE, "Arn")], receive_count=4)])
     )
 
     status = channel_status(body)
@@ -244,14 +245,14 @@ def test_a_second_copy_while_the_first_is_sending_waits_for_the_lease_instead_of
     )
     arn = deployment.stack.attrs[(QUEUE, "Arn")]
     body = envelope_body()
-    first = threading.Thread(target=consumers["email"], args=(sqs_event([sqs_record(body, queue_arn=arn)]),))
+    first = threading.Thread(target=consumers["email"], args=(sqs_event([record_of(body, queue_arn=arn)]),))
     first.start()
     assert gate.entered.wait(10)
 
-    copy_answer = consumers["email"](sqs_event([sqs_record(body, queue_arn=arn)]))
+    copy_answer = consumers["email"](sqs_event([record_of(body, queue_arn=arn)]))
     gate.opened.set()
     first.join(10)
-    late_answer = consumers["email"](sqs_event([sqs_record(body, queue_arn=arn)]))
+    late_answer = consumers["email"](sqs_event([record_of(body, queue_arn=arn)]))
 
     assert len(copy_answer["batchItemFailures"]) == 1  # retried once the lease is over...
     assert 15 <= seen[0] <= 22  # ...which is the first invocation's remaining time (20 s) + 1 s
@@ -277,15 +278,15 @@ def test_sends_recorded_before_a_crash_are_not_sent_again_on_redelivery(
     runtime.use_provider(Channel.EMAIL, CrashAfterFirst(Channel.EMAIL, runtime.outbox()))
     arn = deployment.stack.attrs[(QUEUE, "Arn")]
     bodies = [envelope_body(f"user{i}@example.com") for i in range(2)]
-    batch = sqs_event([sqs_record(b, queue_arn=arn) for b in bodies])
+    batch = sqs_event([record_of(b, queue_arn=arn) for b in bodies])
     with pytest.raises(RuntimeError, match="simulated crash"):
         consumers["email"](batch)
     runtime.use_provider(Channel.EMAIL, SandboxProvider(Channel.EMAIL, runtime.outbox()))
 
-    again = sqs_event([sqs_record(b, queue_arn=arn, receive_count=2) for b in bodies])
+    again = sqs_event([record_of(b, queue_arn=arn, receive_count=2) for b in bodies])
     with pytest.MonkeyPatch.context() as patch:
         # The crashed attempt's lease would expire with its invocation; here, at once.
-        patch.setattr("notifier.status._now", lambda: datetime.now(UTC).replace(year=2100))
+        patch.setattr("notifier.stores.status._now", lambda: datetime.now(UTC).replace(year=2100))
         answer = consumers["email"](again)
 
     assert answer == {"batchItemFailures": []}

@@ -26,11 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sendgrid import SendGridAPIClient
 
+from devstack.fakes.sendgrid import SendGridFake
 from notifier.errors import DeliveryError, TransientDeliveryError
-from notifier.models import EmailMessage, Priority
+from notifier.models.channels import Priority
+from notifier.models.envelope import EmailMessage
 from notifier.providers.base import Delivery
 from notifier.providers.sendgrid_email import SendGridConfig, SendGridProvider
-from tests.fakes.sendgrid import SendGridFake
 
 API_KEY = "SG.tls-test"
 CA_NAME = "notifier tests CA"

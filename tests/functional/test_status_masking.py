@@ -14,12 +14,14 @@ from typing import Any
 import boto3
 import pytest
 
-from notifier import observability, runtime
+from devstack.lambda_events import api_event, record_of, sqs_event
+from notifier import runtime
 from notifier.errors import PermanentDeliveryError, TransientDeliveryError
-from notifier.models import Channel, Envelope, MessageContent
+from notifier.models.channels import Channel
+from notifier.models.envelope import Envelope, MessageContent
+from notifier.platform import logs
 from notifier.providers import Delivery, Outbox, SandboxProvider
-from notifier.status import Status
-from tests.factories import api_event, sqs_event, sqs_record
+from notifier.stores.status import Status
 
 EMAIL = "john.doe@example.com"
 EMAIL_MASKED = "j***@e***.com"
@@ -162,7 +164,7 @@ class EchoingVendor(SandboxProvider):
 @pytest.fixture
 def function_logs() -> Iterator[io.StringIO]:
     """What the functions' Logger writes, while the test runs."""
-    handler = observability.logger.registered_handler
+    handler = logs.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()
     previous = handler.setStream(stream)
@@ -176,7 +178,7 @@ def test_a_vendors_error_echoing_the_address_is_masked_in_the_api_and_the_logs(
 ):
     runtime.use_provider(Channel.EMAIL, EchoingVendor(transient))
     sent = envelope([Channel.EMAIL])
-    record = sqs_record(
+    record = record_of(
         sent.model_dump_json(), queue_arn=deployment.stack.attrs[("EmailStandardQueue", "Arn")]
     )
 

@@ -38,11 +38,11 @@ from sendgrid.helpers.mail import CustomArg, Mail
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.fakes import FcmFake, SendGridFake, TwilioFake
-from tests.fakes._server import RecordedRequest
-from tests.fakes.openapi import FormOperationChecker, load_spec
-from tests.fakes.twilio import SPEC_FILE as TWILIO_SPEC_FILE
-from tests.fakes.twilio import SPEC_PATH as TWILIO_SPEC_PATH
+from devstack.fakes import FcmFake, SendGridFake, TwilioFake
+from devstack.fakes._server import RecordedRequest
+from devstack.fakes.openapi import FormOperationChecker, load_spec
+from devstack.fakes.twilio import SPEC_FILE as TWILIO_SPEC_FILE
+from devstack.fakes.twilio import SPEC_PATH as TWILIO_SPEC_PATH
 
 API_KEY = "SG.test"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -270,7 +270,7 @@ def test_twilio_reports_a_request_the_spec_rejects():
 
 
 def test_twilio_spec_checker_agrees_with_openapi_core():
-    """The fake checks forms with jsonschema for speed (see tests/fakes/openapi.py); openapi-core,
+    """The fake checks forms with jsonschema for speed (see devstack/fakes/openapi.py); openapi-core,
     the reference for OpenAPI 3, must accept and refuse the same requests."""
     openapi = OpenAPI.from_dict(load_spec(TWILIO_SPEC_FILE))
     checker = FormOperationChecker(load_spec(TWILIO_SPEC_FILE), "post", TWILIO_SPEC_PATH)
@@ -407,7 +407,7 @@ def test_fcm_quota_once_then_success(fcm_fake, fcm_app):
 
 @pytest.mark.filterwarnings("ignore:Message.token is deprecated:DeprecationWarning")
 def test_fcm_sdk_retries_503_itself_so_one_unavailable_is_never_seen(fcm_fake, fcm_app):
-    """The retry finding in tests/fakes/fcm.py's docstring: the caller never sees this 503."""
+    """The retry finding in devstack/fakes/fcm.py's docstring: the caller never sees this 503."""
     fcm_fake.fail_unavailable("flaky-device", retry_after_seconds=0, times=1)
 
     [response] = messaging.send_each([_push("flaky-device")], app=fcm_app).responses

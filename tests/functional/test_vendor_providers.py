@@ -18,15 +18,15 @@ import boto3
 import pytest
 from firebase_admin import messaging
 
+from devstack.fakes.fcm import FcmFake
+from devstack.fakes.sendgrid import SendGridFake
+from devstack.fakes.twilio import TwilioFake
+from devstack.lambda_events import load_event, sqs_event
 from notifier import runtime
-from notifier.models import Channel
+from notifier.errors import ConfigurationError
+from notifier.models.channels import Channel
+from notifier.models.recipients import Contacts, PushToken, Recipient
 from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider
-from notifier.recipients import Contacts, PushToken, Recipient
-from notifier.settings import ConfigurationError
-from tests.factories import load_event, sqs_event
-from tests.fakes.fcm import FcmFake
-from tests.fakes.sendgrid import SendGridFake
-from tests.fakes.twilio import TwilioFake
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-auth-token"

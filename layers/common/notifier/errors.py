@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import BulkNotPublished
+    from notifier.models.responses import BulkNotPublished
 
 
 class NotifierError(Exception):
@@ -16,6 +16,10 @@ class NotFoundError(NotifierError):
     """The thing asked for does not exist."""
 
 
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a working function."""
+
+
 class InvalidRequestError(NotifierError):
     """The request is well formed but cannot be carried out as sent; nothing was published."""
 
@@ -23,6 +27,10 @@ class InvalidRequestError(NotifierError):
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems.items()))
         self.problems = problems
         """Each field at fault, and why."""
+
+
+class InvalidBodyError(InvalidRequestError):
+    """The body is JSON, but not JSON this API accepts: the field (or `body`) and why."""
 
 
 class PayloadTooLargeError(InvalidRequestError):
@@ -93,3 +101,16 @@ class IdempotencyKeyInUseError(IdempotencyError):
 
 class IdempotencyUnavailableError(IdempotencyError):
     """The idempotency store could not be read or written; the caller may retry."""
+
+
+class RecipientReadError(NotifierError):
+    """DynamoDB did not return every recipient asked for, even after backing off; try again later."""
+
+
+class RecipientConflictError(NotifierError):
+    """The recipient kept changing under a read-modify-write; the caller may try again later."""
+
+
+class DeadLettered(Exception):  # noqa: N818 - an outcome, not a fault
+    """The record is on its last receive and marked DEAD_LETTERED: failing it now moves it to the
+    dead-letter queue at once, where an operator can redrive it."""

@@ -13,67 +13,72 @@ from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .clients import dynamodb_client, reset_clients, sns_client, sqs_client
-from .observability import logger
-from .recipients import RecipientStore
-from .settings import get_settings
-from .status import StatusStore
+from notifier.platform.clients import dynamodb_client, reset_clients, sns_client, sqs_client
+from notifier.platform.logs import logger
+from notifier.platform.settings import (
+    consumer_settings,
+    forget_settings,
+    function_settings,
+    publish_settings,
+)
+from notifier.stores.recipients import RecipientStore
+from notifier.stores.status import StatusStore
 
 # What only some functions use is imported where it is first needed, so a function imports its own
 # path and no other: the publish function never loads the delivery code, the providers or the
 # credentials; the consumers never load publishing or idempotency (Powertools' idempotency utility);
 # the API's idempotency is loaded by the first request that sends an Idempotency-Key.
 if TYPE_CHECKING:
-    from .credentials import CredentialSource
-    from .delivery import DeliveryDeps
-    from .idempotency import IdempotentRequests
-    from .models import Channel
-    from .providers import Outbox, Provider
-    from .publishing import Publisher
-    from .queues import Requeuer
+    from notifier.api.idempotency import IdempotentRequests
+    from notifier.api.publishing import Publisher
+    from notifier.delivery.batch import DeliveryDeps
+    from notifier.delivery.requeue import Requeuer
+    from notifier.models.channels import Channel
+    from notifier.platform.credentials import CredentialSource
+    from notifier.providers import Outbox, Provider
 
 
 @cache
 def status_store() -> StatusStore:
-    settings = get_settings()
+    settings = function_settings()
     return StatusStore(settings.status_table, settings.status_ttl_days, dynamodb_client())
 
 
 @cache
 def recipient_store() -> RecipientStore:
-    return RecipientStore(get_settings().require("recipients_table"), dynamodb_client())
+    return RecipientStore(function_settings().require("recipients_table"), dynamodb_client())
 
 
 @cache
 def outbox() -> Outbox:
-    from .providers import Outbox  # noqa: PLC0415 - see the imports
+    from notifier.providers import Outbox  # noqa: PLC0415 - see the imports
 
-    return Outbox(get_settings().sandbox_outbox_path)
+    return Outbox(consumer_settings().sandbox_outbox_path)
 
 
 @cache
 def credential_source() -> CredentialSource:
-    from .credentials import CredentialSource  # noqa: PLC0415 - see the imports
+    from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
 
-    settings = get_settings()
+    settings = consumer_settings()
     return CredentialSource(settings.credentials_store, settings.credentials_cache_seconds)
 
 
 @cache
 def requeuer() -> Requeuer:
-    from .queues import Requeuer  # noqa: PLC0415 - see the imports
+    from notifier.delivery.requeue import Requeuer  # noqa: PLC0415 - see the imports
 
     return Requeuer(sqs_client)  # the client is built when a record is first put back
 
 
 @cache
 def _sandbox(channel: Channel) -> Provider:
-    from .providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
+    from notifier.providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
 
     logger.info(
         "no vendor credentials configured; delivering to the sandbox outbox", extra={"channel": channel.value}
     )
-    return sandbox_provider(channel, get_settings(), outbox())
+    return sandbox_provider(channel, consumer_settings(), outbox())
 
 
 _vendors: dict[Channel, tuple[str, Provider]] = {}
@@ -87,11 +92,11 @@ def provider(channel: Channel) -> Provider:
     The credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
     rotation) the vendor client is built again with the new ones.
     """
-    from .providers.factory import credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
+    from notifier.providers.factory import credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
 
     if channel in _overrides:
         return _overrides[channel]
-    settings = get_settings()
+    settings = consumer_settings()
     name = credentials_name(settings, channel)
     if name is None:
         return _sandbox(channel)
@@ -118,9 +123,9 @@ def use_provider(channel: Channel, chosen: Provider) -> None:
 
 @cache
 def publisher() -> Publisher:
-    from .publishing import Publisher  # noqa: PLC0415 - see the imports
+    from notifier.api.publishing import Publisher  # noqa: PLC0415 - see the imports
 
-    return Publisher(get_settings().require("topic_arn"), status_store(), sns_client())
+    return Publisher(publish_settings().topic_arn, status_store(), sns_client())
 
 
 @cache
@@ -128,17 +133,17 @@ def idempotency() -> IdempotentRequests:
     """The API's Idempotency-Key store (IDEMPOTENCY_TABLE), built on the first request with a key."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
 
-    from .idempotency import IdempotentRequests  # noqa: PLC0415 - see the imports
+    from notifier.api.idempotency import IdempotentRequests  # noqa: PLC0415 - see the imports
 
-    settings = get_settings()
+    settings = publish_settings()
     persistence = DynamoDBPersistenceLayer(
-        table_name=settings.require("idempotency_table"), boto3_client=dynamodb_client()
+        table_name=settings.idempotency_table, boto3_client=dynamodb_client()
     )
     return IdempotentRequests(persistence, window=timedelta(hours=settings.idempotency_window_hours))
 
 
 def delivery_deps(channel: Channel) -> DeliveryDeps:
-    from .delivery import DeliveryDeps  # noqa: PLC0415 - see the imports
+    from notifier.delivery.batch import DeliveryDeps  # noqa: PLC0415 - see the imports
 
     return DeliveryDeps(
         status=status_store(), recipients=recipient_store(), provider=provider(channel), requeuer=requeuer()
@@ -156,9 +161,9 @@ def reset() -> None:
         _sandbox,
         publisher,
         idempotency,
-        get_settings,
     ):
         factory.cache_clear()
+    forget_settings()
     with _vendors_lock:
         for _, built in _vendors.values():
             built.close()

@@ -4,8 +4,8 @@ Vendor modules (`sendgrid_email`, `twilio_sms`, `fcm_push`) import their SDK at 
 imported only where used: each consumer loads its own vendor's SDK and no other.
 """
 
-from .base import Delivery, OnResult, Provider, Result, retry_after_seconds
-from .sandbox import Outbox, OutboxEntry, SandboxOptions, SandboxProvider
+from notifier.providers.base import Delivery, OnResult, Provider, Result, retry_after_seconds
+from notifier.providers.sandbox import Outbox, OutboxEntry, SandboxOptions, SandboxProvider
 
 __all__ = [
     "Delivery",

@@ -13,9 +13,10 @@ from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
 from notifier.errors import DeliveryError, TransientDeliveryError
-from notifier.models import Channel, OutboundMessage, Priority
-from notifier.observability import logger
-from notifier.telemetry import VENDOR_LATENCY, channel_metrics, log_keys, record_keys
+from notifier.models.channels import Channel, Priority
+from notifier.models.envelope import OutboundMessage
+from notifier.platform.logs import log_keys, logger, record_keys
+from notifier.platform.metrics import VENDOR_LATENCY, channel_metrics
 
 
 @dataclass(frozen=True)

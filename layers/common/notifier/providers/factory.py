@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifier.credentials import (
+from notifier.errors import ConfigurationError
+from notifier.models.channels import Channel
+from notifier.platform.credentials import (
     FirebaseServiceAccount,
     SendGridCredentials,
     TwilioCredentials,
     parse_credentials,
 )
-from notifier.models import Channel
-from notifier.settings import ConfigurationError, Settings
-
-from .base import Provider
-from .sandbox import Outbox, SandboxOptions, SandboxProvider
+from notifier.platform.settings import ConsumerSettings
+from notifier.providers.base import Provider
+from notifier.providers.sandbox import Outbox, SandboxOptions, SandboxProvider
 
 
-def credentials_name(settings: Settings, channel: Channel) -> str | None:
+def credentials_name(settings: ConsumerSettings, channel: Channel) -> str | None:
     """The name of the channel's vendor credentials; None means the channel uses the sandbox."""
     return {
         Channel.EMAIL: settings.sendgrid_credentials,
@@ -30,7 +30,7 @@ def credentials_name(settings: Settings, channel: Channel) -> str | None:
     }[channel]
 
 
-def sandbox_provider(channel: Channel, settings: Settings, outbox: Outbox) -> SandboxProvider:
+def sandbox_provider(channel: Channel, settings: ConsumerSettings, outbox: Outbox) -> SandboxProvider:
     options = SandboxOptions(
         latency_ms=settings.sandbox_latency_ms,
         transient_failure_rate=settings.sandbox_transient_failure_rate,
@@ -40,13 +40,13 @@ def sandbox_provider(channel: Channel, settings: Settings, outbox: Outbox) -> Sa
     return SandboxProvider(channel, outbox, options, max_concurrency=settings.delivery_concurrency)
 
 
-def vendor_provider(channel: Channel, settings: Settings, document: dict[str, Any]) -> Provider:
+def vendor_provider(channel: Channel, settings: ConsumerSettings, document: dict[str, Any]) -> Provider:
     """The vendor provider of `channel`, signed in with the credentials `document`."""
     name = credentials_name(settings, channel) or ""
     concurrency = settings.delivery_concurrency
     match channel:
         case Channel.EMAIL:
-            from .sendgrid_email import SendGridConfig, SendGridProvider  # noqa: PLC0415 - see module doc
+            from notifier.providers.sendgrid_email import SendGridConfig, SendGridProvider  # noqa: PLC0415 - see module doc
 
             sendgrid = parse_credentials(SendGridCredentials, name, document)
             return SendGridProvider(
@@ -60,7 +60,7 @@ def vendor_provider(channel: Channel, settings: Settings, document: dict[str, An
                 max_concurrency=concurrency,
             )
         case Channel.SMS:
-            from .twilio_sms import TwilioConfig, TwilioProvider  # noqa: PLC0415 - see module doc
+            from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider  # noqa: PLC0415 - see module doc
 
             twilio = parse_credentials(TwilioCredentials, name, document)
             try:
@@ -79,7 +79,7 @@ def vendor_provider(channel: Channel, settings: Settings, document: dict[str, An
                 raise ConfigurationError(str(exc)) from None
             return TwilioProvider(config, max_concurrency=concurrency)
         case Channel.PUSH:
-            from .fcm_push import FcmConfig, FcmProvider  # noqa: PLC0415 - see module doc
+            from notifier.providers.fcm_push import FcmConfig, FcmProvider  # noqa: PLC0415 - see module doc
 
             account = parse_credentials(FirebaseServiceAccount, name, document)
             return FcmProvider(

@@ -58,19 +58,18 @@ from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from notifier.credentials import FirebaseServiceAccount, parse_credentials
 from notifier.errors import (
+    ConfigurationError,
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
     UnregisteredAddressError,
 )
-from notifier.models import Channel, Priority, PushMessage
-from notifier.observability import logger
-from notifier.settings import ConfigurationError
-from notifier.telemetry import correlation_keys, log_keys
-
-from .base import Delivery, OnResult, Provider, Result, retry_after_seconds
+from notifier.models.channels import Channel, Priority
+from notifier.models.envelope import PushMessage
+from notifier.platform.credentials import FirebaseServiceAccount, parse_credentials
+from notifier.platform.logs import correlation_keys, log_keys, logger
+from notifier.providers.base import Delivery, OnResult, Provider, Result, retry_after_seconds
 
 FCM_BATCH_LIMIT = 500
 FCM_ORIGIN = "https://fcm.googleapis.com"

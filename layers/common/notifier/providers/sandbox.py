@@ -29,9 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from notifier.errors import PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
-from notifier.models import Channel
-
-from .base import Delivery, Provider
+from notifier.models.channels import Channel
+from notifier.providers.base import Delivery, Provider
 
 PERMANENT_FAILURES = {
     Channel.EMAIL: "bounce@simulator.sandbox",

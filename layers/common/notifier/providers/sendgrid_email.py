@@ -22,13 +22,8 @@ context every time, loading the whole CA store: about 21 ms of CPU per e-mail (P
 `build_opener()` itself). At 256 MB Lambda gives about 1/7 of a core, so on the order of 140 ms of wall
 time per e-mail, warm or cold. The provider builds one context instead (`tls_context`: the system's CA
 store, hostname checking on) and one opener around it, and the SDK's client sends every request
-through that opener. Measured (CPU, `time.process_time`, 20 e-mails one by one to a loopback HTTPS
-server in the same process, its side of the handshakes included), per e-mail:
-
-| Python | the SDK's own client | one context per provider |
-|---|---|---|
-| 3.11 | 23.5 ms | 1.9 ms |
-| 3.13 | 23.3 ms | 1.9 ms |
+through that opener: about 1.9 ms of CPU per e-mail instead of 23.5 (docs/performance.md has the
+measurement).
 
 How: `_SharedOpenerClient`, a subclass of python_http_client's `Client` whose child clients (one per
 URL segment: `client.mail.send.post(...)`) are of the subclass too. Overriding only `_make_request`,
@@ -58,10 +53,10 @@ from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, HtmlContent, Mail, PlainTextContent, To
 
 from notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from notifier.masking import scrub
-from notifier.models import Channel, EmailMessage
-
-from .base import Delivery, Provider
+from notifier.models.channels import Channel
+from notifier.models.envelope import EmailMessage
+from notifier.platform.masking import scrub
+from notifier.providers.base import Delivery, Provider
 
 GLOBAL_HOST = "https://api.sendgrid.com"
 EU_HOST = "https://api.eu.sendgrid.com"

@@ -39,9 +39,9 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from notifier.models import Channel, SmsMessage
-
-from .base import Delivery, Provider
+from notifier.models.channels import Channel
+from notifier.models.envelope import SmsMessage
+from notifier.providers.base import Delivery, Provider
 
 TRANSIENT_CODES = frozenset({20429, 14107, 21611, 20003, 21606, 21659, 21212, 21703, 21704})
 PERMANENT_CODES = frozenset({21211, 21408, 21610, 21614, 21612, 21265, 21266, 21617, 21602})

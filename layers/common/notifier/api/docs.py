@@ -1,0 +1,144 @@
+"""The API's published contract: an OpenAPI document generated from the publish function's routes, and
+the Swagger UI page that shows it.
+
+The routes declare their answers with `responses(...)`; `document(app)` asks Powertools for the
+document, then keeps only what the API does: Powertools adds a 422 "HTTPValidationError" to every
+route, while this API answers a request that fails validation with a 400 in its one error shape
+(`ErrorBody`), and it gives a 204 the handler's return type as a body. The same text is served at
+`GET /openapi.json`, embedded in `GET /docs`, and committed as `docs/openapi.json` (`python -m
+build.openapi` writes it; a test fails when it is stale).
+
+The server URL is relative ("."), so the document is right wherever it is served from: at the root on
+the local stack, under the stage (`/prod/`) on API Gateway, at a custom domain's base path.
+
+Nothing here is imported at a cold start's expense: Powertools' OpenAPI models load on the first
+request for the documents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from notifier.models.responses import ErrorBody
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+TITLE = "notifier"
+VERSION = "1"
+DESCRIPTION = (
+    "A serverless, multi-channel notification service: publish a notification or a social event, and "
+    "the service routes it to e-mail, SMS and push, retries what fails for a transient reason and "
+    "records the status of every delivery.\n\n"
+    "Every route but `/docs` and `/openapi.json` needs the stack's API key in `x-api-key`. Every POST "
+    "accepts an `Idempotency-Key`. Request bodies are `application/json` in UTF-8, at most "
+    "MAX_REQUEST_BYTES (1 MiB by default), nested at most 32 levels, without NaN, Infinity, numbers "
+    "longer than 32 characters, lone UTF-16 surrogates or a key twice in one object. Every error is "
+    "one JSON shape, `ErrorBody`, naming each field at fault."
+)
+API_KEY_SCHEME = "api_key"
+
+_ERRORS: dict[int, str] = {
+    400: "The request is not valid: `fields` names each field (or header, or `body`) at fault, and why.",
+    403: "No `x-api-key`, or not a key of this API; or no route has this method and path (API Gateway).",
+    404: "Nothing has this id.",
+    409: "The first request with this `Idempotency-Key` is still being handled: retry after `Retry-After`.",
+    413: "The body is larger than the API accepts (MAX_REQUEST_BYTES).",
+    415: "The body is not `application/json` in UTF-8.",
+    422: "This `Idempotency-Key` was first used with another body: a different request, not a retry.",
+    429: "Too many requests for the API's or the key's throttle (API Gateway): retry later.",
+    503: "A service the API depends on did not answer; nothing was changed: retry after `Retry-After`.",
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+}
+
+
+def responses(
+    success: dict[int, tuple[type[BaseModel] | None, str]],
+    errors: Iterable[int],
+    *,
+    error_models: dict[int, type[BaseModel]] | None = None,
+) -> dict[int, OpenAPIResponse]:
+    """The answers of one route: each success code with its model (None: no body) and description,
+    and each error code with `ErrorBody` (or the model in `error_models`)."""
+    described: dict[int, OpenAPIResponse] = {}
+    for status, (model, description) in success.items():
+        described[status] = {"description": description}
+        if model is not None:
+            described[status]["content"] = {"application/json": {"model": model}}
+    for status in errors:
+        model = (error_models or {}).get(status, ErrorBody)
+        described[status] = {
+            "description": _ERRORS[status],
+            "content": {"application/json": {"model": model}},
+        }
+        if status in (409, 503):
+            described[status]["headers"] = _RETRY_AFTER  # type: ignore[typeddict-item]
+    return described
+
+
+@cache
+def document(app: APIGatewayRestResolver) -> str:
+    """The OpenAPI document of `app`'s routes, as JSON text (built once per execution environment)."""
+    from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415 - see the module doc
+        APIKey,
+        APIKeyIn,
+        Server,
+    )
+
+    schema = app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url=".", description="Where this document is served from")],
+        security_schemes={
+            API_KEY_SCHEME: APIKey(
+                name="x-api-key", in_=APIKeyIn.header, description="The stack's API key (Outputs: ApiKeyId)."
+            )
+        },
+        security=[{API_KEY_SCHEME: []}],
+    )
+    return json.dumps(_as_the_api_answers(json.loads(schema)), indent=2, ensure_ascii=False) + "\n"
+
+
+@cache
+def page(app: APIGatewayRestResolver) -> str:
+    """The Swagger UI page for `app`'s document, its script and style inline (no CDN: the local stack
+    is offline)."""
+    from aws_lambda_powertools.event_handler import openapi  # noqa: PLC0415 - see the module doc
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import (  # noqa: PLC0415
+        generate_swagger_html,
+    )
+
+    assets = Path(openapi.__file__).parent / "swagger_ui"
+    script = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    style = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+    # `</` inside the inline spec would end its <script> element early.
+    return generate_swagger_html(document(app).replace("</", "<\\/"), script, style, "", None)
+
+
+def _as_the_api_answers(schema: dict[str, Any]) -> dict[str, Any]:
+    validation_error = "#/components/schemas/HTTPValidationError"
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422", {})
+            if answer.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref") == (
+                validation_error
+            ):
+                del operation["responses"]["422"]
+            # Powertools describes a body for every answer (the handler's return type); a 204 has none.
+            operation.get("responses", {}).get("204", {}).pop("content", None)
+    text = json.dumps(schema.get("paths", {}))
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        if f"#/components/schemas/{name}" not in text:
+            components.pop(name, None)
+    return schema

@@ -1,0 +1,71 @@
+"""The channels, priorities and event types, and what an address on each channel looks like."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+)
+
+RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# Any character but a control character or a space of any kind, written out rather than as \S: Python's
+# and ECMAScript's (an OpenAPI client's) idea of a space differ, and each pattern below is published.
+_VISIBLE = r"\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+# Deliberately simple: one "@", no spaces, a dot in the domain. Vendors do the final check.
+EMAIL_PATTERN = rf"^[^@{_VISIBLE}]{{1,64}}@[^@{_VISIBLE}]+\.[^@{_VISIBLE}]{{2,}}$"
+PUSH_TOKEN_PATTERN = rf"^[^{_VISIBLE}]{{8,4096}}$"
+"""A registration token: at least 8 visible characters (FCM's are about 160, APNs' 64)."""
+SMS_MAX_CHARS = 1600  # Twilio's limit for one message body, split into segments by the carrier
+PUSH_MAX_CHARS = 2048  # keeps the FCM payload well under its 4 KB limit
+EMAIL_MAX_CHARS = 100_000  # keeps the SNS message under its 256 KB limit
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class Priority(StrEnum):
+    CRITICAL = "critical"
+    STANDARD = "standard"
+
+
+class SocialEventType(StrEnum):
+    LIKE = "LIKE"
+    COMMENT = "COMMENT"
+    SHARE = "SHARE"
+    FOLLOW = "FOLLOW"
+    UNFOLLOW = "UNFOLLOW"
+    MENTION = "MENTION"
+    MESSAGE = "MESSAGE"
+    POST = "POST"
+
+
+BODY_LIMITS = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}
+ADDRESS_RULES = {
+    Channel.EMAIL: (EMAIL_PATTERN, "not a valid e-mail address"),
+    Channel.SMS: (E164_PATTERN, "not an E.164 phone number (such as +14155550100)"),
+    Channel.PUSH: (PUSH_TOKEN_PATTERN, "not a push registration token"),
+}
+
+
+DIRECT_EVENT_TYPE: Literal["NOTIFICATION"] = "NOTIFICATION"
+"""The `event_type` of a notification published through the explicit route."""
+
+RecipientId = Annotated[str, Field(pattern=RECIPIENT_ID_PATTERN, examples=["user-123"])]
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+# --------------------------------------------------------------------------------------------
+
+
+def address_problem(channel: Channel, address: str) -> str | None:
+    """Why `address` cannot be used on `channel`, or None when it can."""
+    pattern, problem = ADDRESS_RULES[channel]
+    return None if re.fullmatch(pattern, address) else problem

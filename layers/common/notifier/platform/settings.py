@@ -1,0 +1,194 @@
+"""Configuration, read from the environment once per execution environment, one model per function.
+
+Nothing else in the code reads `os.environ`. Each function validates its own model at cold start
+(`publish_settings()` in the publish handler, `consumer_settings()` in a consumer's), so a missing or
+malformed variable fails the init with the variable's name, rather than the first request with a
+KeyError. An empty value counts as unset, because that is how a template passes an optional Parameter
+left blank. Field aliases are the environment variable names.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from notifier.errors import ConfigurationError
+
+
+class FunctionSettings(BaseModel):
+    """What every function needs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    status_table: str = Field(alias="STATUS_TABLE", min_length=1)
+    status_ttl_days: int = Field(alias="STATUS_TTL_DAYS", default=30, ge=1, le=3650)
+    recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data
+
+    def require(self, name: str) -> str:
+        """The value of an optional setting that this function cannot work without."""
+        value = getattr(self, name)
+        if not value:
+            alias = type(self).model_fields[name].alias
+            raise ConfigurationError(f"environment variable {alias} is required by this function")
+        return str(value)
+
+
+class PublishSettings(FunctionSettings):
+    """The publish function's: the topic, idempotency, and the API's edge."""
+
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+    # Idempotency of the API's POSTs (Powertools idempotency)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    idempotency_window_hours: int = Field(alias="IDEMPOTENCY_WINDOW_HOURS", default=24, ge=1, le=720)
+
+    # The API's edge: what the publish function accepts and who may read its answers in a browser
+    max_request_bytes: int = Field(
+        alias="MAX_REQUEST_BYTES",
+        default=1_048_576,
+        ge=1024,
+        le=6_291_456,
+        description="Largest request body, in bytes; a larger one is answered 413 before it is parsed.",
+    )
+    cors_allow_origin: str | None = Field(
+        alias="CORS_ALLOW_ORIGIN",
+        default=None,
+        pattern=r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$",
+        description="The one origin (or *) whose browsers may read the API's answers; unset: none.",
+    )
+
+    api_docs: Literal["Enabled", "Disabled"] = Field(
+        alias="API_DOCS",
+        default="Enabled",
+        description="Enabled: GET /docs and GET /openapi.json answer (without an API key); Disabled: 404.",
+    )
+
+
+class ConsumerSettings(FunctionSettings):
+    """A consumer function's (email, sms, push): retries, delivery, the vendor, the sandbox."""
+
+    # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
+    max_receive_count: int = Field(
+        alias="MAX_RECEIVE_COUNT",
+        default=6,
+        ge=2,
+        le=1000,
+        description="The source queues' maxReceiveCount; the last receive marks DEAD_LETTERED.",
+    )
+    retry_base_seconds: float = Field(alias="RETRY_BASE_SECONDS", default=10.0, ge=0, le=43200)
+    retry_max_seconds: float = Field(alias="RETRY_MAX_SECONDS", default=300.0, ge=0, le=43200)
+
+    # Delivery
+    delivery_concurrency: int = Field(
+        alias="DELIVERY_CONCURRENCY",
+        default=10,
+        ge=1,
+        le=100,
+        description="Records of one batch handled at once; vendor calls in flight per execution environment.",
+    )
+    vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
+
+    # Vendor credentials: the name of a secret (or SSM parameter) holding a JSON document.
+    credentials_store: Literal["secretsmanager", "ssm"] = Field(
+        alias="CREDENTIALS_STORE", default="secretsmanager"
+    )
+    credentials_cache_seconds: int = Field(alias="CREDENTIALS_CACHE_SECONDS", default=300, ge=0, le=3600)
+    sendgrid_credentials: str | None = Field(alias="SENDGRID_CREDENTIALS", default=None)
+    twilio_credentials: str | None = Field(alias="TWILIO_CREDENTIALS", default=None)
+    fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
+
+    # SendGrid
+    sendgrid_host: str = Field(
+        alias="SENDGRID_HOST", default="https://api.sendgrid.com", pattern=r"^https?://"
+    )
+    email_from: str | None = Field(alias="EMAIL_FROM", default=None)
+    email_from_name: str | None = Field(alias="EMAIL_FROM_NAME", default=None)
+
+    # Twilio
+    twilio_from: str | None = Field(alias="TWILIO_FROM", default=None)
+    twilio_messaging_service_sid: str | None = Field(
+        alias="TWILIO_MESSAGING_SERVICE_SID", default=None, pattern=r"^MG[0-9a-fA-F]{32}$"
+    )
+    twilio_region: str | None = Field(alias="TWILIO_REGION", default=None, pattern=r"^[a-z]{2}[0-9]$")
+    twilio_edge: str | None = Field(alias="TWILIO_EDGE", default=None, pattern=r"^[a-z]+$")
+
+    # FCM
+    fcm_messages_url: str | None = Field(
+        alias="FCM_MESSAGES_URL",
+        default=None,
+        pattern=r"^https?://",
+        description="Send FCM messages here instead of to Google: for tests and emulators only.",
+    )
+
+    # The sandbox provider
+    sandbox_outbox_path: str | None = Field(
+        alias="SANDBOX_OUTBOX_PATH",
+        default=None,
+        description="Also append sandbox deliveries to this JSON-lines file.",
+    )
+    sandbox_latency_ms: int = Field(alias="SANDBOX_LATENCY_MS", default=0, ge=0, le=60_000)
+    sandbox_transient_failure_rate: float = Field(
+        alias="SANDBOX_TRANSIENT_FAILURE_RATE", default=0.0, ge=0, le=1
+    )
+    sandbox_permanent_failure_rate: float = Field(
+        alias="SANDBOX_PERMANENT_FAILURE_RATE", default=0.0, ge=0, le=1
+    )
+    sandbox_seed: int | None = Field(alias="SANDBOX_SEED", default=None)
+
+    @model_validator(mode="after")
+    def _rates_add_up(self) -> ConsumerSettings:
+        if self.sandbox_transient_failure_rate + self.sandbox_permanent_failure_rate > 1:
+            raise ValueError(
+                "SANDBOX_TRANSIENT_FAILURE_RATE + SANDBOX_PERMANENT_FAILURE_RATE must not exceed 1"
+            )
+        if self.credentials_store == "ssm":
+            for field in ("sendgrid_credentials", "twilio_credentials", "fcm_credentials"):
+                name = getattr(self, field)
+                if name and not name.startswith("/"):
+                    alias = type(self).model_fields[field].alias
+                    raise ValueError(f"{alias}: an SSM parameter name starts with / (got {name!r})")
+        return self
+
+
+Model = TypeVar("Model", bound=FunctionSettings)
+
+
+def settings_from(environ: dict[str, str], model: type[Model]) -> Model:
+    try:
+        return model.model_validate(environ)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{e['loc'][0]}: {e['msg']}" if e["loc"] else str(e["msg"]) for e in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+@cache
+def function_settings() -> FunctionSettings:
+    """What every function needs (the stores), in any function."""
+    return settings_from(dict(os.environ), FunctionSettings)
+
+
+@cache
+def publish_settings() -> PublishSettings:
+    return settings_from(dict(os.environ), PublishSettings)
+
+
+@cache
+def consumer_settings() -> ConsumerSettings:
+    return settings_from(dict(os.environ), ConsumerSettings)
+
+
+def forget_settings() -> None:
+    """Read the environment again on next use (tests, and the local stack between runs)."""
+    for read in (function_settings, publish_settings, consumer_settings):
+        read.cache_clear()

@@ -1,0 +1,366 @@
+"""The status of every (notification, channel), in DynamoDB, moving only forward.
+
+ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. Every write
+is one conditional UpdateItem, so two writers racing (the publish function and a fast consumer, or
+two deliveries of one SQS message) can never move a status backwards. DEAD_LETTERED is final unless
+an operator redrives the message from its dead-letter queue: the redriven delivery reopens it.
+
+An attempt holds a *lease* (`lease_until`) from `begin_attempt` until its outcome is written: a second
+copy of the same SQS message (SQS delivers at least once) that arrives meanwhile is told to come back
+later instead of sending again. A lease left by an execution environment that died expires with the
+function's timeout.
+
+Every error or reason kept in `last_error` (which GET /event/{id} returns) is scrubbed here, at the
+store's boundary, whichever caller passes it: a vendor's error text can echo the recipient's address,
+and no address may be stored unmasked (see `masking`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from notifier.models.channels import Channel
+from notifier.models.envelope import Envelope
+from notifier.models.responses import ChannelStatus, EventStatus
+from notifier.platform.masking import scrub
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class Status(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+
+_IN_FLIGHT = frozenset({Status.ACCEPTED, Status.QUEUED})
+_OPEN = _IN_FLIGHT | {Status.DEAD_LETTERED}  # a redriven message may still be delivered
+ALLOWED_FROM: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: _OPEN,
+    Status.SENT: _OPEN,
+    Status.FAILED: _OPEN,
+    Status.SUPPRESSED: _OPEN,
+    Status.DEAD_LETTERED: _IN_FLIGHT,
+    Status.DELIVERED: frozenset({Status.SENT}),
+    Status.BOUNCED: frozenset({Status.SENT}),
+}
+"""For each status, the statuses it may follow. ACCEPTED follows nothing: it is only ever first."""
+
+TERMINAL = frozenset(
+    {Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED}
+)
+REDRIVABLE = frozenset({Status.DEAD_LETTERED})
+"""Terminal, except that redriving the message from its dead-letter queue reopens it."""
+
+SETTLED = TERMINAL | {Status.SENT}
+"""Where this service's own work ends: DELIVERED and BOUNCED come later, from the vendor."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `begin_attempt` found: the attempt may send (`granted`), the channel is already past
+    sending (neither), or another attempt holds the lease for `busy_seconds` more."""
+
+    granted: bool
+    busy_seconds: float | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.busy_seconds is not None
+
+
+GRANTED = Claim(granted=True)
+ALREADY_HANDLED = Claim(granted=False)
+
+_MAX_ERROR_CHARS = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _epoch(moment: datetime) -> str:
+    return f"{moment.timestamp():.3f}"
+
+
+def _error_text(text: str) -> str:
+    """What is stored of an error or a reason: scrubbed of addresses, then cut to its maximum length
+    (in that order, so the cut cannot leave part of an address that `scrub` would not recognise)."""
+    return scrub(text)[:_MAX_ERROR_CHARS]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StatusStore:
+    """Table keyed by `notification_id` (partition) and `channel` (sort), with TTL on `expires_at`."""
+
+    def __init__(self, table: str, ttl_days: int, client: DynamoDBClient) -> None:
+        self.table = table
+        self.ttl = timedelta(days=ttl_days)
+        self.client = client
+
+    def accept(self, envelope: Envelope) -> None:
+        """Record ACCEPTED for each channel, unless a consumer has already moved it on."""
+        now = _now()
+        for channel in envelope.channels:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(envelope.notification_id, channel),
+                UpdateExpression=(
+                    "SET #status = if_not_exists(#status, :accepted), "
+                    "created_at = if_not_exists(created_at, :now), "
+                    "updated_at = if_not_exists(updated_at, :now), "
+                    "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
+                    "expires_at = if_not_exists(expires_at, :expires)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":accepted": {"S": Status.ACCEPTED},
+                    ":now": {"S": _iso(now)},
+                    ":recipient": {"S": envelope.recipient_id},
+                    ":event_type": {"S": str(envelope.event_type)},
+                    ":priority": {"S": envelope.priority},
+                    ":expires": {"N": str(int((now + self.ttl).timestamp()))},
+                },
+            )
+
+    def begin_attempt(self, envelope: Envelope, channel: Channel, *, lease_seconds: float) -> Claim:
+        """Mark the channel QUEUED, count an attempt and take the lease for `lease_seconds`, unless the
+        channel is past sending or another attempt holds the lease."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        allowed = ALLOWED_FROM[Status.QUEUED]
+        from_allowed, placeholders = _status_in(allowed)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(envelope.notification_id, channel),
+                UpdateExpression=(
+                    f"SET #status = :status, updated_at = :now, lease_until = :lease, {described} "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression=(
+                    f"(attribute_not_exists(#status) OR {from_allowed}) "
+                    "AND (attribute_not_exists(lease_until) OR lease_until < :epoch)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": Status.QUEUED},
+                    ":now": {"S": _iso(now)},
+                    ":epoch": {"N": _epoch(now)},
+                    ":lease": {"N": _epoch(now + timedelta(seconds=lease_seconds))},
+                    ":one": {"N": "1"},
+                    **placeholders,
+                    **values,
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old = cast("dict[str, Any]", exc.response.get("Item", {}))
+            if _string_attribute(old, "status") in {s.value for s in allowed}:
+                lease_until = float(old.get("lease_until", {}).get("N", "0"))
+                return Claim(granted=False, busy_seconds=max(0.0, lease_until - now.timestamp()))
+            return ALREADY_HANDLED
+        return GRANTED
+
+    def suppress(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
+        """SUPPRESSED (the recipient's preferences), with the reason. False when already past sending."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        return self._conditional_update(
+            envelope.notification_id,
+            channel,
+            Status.SUPPRESSED,
+            allow_missing=True,
+            extra_set=f"{described}, last_error = :error",
+            values={**values, ":error": {"S": _error_text(reason)}},
+            now=now,
+        )
+
+    def _description(self, envelope: Envelope, now: datetime) -> tuple[str, dict[str, Any]]:
+        """What a consumer may be the first to write: the status row's description of the notification
+        (the publish function's own ACCEPTED write may not have landed yet, or have expired)."""
+        return (
+            "recipient_id = :recipient, event_type = :event_type, priority = :priority, "
+            "created_at = if_not_exists(created_at, :now), "
+            "expires_at = if_not_exists(expires_at, :expires)",
+            {
+                ":recipient": {"S": envelope.recipient_id},
+                ":event_type": {"S": str(envelope.event_type)},
+                ":priority": {"S": envelope.priority},
+                ":expires": {"N": str(int((now + self.ttl).timestamp()))},
+            },
+        )
+
+    def advance(
+        self,
+        notification_id: str,
+        channel: Channel,
+        status: Status,
+        *,
+        provider_message_id: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Move to `status` if the current one allows it, ending the attempt's lease. False when it
+        does not allow it."""
+        sets: list[str] = []
+        values: dict[str, Any] = {}
+        if provider_message_id is not None:
+            sets.append("provider_message_id = :provider_id")
+            values[":provider_id"] = {"S": provider_message_id}
+        if error is not None:
+            sets.append("last_error = :error")
+            values[":error"] = {"S": _error_text(error)}
+        return self._conditional_update(
+            notification_id, channel, status, extra_set=", ".join(sets), values=values, remove="lease_until"
+        )
+
+    def dead_letter(self, envelope: Envelope, channel: Channel, reason: str) -> bool:
+        """DEAD_LETTERED: no delivery attempt is left. Keeps the last transient error as the reason
+        when there is one, else `reason`. False when the channel is already past sending (marking one
+        that is already DEAD_LETTERED again changes nothing and is True)."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        return self._conditional_update(
+            envelope.notification_id,
+            channel,
+            Status.DEAD_LETTERED,
+            allowed=ALLOWED_FROM[Status.DEAD_LETTERED] | {Status.DEAD_LETTERED},
+            allow_missing=True,
+            extra_set=f"{described}, last_error = if_not_exists(last_error, :error)",
+            values={**values, ":error": {"S": _error_text(reason)}},
+            remove="lease_until",
+            now=now,
+        )
+
+    def defer(self, notification_id: str, channel: Channel, until: datetime) -> bool:
+        """Note that the channel waits (the recipient's quiet hours) until `until`. False when it is
+        already past sending, so there is nothing to wait for."""
+        return self._conditional_update(
+            notification_id,
+            channel,
+            Status.QUEUED,
+            allow_missing=True,
+            extra_set="deferred_until = :until",
+            values={":until": {"S": _iso(until)}},
+        )
+
+    def record_error(self, notification_id: str, channel: Channel, error: str) -> None:
+        """Keep the reason of a transient failure and end the attempt's lease, so the retry may take
+        it; the status does not change."""
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._key(notification_id, channel),
+            UpdateExpression="SET last_error = :error, updated_at = :now REMOVE lease_until",
+            ExpressionAttributeValues={
+                ":error": {"S": _error_text(error)},
+                ":now": {"S": _iso(_now())},
+            },
+        )
+
+    def get(self, notification_id: str) -> EventStatus | None:
+        answer = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="notification_id = :id",
+            ExpressionAttributeValues={":id": {"S": notification_id}},
+            ConsistentRead=True,
+        )
+        items = answer.get("Items", [])
+        if not items:
+            return None
+        first = items[0]
+        return EventStatus(
+            event_id=notification_id,
+            recipient_id=_string_attribute(first, "recipient_id"),
+            event_type=_string_attribute(first, "event_type"),
+            priority=_string_attribute(first, "priority"),
+            channels={
+                Channel(item["channel"]["S"]): ChannelStatus(
+                    status=item["status"]["S"],
+                    attempts=int(item.get("attempts", {}).get("N", 0)),
+                    provider_message_id=_string_attribute(item, "provider_message_id"),
+                    last_error=_scrubbed(_string_attribute(item, "last_error")),
+                    deferred_until=_string_attribute(item, "deferred_until"),
+                    created_at=_string_attribute(item, "created_at"),
+                    updated_at=_string_attribute(item, "updated_at"),
+                )
+                for item in items
+            },
+        )
+
+    def _conditional_update(
+        self,
+        notification_id: str,
+        channel: Channel,
+        status: Status,
+        *,
+        extra_set: str = "",
+        add: str = "",
+        remove: str = "",
+        values: dict[str, Any],
+        allowed: frozenset[Status] | None = None,
+        allow_missing: bool = False,
+        now: datetime | None = None,
+    ) -> bool:
+        condition, placeholders = _status_in(ALLOWED_FROM[status] if allowed is None else allowed)
+        if allow_missing:
+            condition = f"attribute_not_exists(#status) OR {condition}"
+        expression = "SET #status = :status, updated_at = :now" + (f", {extra_set}" if extra_set else "")
+        if add:
+            expression += f" ADD {add}"
+        if remove:
+            expression += f" REMOVE {remove}"
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(notification_id, channel),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status.value},
+                    ":now": {"S": _iso(now or _now())},
+                    **placeholders,
+                    **values,
+                },
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _key(notification_id: str, channel: Channel) -> dict[str, Any]:
+        return {"notification_id": {"S": notification_id}, "channel": {"S": channel.value}}
+
+
+def _status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
+    """A condition that the current status is one of `statuses`, and its placeholder values."""
+    placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sorted(statuses))}
+    return f"#status IN ({', '.join(placeholders)})", placeholders
+
+
+def _string_attribute(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value["S"] if value else None
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """Scrubbed again on the way out: a row written before errors were scrubbed may still be read."""
+    return scrub(text) if text else text

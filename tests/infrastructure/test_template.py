@@ -1,0 +1,367 @@
+"""template.yaml keeps the promises the architecture makes."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.template import REPO_ROOT, Stack, load_template
+
+TEMPLATE = load_template()
+STACK = Stack(TEMPLATE)
+PARAMETERS = TEMPLATE["Parameters"]
+
+
+def of_type(kind: str) -> dict[str, dict]:
+    return STACK.resources_of_type(kind)
+
+
+FUNCTIONS = of_type("AWS::Serverless::Function")
+QUEUES = of_type("AWS::SQS::Queue")
+SQS_EVENTS = [
+    (name, event_name, event["Properties"])
+    for name, fn in FUNCTIONS.items()
+    for event_name, event in fn["Properties"].get("Events", {}).items()
+    if event["Type"] == "SQS"
+]
+SOURCE_QUEUES = {props["Queue"]["Fn::GetAtt"][0] for _, _, props in SQS_EVENTS}
+
+
+def test_every_function_runs_python_3_13():
+    assert TEMPLATE["Globals"]["Function"]["Runtime"] == "python3.13"
+    assert all("Runtime" not in fn["Properties"] for fn in FUNCTIONS.values())
+
+
+def test_six_source_queues_each_have_their_own_dead_letter_queue():
+    assert len(SOURCE_QUEUES) == 6
+    dlqs = [
+        QUEUES[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in SOURCE_QUEUES
+    ]
+    assert len(set(dlqs)) == 6
+    assert set(dlqs).isdisjoint(SOURCE_QUEUES)
+    for queue in SOURCE_QUEUES:
+        assert QUEUES[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    # Five delivery attempts; the sixth receive only marks the notification DEAD_LETTERED.
+    assert PARAMETERS["MaxReceiveCount"]["Default"] == 6
+    assert PARAMETERS["MaxReceiveCount"]["MinValue"] == 2
+
+
+def role_statements(function: str) -> list[dict]:
+    """The statements of the function's own role (conditional ones as written for their condition)."""
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_consumers_back_off_through_their_own_queues_only():
+    for name in ("EmailFunction", "SmsFunction", "PushFunction"):
+        own = {q for n, _, props in SQS_EVENTS if n == name for q in [props["Queue"]["Fn::GetAtt"][0]]}
+        [statement] = [s for s in role_statements(name) if s.get("Sid") == "BackOffFailedRecords"]
+        assert statement["Action"] == "sqs:ChangeMessageVisibility"
+        assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == own
+
+
+def test_the_backoff_parameters_reach_every_consumer():
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["RETRY_BASE_SECONDS"] == {"Ref": "RetryBaseSeconds"}
+    assert variables["RETRY_MAX_SECONDS"] == {"Ref": "RetryMaxSeconds"}
+    assert variables["MAX_RECEIVE_COUNT"] == {"Ref": "MaxReceiveCount"}
+    assert PARAMETERS["RetryMaxSeconds"]["MaxValue"] == 43200  # SQS's longest visibility timeout
+
+
+def test_every_queue_is_encrypted_by_sqs():
+    assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in QUEUES.values())
+
+
+def test_visibility_timeout_is_at_least_six_function_timeouts_plus_the_batching_window():
+    globals_timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
+    for name, _, props in SQS_EVENTS:
+        timeout = FUNCTIONS[name]["Properties"].get("Timeout", globals_timeout)
+        assert timeout == {"Ref": "ConsumerTimeoutSeconds"}, name
+        timeout = PARAMETERS["ConsumerTimeoutSeconds"]["Default"]
+        window = props["MaximumBatchingWindowInSeconds"]
+        largest_window = PARAMETERS[window["Ref"]]["MaxValue"] if isinstance(window, dict) else window
+        visibility = QUEUES[props["Queue"]["Fn::GetAtt"][0]]["Properties"]["VisibilityTimeout"]
+        assert visibility == {"Ref": "QueueVisibilityTimeoutSeconds"}
+        assert PARAMETERS["QueueVisibilityTimeoutSeconds"]["Default"] >= 6 * timeout + largest_window, name
+
+
+def test_every_sqs_event_reports_batch_item_failures():
+    assert SQS_EVENTS
+    assert all(props["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for _, _, props in SQS_EVENTS)
+
+
+def test_critical_sources_favour_latency_and_standard_sources_favour_cost():
+    def default(value):
+        return PARAMETERS[value["Ref"]]["Default"] if isinstance(value, dict) else value
+
+    for _, event_name, props in SQS_EVENTS:
+        queue = props["Queue"]["Fn::GetAtt"][0]
+        assert ("Critical" in queue) == (event_name == "Critical")
+    critical = next(p for _, e, p in SQS_EVENTS if e == "Critical")
+    standard = next(p for _, e, p in SQS_EVENTS if e == "Standard")
+    assert default(critical["MaximumBatchingWindowInSeconds"]) == 0
+    assert default(standard["MaximumBatchingWindowInSeconds"]) > 0
+    assert default(critical["BatchSize"]) < default(standard["BatchSize"])
+    assert default(critical["ScalingConfig"]["MaximumConcurrency"]) > default(
+        standard["ScalingConfig"]["MaximumConcurrency"]
+    )
+
+
+def test_each_subscription_delivers_raw_and_filters_on_channel_and_priority():
+    subscriptions = {
+        k: s for k, s in of_type("AWS::SNS::Subscription").items() if s["Properties"]["Protocol"] == "sqs"
+    }
+    assert {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in subscriptions.values()} == SOURCE_QUEUES
+    for sub in subscriptions.values():
+        props = sub["Properties"]
+        assert props["RawMessageDelivery"] is True
+        assert props["FilterPolicyScope"] == "MessageAttributes"
+        assert set(props["FilterPolicy"]) == {"channel", "priority"}
+
+
+def test_only_the_topic_may_send_to_the_queues():
+    [policy] = of_type("AWS::SQS::QueuePolicy").values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "NotificationTopic"}}}
+    assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == SOURCE_QUEUES
+
+
+def test_the_api_requires_a_key_by_default_and_throttles_by_parameters():
+    [api] = of_type("AWS::Serverless::Api").values()
+    assert PARAMETERS["ApiAuthorization"]["Default"] == "API_KEY"
+    assert api["Properties"]["Auth"]["UsagePlan"]["Throttle"] == {
+        "RateLimit": {"Ref": "ApiRateLimit"},
+        "BurstLimit": {"Ref": "ApiBurstLimit"},
+    }
+    [stage_throttle] = api["Properties"]["MethodSettings"]
+    assert stage_throttle["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"}
+    assert stage_throttle["ThrottlingBurstLimit"] == {"Ref": "ApiBurstLimit"}
+
+
+def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
+    routes = sorted(
+        (e["Properties"]["Method"], e["Properties"]["Path"])
+        for fn in FUNCTIONS.values()
+        for e in fn["Properties"].get("Events", {}).values()
+        if e["Type"] == "Api"
+    )
+    assert routes == [
+        ("delete", "/recipients/{recipientId}"),
+        ("get", "/docs"),
+        ("get", "/event/{event_id}"),
+        ("get", "/openapi.json"),
+        ("get", "/recipients/{recipientId}"),
+        ("post", "/api/v1/notifications/publish"),
+        ("post", "/event"),
+        ("post", "/events/bulk"),
+        ("put", "/recipients/{recipientId}"),
+    ]
+    assert not any("proxy+" in path or path == "/{proxy}" for _, path in routes)
+
+
+def test_the_status_table_expires_items():
+    table = of_type("AWS::DynamoDB::Table")["StatusTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_outputs_name_every_queue_dlq_table_the_topic_and_the_api():
+    outputs = TEMPLATE["Outputs"]
+    referenced = {o["Value"].get("Ref") for o in outputs.values() if isinstance(o["Value"], dict)}
+    assert set(QUEUES) <= referenced
+    assert set(of_type("AWS::DynamoDB::Table")) <= referenced
+    assert "NotificationTopic" in referenced
+    assert "ApiUrl" in outputs
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_function_has_its_handler_and_its_own_requirements(name):
+    props = FUNCTIONS[name]["Properties"]
+    code = REPO_ROOT / props["CodeUri"]
+    module, function = props["Handler"].split(".")
+    handler_module = importlib.import_module(".".join([*code.relative_to(REPO_ROOT).parts, module]))
+    assert callable(getattr(handler_module, function))
+    assert (code / "requirements.txt").is_file()
+
+
+def test_the_common_layer_is_built_by_sam_from_its_requirements():
+    [layer] = of_type("AWS::Serverless::LayerVersion").values()
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    content = REPO_ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "requirements.txt").is_file()
+    assert (content / "notifier" / "__init__.py").is_file()
+    assert Path(content / "notifier" / "api" / "routing_rules.json").is_file()
+
+
+def pins(path: Path) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return {
+        name.lower().replace("_", "-"): version
+        for name, version in (line.split("==") for line in lines if "==" in line)
+    }
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [
+        "layers/common/requirements.txt",
+        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push")),
+    ],
+)
+def test_what_ships_is_the_versions_the_tests_run(requirements):
+    shipped = pins(REPO_ROOT / requirements)
+    dev = pins(REPO_ROOT / "requirements/dev.txt")
+    assert {name: dev.get(name) for name in shipped} == shipped
+
+
+@pytest.mark.parametrize(
+    ("function", "sdk", "others"),
+    [
+        ("email", "sendgrid", {"twilio", "firebase-admin"}),
+        ("sms", "twilio", {"sendgrid", "firebase-admin"}),
+        ("push", "firebase-admin", {"sendgrid", "twilio"}),
+        ("publish", None, {"sendgrid", "twilio", "firebase-admin"}),
+    ],
+)
+def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, others):
+    shipped = pins(REPO_ROOT / "functions" / function / "requirements.txt")
+    assert sdk is None or sdk in shipped
+    assert not others & set(shipped)
+
+
+def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_named():
+    grants = {}
+    for name, fn in FUNCTIONS.items():
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" not in statement or statement["Fn::If"][1].get("Sid") != "ReadVendorCredentials":
+                continue
+            condition, allow, otherwise = statement["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            assert allow["Action"] == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
+            resources = allow["Resource"]["Fn::If"][1:]
+            assert all("*" not in r["Fn::Sub"] for r in resources)
+            grants[name] = (condition, {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources})
+    assert grants == {
+        "EmailFunction": ("HasSendGridCredentials", {"SendGridCredentials"}),
+        "SmsFunction": ("HasTwilioCredentials", {"TwilioCredentials"}),
+        "PushFunction": ("HasFcmCredentials", {"FcmCredentials"}),
+    }
+
+
+# ------------------------------------------------------------------ the documentation routes
+
+
+def test_api_docs_is_a_parameter_of_the_api_and_reaches_the_publish_function():
+    assert PARAMETERS["ApiDocs"]["AllowedValues"] == ["Enabled", "Disabled"]
+    assert PARAMETERS["ApiDocs"]["Default"] == "Enabled"
+    assert TEMPLATE["Conditions"]["ApiDocsOn"] == {"Fn::Equals": [{"Ref": "ApiDocs"}, "Enabled"]}
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    [api_group] = [g for g in groups if g["Label"]["default"] == "API"]
+    assert "ApiDocs" in api_group["Parameters"]
+    variables = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["API_DOCS"] == {"Ref": "ApiDocs"}
+
+
+# ------------------------------------------------------------------ API Gateway's own answers
+
+GATEWAY_RESPONSES: dict[str, Any] = of_type("AWS::Serverless::Api")["NotificationApi"]["Properties"][
+    "DefinitionBody"
+]["x-amazon-apigateway-gateway-responses"]
+MESSAGE_STRING = "$context.error.messageString"  # API Gateway gives it as a quoted JSON string
+# type: (statusCode, error, retryable, the field it names if any)
+EXPECTED_ANSWERS = {
+    "MISSING_AUTHENTICATION_TOKEN": ("403", "missing_authentication_token", False, None),
+    "INVALID_API_KEY": ("403", "forbidden", False, "x-api-key"),
+    "ACCESS_DENIED": ("403", "forbidden", False, None),
+    "THROTTLED": ("429", "too_many_requests", True, None),
+    "QUOTA_EXCEEDED": ("429", "too_many_requests", True, None),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large", False, "body"),
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type", False, "Content-Type"),
+    "INTEGRATION_TIMEOUT": ("504", "timeout", True, None),
+    "DEFAULT_4XX": (None, "bad_request", False, None),  # keeps the status API Gateway chose
+    "DEFAULT_5XX": (None, "unavailable", True, None),
+}
+
+
+def _branches(node: Any) -> list[Any]:
+    """Every value `node` can take, through its Fn::If."""
+    if isinstance(node, dict) and set(node) == {"Fn::If"}:
+        return [value for branch in node["Fn::If"][1:] for value in _branches(branch)]
+    return [node]
+
+
+def _answers(response_type: str) -> list[dict[str, Any]]:
+    """The bodies a gateway response can answer, with $context.error.messageString as API Gateway
+    (and the local stack) substitute it: a JSON string."""
+    template = GATEWAY_RESPONSES[response_type]["responseTemplates"]["application/json"]
+    message = json.dumps('API Gateway\'s "own" message')
+    return [json.loads(text.replace(MESSAGE_STRING, message)) for text in _branches(template)]
+
+
+def test_the_gateway_responses_are_one_unconditional_map_with_every_type():
+    assert isinstance(GATEWAY_RESPONSES, dict)
+    assert "Fn::If" not in GATEWAY_RESPONSES
+    assert set(EXPECTED_ANSWERS) <= set(GATEWAY_RESPONSES)
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_RESPONSES))
+def test_every_gateway_response_answers_in_the_api_error_shape(response_type):
+    response = GATEWAY_RESPONSES[response_type]
+    assert set(response["responseTemplates"]) == {"application/json"}
+    for text in _branches(response["responseTemplates"]["application/json"]):
+        assert isinstance(text, str)
+        # VTL: no variable but the message string, and no directive (# starts one).
+        assert set(re.findall(r"\$[!{]?[A-Za-z][\w.]*", text)) <= {MESSAGE_STRING}, text
+        assert "#" not in text
+    for body in _answers(response_type):
+        assert set(body) == {"error", "message", "fields", "retryable"}
+        assert re.fullmatch(r"[a-z]+(_[a-z]+)*", body["error"])
+        assert isinstance(body["message"], str)
+        assert body["message"]
+        assert isinstance(body["retryable"], bool)
+        assert all(isinstance(f, dict) and set(f) == {"field", "reason"} for f in body["fields"])
+        assert all(isinstance(v, str) and v for f in body["fields"] for v in f.values())
+    if "statusCode" in response:
+        assert isinstance(response["statusCode"], str)
+        assert re.fullmatch(r"[45][0-9]{2}", response["statusCode"])
+    # A browser on the configured origin can read it; without one, no CORS header at all.
+    assert response["responseParameters"] == {
+        "Fn::If": [
+            "HasCors",
+            {"gatewayresponse.header.Access-Control-Allow-Origin": {"Fn::Sub": "'${CorsAllowOrigin}'"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+@pytest.mark.parametrize("response_type", sorted(EXPECTED_ANSWERS))
+def test_each_gateway_response_has_its_status_code_and_error(response_type):
+    status, error, retryable, field = EXPECTED_ANSWERS[response_type]
+    assert GATEWAY_RESPONSES[response_type].get("statusCode") == status
+    for body in _answers(response_type):
+        assert (body["error"], body["retryable"]) == (error, retryable)
+        assert [f["field"] for f in body["fields"]] == ([field] if field else [])
+    if response_type.startswith("DEFAULT_"):
+        template = GATEWAY_RESPONSES[response_type]["responseTemplates"]["application/json"]
+        assert f'"message": {MESSAGE_STRING}' in template
+
+
+@pytest.mark.parametrize("origin", ["", "https://app.example.com"])
+def test_the_local_stack_can_resolve_every_gateway_response(origin):
+    stack = Stack(TEMPLATE, overrides={"CorsAllowOrigin": origin})
+    for response_type, response in GATEWAY_RESPONSES.items():
+        resolved = stack.resolve(response)
+        headers = resolved.get("responseParameters", {})
+        expected = {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{origin}'"} if origin else {}
+        assert headers == expected, response_type
+        assert isinstance(resolved["responseTemplates"]["application/json"], str), response_type

@@ -1,0 +1,96 @@
+"""The settings model, the API error shape and the template reader."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.template import Stack, TemplateError, parse_overrides
+from notifier.api.answers import validation_error_response
+from notifier.errors import ConfigurationError
+from notifier.platform.settings import FunctionSettings, PublishSettings, settings_from
+
+
+def test_missing_configuration_fails_naming_the_variable():
+    with pytest.raises(ConfigurationError, match="STATUS_TABLE"):
+        settings_from({}, FunctionSettings)
+
+
+def test_malformed_configuration_fails_naming_the_variable():
+    with pytest.raises(ConfigurationError, match="STATUS_TTL_DAYS"):
+        settings_from({"STATUS_TABLE": "t", "STATUS_TTL_DAYS": "soon"}, FunctionSettings)
+
+
+def test_a_setting_a_function_requires_is_named_when_absent():
+    with pytest.raises(ConfigurationError, match="TOPIC_ARN"):
+        settings_from({"STATUS_TABLE": "t"}, PublishSettings)
+
+
+def test_validation_errors_name_the_field_without_the_request_part():
+    answer = validation_error_response(
+        [{"loc": ("body", "request", "payload", "parent_id"), "msg": "Field required", "type": "missing"}]
+    )
+
+    assert answer.status_code == 400
+    assert '"field":"payload.parent_id"' in str(answer.body)
+
+
+TEMPLATE = {
+    "Parameters": {
+        "Size": {"Type": "Number", "Default": 5, "MinValue": 1, "MaxValue": 10},
+        "Level": {"Type": "String", "Default": "INFO", "AllowedValues": ["INFO", "DEBUG"]},
+    },
+    "Conditions": {"IsDebug": {"Fn::Equals": [{"Ref": "Level"}, "DEBUG"]}},
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}},
+}
+
+
+def test_intrinsics_resolve_against_parameters_pseudo_parameters_and_created_resources():
+    stack = Stack(TEMPLATE, name="demo", overrides={"Level": "DEBUG"})
+    stack.refs["Queue"] = "https://sqs/demo-Queue"
+    stack.attrs[("Queue", "Arn")] = "arn:aws:sqs:us-east-1:123456789012:demo-Queue"
+
+    resolved = stack.resolve(
+        {
+            "a": {"Fn::Sub": "${AWS::StackName}-${Size}-${Queue.Arn}-${!Literal}"},
+            "b": {"Fn::Join": [",", [{"Ref": "Queue"}, "x"]]},
+            "c": {"Fn::If": ["IsDebug", "debug", "quiet"]},
+            "d": {"Ref": "AWS::NoValue"},
+            "e": {"Fn::Select": [1, {"Fn::Split": ["-", "a-b-c"]}]},
+        }
+    )
+
+    assert resolved == {
+        "a": "demo-5-arn:aws:sqs:us-east-1:123456789012:demo-Queue-${Literal}",
+        "b": "https://sqs/demo-Queue,x",
+        "c": "debug",
+        "e": "b",
+    }
+
+
+def test_dependencies_are_found_through_refs_getatts_and_subs():
+    stack = Stack(TEMPLATE)
+
+    found = stack.dependencies({"x": [{"Ref": "Queue"}, {"Fn::Sub": "${Queue.Arn}"}, {"Ref": "Size"}]})
+
+    assert found == {"Queue"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"Size": "11"}, "MaxValue"),
+        ({"Size": "x"}, "not a number"),
+        ({"Level": "TRACE"}, "one of"),
+        ({"Nope": "1"}, "unknown"),
+    ],
+)
+def test_parameter_overrides_are_checked_like_cloudformation_checks_them(overrides, message):
+    with pytest.raises(TemplateError, match=message):
+        Stack(TEMPLATE, overrides=overrides)
+
+
+def test_overrides_are_read_in_both_of_sam_deploys_forms():
+    assert parse_overrides("A=1 B=x=y") == {"A": "1", "B": "x=y"}
+    assert parse_overrides(["ParameterKey=A,ParameterValue=2"]) == {"A": "2"}
+    with pytest.raises(TemplateError):
+        parse_overrides("A")

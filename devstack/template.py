@@ -70,9 +70,33 @@ for _short, _long in _SHORT_TAGS.items():
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as data, each node its own object: YAML's aliases (`*name`), which the template uses
+    for what every function, queue or alarm shares, would otherwise give several resources one object,
+    so changing one would change them all."""
     with path.open(encoding="utf-8") as stream:
-        loaded: dict[str, Any] = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        loaded: dict[str, Any] = _unshared(yaml.load(stream, Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+    _refuse_language_extensions(loaded)
     return loaded
+
+
+def _unshared(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _unshared(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_unshared(item) for item in node]
+    return node
+
+
+def _refuse_language_extensions(template: dict[str, Any]) -> None:
+    """The local stack does not expand AWS::LanguageExtensions (Fn::ForEach and the rest): it would
+    read a loop as a resource named `Fn::ForEach::...`, so it stops instead, naming what it met."""
+    transform = template.get("Transform", [])
+    if "AWS::LanguageExtensions" in ([transform] if isinstance(transform, str) else transform):
+        raise TemplateError("the AWS::LanguageExtensions transform is not supported by the local stack")
+    for section in ("Conditions", "Resources", "Outputs"):
+        loops = [key for key in template.get(section) or {} if key.startswith("Fn::ForEach::")]
+        if loops:
+            raise TemplateError(f"{section}: {', '.join(loops)} is not supported by the local stack")
 
 
 def parse_overrides(text: str | list[str] | None) -> dict[str, str]:

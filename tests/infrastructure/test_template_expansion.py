@@ -20,32 +20,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from functools import cache
 from typing import Any
 
 import pytest
 
 from devstack.template import REPO_ROOT, TEMPLATE_PATH, load_template
+from tests.tools.translation import translated as _translated
 
-SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
-TRANSLATE = REPO_ROOT / "tests" / "tools" / "sam_translate.py"
 GOLDEN = REPO_ROOT / "tests" / "data" / "translated-stack.json"
-
-
-@cache
-def _translated() -> dict[str, Any]:
-    if not SAM_PYTHON.exists():
-        pytest.skip("the SAM CLI environment is not set up (make setup)")
-    answer = subprocess.run(
-        [str(SAM_PYTHON), str(TRANSLATE), str(TEMPLATE_PATH)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    translated: dict[str, Any] = json.loads(answer.stdout)
-    return translated
 
 
 @cache

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from functools import cache
 from typing import Any
 
 import pytest
 
 from devstack.template import REPO_ROOT, TEMPLATE_PATH, Stack, load_template
+from tests.tools.translation import translated as _translated
 
 TEMPLATE = load_template()
 STACK = Stack(TEMPLATE)
@@ -234,6 +233,9 @@ def test_no_environment_variable_carries_a_credential():
         assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)", name), name
 
 
+COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
+
+
 @pytest.mark.parametrize(
     "path",
     sorted(
@@ -303,25 +305,6 @@ def test_request_bodies_are_limited_by_a_parameter():
     assert limit["MaxValue"] <= 6 * 1024 * 1024  # Lambda's synchronous payload limit
     variables = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["MAX_REQUEST_BYTES"] == {"Ref": "MaxRequestBytes"}
-
-
-SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
-COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
-
-
-@cache
-def _translated() -> dict[str, Any]:
-    if not SAM_PYTHON.exists():
-        pytest.skip("the SAM CLI environment is not set up (make setup)")
-    answer = subprocess.run(
-        [str(SAM_PYTHON), str(REPO_ROOT / "tests" / "tools" / "sam_translate.py"), str(TEMPLATE_PATH)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    translated: dict[str, Any] = json.loads(answer.stdout)
-    return translated
 
 
 def _resolve_conditions(node: Any, stack: Stack) -> Any:

@@ -17,17 +17,16 @@ real deploy (Lambda publishes no version of an unchanged function), so "exactly"
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
 import pytest
 
-from devstack.template import REPO_ROOT, TEMPLATE_PATH, Stack, load_template
+from devstack.template import Stack, load_template
+from tests.tools.translation import SAM_PYTHON, translate_many
 
 TEMPLATE = load_template()
 STACK = Stack(TEMPLATE)
@@ -36,8 +35,6 @@ CONDITIONS: dict[str, Any] = TEMPLATE.get("Conditions", {})
 FUNCTIONS = sorted(STACK.resources_of_type("AWS::Serverless::Function"))
 LAYERS = sorted(STACK.resources_of_type("AWS::Serverless::LayerVersion"))
 
-SAM_PYTHON = REPO_ROOT / ".tools" / "sam" / "bin" / "python"
-TRANSLATE_MANY = REPO_ROOT / "tests" / "tools" / "sam_translate_many.py"
 
 # Function properties that are not part of a version: an event source's settings live on its event
 # source mapping or permission, which CloudFormation updates in place and which invoke `live`.
@@ -218,19 +215,6 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _translate(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    answer = subprocess.run(
-        [str(SAM_PYTHON), str(TRANSLATE_MANY), str(TEMPLATE_PATH)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    translated: dict[str, Any] = json.loads(answer.stdout)
-    return translated
-
-
 @cache
 def _translations() -> dict[str, Any]:
     """Every case, translated once: in as many processes as there are CPUs (up to 4)."""
@@ -240,7 +224,7 @@ def _translations() -> dict[str, Any]:
     names = list(CASES)
     batches = [{name: CASES[name] for name in names[i::workers]} for i in range(workers)]
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(_translate, batches))
+        results = list(pool.map(translate_many, batches))
     return {name: template for batch in results for name, template in batch.items()}
 
 

@@ -25,7 +25,7 @@ class LambdaContext:
 
     function_name: str = "local-function"
     memory_limit_in_mb: int = 256
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 20.0  # the consumers' default (ConsumerTimeoutSeconds)
     invoked_function_arn: str = ""
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"

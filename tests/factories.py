@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from devstack.lambda_events import LambdaContext
 from notifier.models.channels import Channel
 from notifier.models.envelope import Envelope, MessageContent
 
@@ -29,6 +28,3 @@ def email_envelope(
         addresses={Channel.EMAIL: address},
         created_at=datetime.now(UTC),
     )
-
-
-__all__ = ["LambdaContext", "email_envelope"]

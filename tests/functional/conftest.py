@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import gc
+import os
 import socket
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from devstack.lambda_events import sqs_record
-from devstack.provision import Deployment, provision
-from devstack.template import Stack, load_template
+from devstack.lambda_events import LambdaContext, sqs_record
+from devstack.provision import Deployment
 from functions.email import app as email
 from functions.publish import app
 from functions.push import app as push
 from functions.sms import app as sms
 from notifier import runtime
-from notifier.recipients import Contacts, PushToken, Recipient, RecipientStore
-from tests.factories import LambdaContext
+from notifier.models.recipients import Contacts, PushToken, Recipient
+from notifier.stores.recipients import RecipientStore
+from tests.functional._stack import shared_stack
 
 # Each handler module turns the cyclic garbage collector off until its first invocation (see
-# notifier.collector); these tests import all four at once, whatever they then invoke.
+# notifier.coldstart); these tests import all four at once, whatever they then invoke.
 gc.enable()
 
 
@@ -47,15 +47,30 @@ def loopback_only(monkeypatch) -> Iterator[None]:
 
 @pytest.fixture
 def deployment(monkeypatch) -> Iterator[Deployment]:
-    with mock_aws():
-        deployed = provision(Stack(load_template()))
-        # Every function's environment, exactly as the template gives it (they share one process).
-        for spec in deployed.functions.values():
-            for name, value in spec.environment.items():
-                monkeypatch.setenv(name, value)
-        runtime.reset()
-        yield deployed
-        runtime.reset()
+    """The stack as template.yaml creates it, in moto, holding nothing an earlier test left.
+
+    Provisioned once per process and reset between tests (tests/functional/_stack.py says how): no
+    message, item, secret or SSM parameter of another test, each function's environment as the
+    template gives it, and the notifier's cached clients and settings dropped."""
+    environ = dict(os.environ)
+    try:
+        with shared_stack().active() as deployed:
+            # Every function's environment, exactly as the template gives it (they share one process).
+            for spec in deployed.functions.values():
+                for name, value in spec.environment.items():
+                    monkeypatch.setenv(name, value)
+            runtime.reset()
+            try:
+                yield deployed
+            finally:
+                runtime.reset()
+    finally:
+        # monkeypatch undoes what went through it; this, anything set or removed directly.
+        for name in set(os.environ) - set(environ):
+            del os.environ[name]
+        for name, value in environ.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
 
 
 @pytest.fixture
@@ -112,4 +127,7 @@ def receive_all(deployment: Deployment, queue_logical_id: str) -> list[dict[str,
         messages = answer.get("Messages", [])
         if not messages:
             return records
-        records += [sqs_record(m, queue_arn=arn, region=deployment.stack.region) for m in messages]
+        records += [
+            sqs_record(cast("dict[str, Any]", m), queue_arn=arn, region=deployment.stack.region)
+            for m in messages
+        ]

@@ -1,6 +1,6 @@
 # One command for each job. Every target sets up what it needs first, on a fresh machine too.
 
-PYTHON ?= python3
+PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
@@ -13,13 +13,39 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
+# Every environment is made by uv, bootstrapped from PyPI with the pip of $(PYTHON) into .tools/uv at
+# exactly this version (pyproject.toml's [tool.uv] required-version says the same).
+UV_VERSION := 0.13.9
+UV_DIR := .tools/uv
+UV := $(UV_DIR)/bin/uv
+UV_STAMP := $(UV_DIR)/.installed-$(UV_VERSION)
+# uv uses the interpreters installed here, never one it downloads.
+export UV_PYTHON_DOWNLOADS := never
+# uv reads no pip configuration: give it pip's index when one is set (PIP_INDEX_URL or an index-url
+# in a pip.conf; otherwise both use PyPI), and the system's certificates, which pip uses.
+PIP_INDEX := $(or $(PIP_INDEX_URL),$(lastword $(shell sed -n 's/^[[:space:]]*index-url[[:space:]]*=[[:space:]]*//p' \
+	/etc/pip.conf /etc/xdg/pip/pip.conf $$HOME/.config/pip/pip.conf $$HOME/.pip/pip.conf 2>/dev/null)))
+ifneq ($(PIP_INDEX),)
+export UV_DEFAULT_INDEX ?= $(PIP_INDEX)
+endif
+export UV_SYSTEM_CERTS ?= 1
+
 # `sam build` for the python3.13 runtime needs a python3.13 on PATH that runs: one from pyenv's
 # versions (a pyenv shim is not enough), or one on PATH.
 PY313_DIR := $(shell for d in $$(ls -d $$HOME/.pyenv/versions/3.13*/bin 2>/dev/null | sort -r) \
 	"$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)"; do \
 	[ -x "$$d/python3.13" ] && "$$d/python3.13" -c "" 2>/dev/null && { echo "$$d"; break; }; done)
 
-.PHONY: help setup run bench load chaos redrive test unit functional lint format typecheck openapi build deploy deploy-localstack lock clean
+# What `make lock` resolves each shipped requirements file for: the template's Lambda runtime.
+LAMBDA_PLATFORM := --python-version 3.13 --python-platform aarch64-manylinux_2_28
+# ... and the readable copy of the dev group, requirements/dev.txt: this machine's kind.
+DEV_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+# Each deployment unit of template.yaml (CodeUri/ContentUri) and its dependency group in pyproject.toml.
+SHIPPED := layers/common:layer-common functions/publish:function-publish functions/email:function-email \
+	functions/sms:function-sms functions/push:function-push
+
+.PHONY: help setup run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
+	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
@@ -28,32 +54,41 @@ help:
 	@echo "make load       Locust against NOTIFIER_URL (default: the local stack of make run) with NOTIFIER_API_KEY"
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
-	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov"
+	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov, two at a time"
 	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"
-	@echo "make build      sam build, then bytecode and botocore's data trimmed (ops/slim_build.py; needs python3.13)"
+	@echo "make build      sam build, then bytecode and botocore's data trimmed (build/slim_build.py; needs python3.13)"
 	@echo "make deploy     sam deploy (guided the first time)"
 	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
+	@echo "make lock       re-lock uv.lock after editing pyproject.toml or requirements/*.in, and write every requirements file"
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements/dev.txt
+$(UV_STAMP):
+	rm -rf $(UV_DIR)
+	$(PYTHON) -m venv --without-pip $(UV_DIR)
+	$(PYTHON) -m pip --python $(UV_DIR)/bin/python install -qq uv==$(UV_VERSION)
 	touch $@
 
-$(SAM_VENV)/.installed: requirements/sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+# The development environment: the dev group of uv.lock, exactly (--locked: the lock must match
+# pyproject.toml; `make lock` updates it).
+$(VENV)/.installed: uv.lock pyproject.toml $(UV_STAMP)
+	$(UV) sync --locked --quiet --python $(PYTHON)
 	touch $@
 
-$(LOCUST_VENV)/.installed: requirements/locust.txt
-	$(PYTHON) -m venv $(LOCUST_VENV)
-	$(LOCUST_VENV)/bin/pip install --quiet -r requirements/locust.txt
+# The tools that conflict with dev, each in its own environment from its uv-compiled file.
+$(SAM_VENV)/.installed: requirements/sam.txt $(UV_STAMP)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SAM_VENV)
+	$(UV) pip sync --quiet --python $(SAM_VENV)/bin/python requirements/sam.txt
 	touch $@
 
-$(CHECKOV_VENV)/.installed: requirements/checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt $(UV_STAMP)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python requirements/checkov.txt
+	touch $@
+
+# Locust shares dev's resolution (the load group of uv.lock) in an environment of its own.
+$(LOCUST_VENV)/.installed: uv.lock pyproject.toml $(UV_STAMP)
+	UV_PROJECT_ENVIRONMENT=$(LOCUST_VENV) $(UV) sync --locked --quiet --python $(PYTHON) --only-group load
 	touch $@
 
 # The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help";
@@ -90,8 +125,17 @@ load: $(LOCUST_VENV)/.installed
 	NOTIFIER_URL="$(NOTIFIER_URL)" NOTIFIER_API_KEY="$(NOTIFIER_API_KEY)" \
 	  $(LOCUST_VENV)/bin/locust -f bench/locustfile.py --headless -u 10 -r 5 -t 60s --only-summary $(ARGS)
 
-test: lint
-	$(BIN)/pytest -n 2 --dist loadfile
+# Set-up, every lint step and every test. The lint steps (`make lint`) run in the background at a
+# lower priority while pytest runs, so they fill what pytest leaves of the two cores (its end-to-end
+# tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
+# ends, between pytest's; make test fails if lint or a test fails.
+test: $(VENV)/.installed $(SAM_VENV)/.installed
+	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \
+	trap 'kill $$lint 2>/dev/null' INT TERM; \
+	$(BIN)/pytest -n 2 --dist loadfile; tests=$$?; \
+	wait $$lint; linted=$$?; \
+	[ $$linted -eq 0 ] || echo "make test: lint failed (its output is above)"; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit
@@ -99,17 +143,33 @@ unit: $(VENV)/.installed
 functional: $(VENV)/.installed
 	$(BIN)/pytest tests/functional
 
-lint: setup
+# The lint steps, two at a time on the two cores, each one's environment made just before it; the
+# longest first (cold, on 2 cores: mypy about 15 s of CPU, sam validate and checkov about 11 each,
+# cfn-lint 7, ruff under 1). Each step's output is printed whole when it ends; every step runs even
+# when one fails, and then lint fails.
+LINTS := lint-mypy lint-sam lint-checkov lint-cfn lint-ruff
+lint:
+	@$(MAKE) --no-print-directory --jobs=2 --keep-going --output-sync=target $(LINTS)
+
+lint-ruff: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/notifier functions devstack bench ops
+
+lint-mypy typecheck: $(VENV)/.installed
+	$(BIN)/mypy layers/common/notifier functions devstack bench ops build
+
+lint-cfn: $(VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
+
+lint-sam: $(SAM_VENV)/.installed
 	$(SAM) validate --lint --region $(REGION) --template template.yaml
+
+lint-checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # The API's published contract, generated from the code; a test fails when the committed one is stale.
 openapi: $(VENV)/.installed
-	PYTHONPATH=layers/common $(BIN)/python -m ops.openapi
+	PYTHONPATH=layers/common $(BIN)/python -m build.openapi $(ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -119,7 +179,7 @@ build: $(SAM_VENV)/.installed
 	@[ -n "$(PY313_DIR)" ] || { echo "make build: no python3.13 found on PATH or in ~/.pyenv/versions;" \
 		"install Python 3.13, or run '$(SAM) build --use-container' where Docker runs"; exit 1; }
 	PATH="$(PY313_DIR):$$PATH" $(SAM) build --template template.yaml
-	$(PY313_DIR)/python3.13 -m ops.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
+	$(PY313_DIR)/python3.13 -m build.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
 
 deploy: build
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided) $(DEPLOY_ARGS)
@@ -127,24 +187,34 @@ deploy: build
 deploy-localstack: $(SAM_VENV)/.installed
 	@[ -n "$(PY313_DIR)" ] || { echo "make deploy-localstack: no python3.13 found"; exit 1; }
 	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal build --template template.yaml
-	$(PY313_DIR)/python3.13 -m ops.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
+	$(PY313_DIR)/python3.13 -m build.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
 	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal deploy --config-env localstack $(DEPLOY_ARGS)
 
-# Re-pin every dependency after editing requirements/*.in.
-lock:
-	rm -rf /tmp/notifier-lock-dev /tmp/notifier-lock-sam /tmp/notifier-lock-checkov /tmp/notifier-lock-locust
-	$(PYTHON) -m venv /tmp/notifier-lock-dev && /tmp/notifier-lock-dev/bin/pip install -q -r requirements/dev.in
-	{ echo "# Fully pinned from requirements/dev.in by \`make lock\`. Do not edit by hand."; \
-	  /tmp/notifier-lock-dev/bin/pip freeze; } > requirements/dev.txt
-	$(PYTHON) -m venv /tmp/notifier-lock-sam && /tmp/notifier-lock-sam/bin/pip install -q -r requirements/sam.in
-	{ echo "# Fully pinned from requirements/sam.in by \`make lock\`. Do not edit by hand."; \
-	  /tmp/notifier-lock-sam/bin/pip freeze; } > requirements/sam.txt
-	$(PYTHON) -m venv /tmp/notifier-lock-checkov && /tmp/notifier-lock-checkov/bin/pip install -q -r requirements/checkov.in
-	{ echo "# Fully pinned from requirements/checkov.in by \`make lock\`. Do not edit by hand."; \
-	  /tmp/notifier-lock-checkov/bin/pip freeze; } > requirements/checkov.txt
-	$(PYTHON) -m venv /tmp/notifier-lock-locust && /tmp/notifier-lock-locust/bin/pip install -q -r requirements/locust.in
-	{ echo "# Fully pinned from requirements/locust.in by \`make lock\`. Do not edit by hand."; \
-	  /tmp/notifier-lock-locust/bin/pip freeze; } > requirements/locust.txt
+# Re-lock after editing pyproject.toml's dependency groups or requirements/*.in, and write every
+# requirements file from the locks: uv.lock (dev, load and one group per deployment unit), and
+# requirements/<tool>.txt for the tools whose pins conflict with dev. Pins already locked are kept;
+# `make lock ARGS=--upgrade` (or ARGS="--upgrade-package NAME") moves them.
+# tests/infrastructure/test_requirements_lock.py fails when a file drifts from its lock.
+lock: $(UV_STAMP)
+	$(UV) lock --python $(PYTHON) $(ARGS)
+	$(UV) pip compile --quiet --universal --python $(PYTHON) $(ARGS) requirements/sam.in -o requirements/sam.txt
+	$(UV) pip compile --quiet --universal --python $(PYTHON) $(ARGS) requirements/checkov.in -o requirements/checkov.txt
+	$(call export-group,dev,requirements/dev.txt,$(DEV_PLATFORM),What the dev group of uv.lock installs on Linux x86_64 with Python 3.11 (for reading: make installs from uv.lock))
+	$(foreach unit,$(SHIPPED),$(call export-group,$(lastword $(subst :, ,$(unit))),$(firstword $(subst :, ,$(unit)))/requirements.txt,$(LAMBDA_PLATFORM),What sam build installs into $(firstword $(subst :, ,$(unit))) for the Lambda runtime (python3.13 on arm64)))
+
+# $(call export-group,GROUP,FILE,PLATFORM,TITLE): the dependency group GROUP of uv.lock, resolved for
+# one platform (uv drops what its markers exclude there), as a plain pinned requirements file.
+define export-group
+	@echo "writing $(2) from the group $(1) of uv.lock"
+	@$(UV) export --frozen --quiet --no-hashes --no-header --no-annotate --no-emit-project --only-group $(1) -o $(2).lock
+	@{ echo "# $(4):"; \
+	  echo "# the dependency group $(1) of uv.lock, written by \`make lock\`. Do not edit: change pyproject.toml."; \
+	  if [ -s $(2).lock ]; then $(UV) pip compile --quiet --no-header --no-annotate --python $(PYTHON) $(3) $(2).lock; fi; \
+	} > $(2).new
+	@rm -f $(2).lock
+	@mv $(2).new $(2)
+
+endef
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

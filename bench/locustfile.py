@@ -22,7 +22,7 @@ output, with its stage), NOTIFIER_API_KEY (default local-dev-key), NOTIFIER_RECI
     .tools/locust/bin/locust -f bench/locustfile.py --headless -u 10 -r 5 -t 60s --csv /tmp/locust
     .tools/locust/bin/locust -f bench/locustfile.py     # the web UI on http://localhost:8089
 
-(Locust runs from its own venv, .tools/locust, made from requirements/locust.txt.)
+(Locust runs from its own venv, .tools/locust, made from the load group of uv.lock.)
 """
 
 # Locust is not installed in the dev venv that type-checks this file: its names are then Any.

@@ -186,9 +186,9 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback():
 
 def test_the_readmes_curl_for_event_is_delivered_within_two_seconds(local):
     readme = (REPO_ROOT / "README.md").read_text()
-    [command] = re.findall(r"curl -X POST http://localhost:3000/event \\\n(.*?)\n  }'", readme, re.DOTALL)
+    [command] = re.findall(r"curl -sS -X POST http://127\.0\.0\.1:3000/event \\\n(.*?)'\)", readme, re.DOTALL)
     headers = dict(re.findall(r'-H "([^:]+): ([^"]+)"', command))
-    body = json.loads(command.split("-d '", 1)[1] + "\n  }")
+    body = json.loads(command.split("-d '", 1)[1])
     assert headers == {"x-api-key": "local-dev-key", "Content-Type": "application/json"}
 
     started = time.monotonic()

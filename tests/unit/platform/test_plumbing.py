@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from devstack.template import Stack, TemplateError, parse_overrides
+from devstack.template import REPO_ROOT, Stack, TemplateError, parse_overrides
 from notifier.api.answers import validation_error_response
 from notifier.errors import ConfigurationError
 from notifier.platform.settings import FunctionSettings, PublishSettings, settings_from
@@ -94,3 +98,36 @@ def test_overrides_are_read_in_both_of_sam_deploys_forms():
     assert parse_overrides(["ParameterKey=A,ParameterValue=2"]) == {"A": "2"}
     with pytest.raises(TemplateError):
         parse_overrides("A")
+
+
+@pytest.mark.parametrize(
+    ("function", "missing"),
+    [
+        ("publish", "TOPIC_ARN"),
+        ("publish", "IDEMPOTENCY_TABLE"),
+        ("email", "STATUS_TABLE"),
+        ("push", "STATUS_TABLE"),
+    ],
+)
+def test_a_function_missing_a_variable_fails_its_cold_start_naming_it(function, missing):
+    """Each function validates its own settings when its handler module is imported (Lambda's init),
+    not on the first request that happens to need the variable."""
+    environment = {
+        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "layers" / "common"), str(REPO_ROOT)]),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "STATUS_TABLE": "status",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+        "IDEMPOTENCY_TABLE": "idempotency",
+    }
+    del environment[missing]
+    init = subprocess.run(
+        [sys.executable, "-c", f"import functions.{function}.app"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert init.returncode != 0
+    assert f"ConfigurationError: invalid configuration: {missing}: Field required" in init.stderr

@@ -12,7 +12,7 @@
 2. **botocore's data.** The layer ships botocore (X-Ray's SDK needs it, and it comes before the
    runtime's), with models for some 440 services. Creating the first client lists every service
    folder twice (about 18 ms) and reads the 1.2 MB `endpoints.json` (about 18 ms more), whichever
-   services the functions use. The layer keeps the data of `SERVICES` (what `notifier.clients`
+   services the functions use. The layer keeps the data of `SERVICES` (what `notifier.platform.clients`
    creates, plus STS, which botocore's own credential providers may call) and an `endpoints.json`
    with the same partitions and regions and only those services. botocore still treats the data as
    its own (same place, same contents for what is kept), so endpoints resolve exactly as before; a

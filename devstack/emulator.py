@@ -2,7 +2,7 @@
 
 DynamoDB applies each request to an item atomically: a conditional UpdateItem checks its condition
 and makes its change in one step, and two writes to one item never interleave. The status store
-relies on that (see `notifier.status`): the publish function's ACCEPTED, written after the message
+relies on that (see `notifier.stores.status`): the publish function's ACCEPTED, written after the message
 is on SNS, races a fast consumer's first write to the same row, and whichever lands second must
 not undo the other. moto's DynamoDB checks a condition on the stored item, then changes that item
 in place (or, for an item that does not exist yet, stores a new one), and its server answers

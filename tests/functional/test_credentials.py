@@ -1,4 +1,4 @@
-"""Reading vendor credentials (notifier.credentials) from Secrets Manager and SSM, moto for AWS: the
+"""Reading vendor credentials (notifier.platform.credentials) from Secrets Manager and SSM, moto for AWS: the
 cache's lifetime, rotation, and a clear error for each way a stored document can be unusable."""
 
 from __future__ import annotations

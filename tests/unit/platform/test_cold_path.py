@@ -54,7 +54,7 @@ def cold_starts() -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("function", ["email", "sms", "push"])
 def test_a_consumer_builds_no_parser_models_for_other_event_sources(cold_starts, function):
     """Powertools' batch utility builds them (as type hints only) when pydantic is loaded before it;
-    notifier.consumer, imported first by each consumer's app.py, loads it before pydantic."""
+    notifier.delivery.consumer, imported first by the consumers' handler, loads it before pydantic."""
     facts = cold_starts[function]
     assert "aws_lambda_powertools.utilities.batch" in facts["modules"]
     assert "aws_lambda_powertools.utilities.parser.models.sqs" in facts["modules"]  # the records' model
@@ -73,8 +73,8 @@ def test_garbage_collection_resumes_after_the_first_invocation_with_what_it_buil
 
 @pytest.mark.parametrize("function", list(cold_start.FUNCTIONS))
 def test_no_function_loads_boto3(cold_starts, function):
-    """Every AWS client is botocore's own (notifier.clients), and credentials are read with them
-    (notifier.credentials): boto3 and s3transfer would add 12 to 30 ms to a cold start."""
+    """Every AWS client is botocore's own (notifier.platform.clients), and credentials are read with them
+    (notifier.platform.credentials): boto3 and s3transfer would add 12 to 30 ms to a cold start."""
     modules = cold_starts[function]["modules"]
     assert "botocore.client" in modules
     assert {"boto3", "s3transfer"}.isdisjoint(modules)

@@ -343,7 +343,7 @@ def _longest_wait(errors: list[TransientDeliveryError]) -> float | None:
 
 
 def _record_keys(job: Job, channel: Channel) -> AbstractContextManager[None]:
-    """The record's ids on every log line of this thread while it is handled (see `telemetry`)."""
+    """The record's ids on every log line of this thread while it is handled (see `platform.logs`)."""
     return log_keys(
         **record_keys(
             correlation_id=job.envelope.correlation_id,

@@ -1,6 +1,6 @@
 """A channel consumer: the batch processor of one channel's function, around `BatchDelivery`.
 
-Every line logged during an invocation names its notifications (see `telemetry`): the batch's lines
+Every line logged during an invocation names its notifications (see `platform.logs`): the batch's lines
 (reading its recipients, scheduling backoffs...) carry `correlation_ids`, the batch's distinct
 correlation ids, and `correlation_id` when it has just one; a record's lines, wherever they are
 logged (a delivery thread, a provider thread, or the batch processor reporting its failure from the
@@ -62,7 +62,7 @@ class ChannelConsumer:
     def process(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """Deliver the whole batch at once, then let the batch processor report each record's outcome:
         a malformed record fails there with its validation error, a failed delivery with its reason.
-        Each failed record is then given its backoff (see `retries`). The channel's metrics are
+        Each failed record is then given its backoff (see `delivery.backoff`). The channel's metrics are
         written at the end, from this thread."""
         ids = {str(raw.get("messageId") or ""): _ids_of(raw) for raw in _records(event)}
         keys = {

@@ -2,7 +2,7 @@
 
 They are botocore's clients, built from one botocore session: what `boto3.client(...)` returns,
 without importing boto3 and s3transfer, which no function loads (publish's cold start: 6 ms shorter;
-each consumer's 12 to 24 ms, see notifier.credentials). botocore reads
+each consumer's 12 to 24 ms, see notifier.platform.credentials). botocore reads
 AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so the same code talks to AWS, LocalStack
 or the local stack's emulator. The services used here are the ones whose data `make build` keeps in
 the layer's botocore (build/slim_build.py; tests/unit/test_slim_build.py holds the two together).

@@ -1,5 +1,5 @@
 """Vendor credentials: a JSON document in Secrets Manager or SSM Parameter Store, read with the
-clients of `notifier.clients` and cached for `CREDENTIALS_CACHE_SECONDS`, so a rotated secret is
+clients of `notifier.platform.clients` and cached for `CREDENTIALS_CACHE_SECONDS`, so a rotated secret is
 picked up within that time without a cold start.
 
 The document for each vendor (README, "Configure a vendor"):
@@ -11,7 +11,7 @@ The document for each vendor (README, "Configure a vendor"):
 
 Not Powertools parameters, which this read went through before: its module imports boto3 (and
 s3transfer) to build a default session, even when given a client, as here. No function loads boto3
-otherwise (see notifier.clients), and that import was 12 to 24 ms of each consumer's cold start
+otherwise (see notifier.platform.clients), and that import was 12 to 24 ms of each consumer's cold start
 (measured with `bench.cold_start`), for a cache of one document per vendor.
 """
 

@@ -6,7 +6,7 @@ tracebacks; none of it may reach a log line or the status table unmasked. Two to
 - `mask_email`, `mask_phone`, `mask_token` (and `mask_address` by channel) mask a value known to be
   an address, for a call site that logs one on purpose;
 - `scrub` finds and masks them inside any free text. The Logger runs it on every line it writes
-  (`observability`) and the status store on every reason it keeps (`status`).
+  (`platform.logs`) and the status store on every reason it keeps (`stores.status`).
 
 A masked form keeps just enough to tell addresses apart while debugging, never the whole value:
 

@@ -4,7 +4,7 @@ A notification is one SNS message; a bulk request is the same messages sent with
 status is recorded ACCEPTED only for a message SNS has taken.
 
 Metrics: `NotificationsPublished`, one for each channel of each notification or event SNS took, by
-channel and priority (see `platform.logs`), written before the call returns; `EventsPublished` and
+channel and priority (see `platform.metrics`), written before the call returns; `EventsPublished` and
 `EventsNotPublished`, one for each event, with the function's other metrics.
 """
 

@@ -57,7 +57,7 @@ help:
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov, two at a time"
 	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"
 	@echo "make build      sam build, then bytecode and botocore's data trimmed (build/slim_build.py; needs python3.13)"
-	@echo "make deploy     sam deploy (guided the first time)"
+	@echo "make deploy     make build, then sam deploy with samconfig.toml's default environment (DEPLOY_ARGS for more)"
 	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
 	@echo "make lock       re-lock uv.lock after editing pyproject.toml or requirements/*.in, and write every requirements file"
 

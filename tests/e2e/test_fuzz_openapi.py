@@ -47,7 +47,7 @@ PHASES = ("examples", "coverage", "fuzzing", "stateful")
 SEED = 20240917
 # Per operation, in the fuzzing and stateful phases; the coverage phase sends every case the contract
 # defines (about 1,100, two thirds of the run) whatever this says. The local stack answers one request
-# at a time: with 30, schemathesis runs for about 100 s on 2 busy cores, the test for under 2 minutes.
+# at a time: with 30, schemathesis runs for about 45 s on 2 busy cores, the test for under a minute.
 MAX_EXAMPLES = 30
 REQUEST_TIMEOUT = 10  # seconds, for one request
 RUN_TIMEOUT = 600  # seconds, for the whole run: a hung stack fails the test instead of the CI job

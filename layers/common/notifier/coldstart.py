@@ -29,8 +29,6 @@ adds nothing to a cold start.
 from __future__ import annotations
 
 import gc
-import importlib
-import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -92,7 +90,9 @@ def warm_publisher() -> None:
 
 def warm_consumer(channel: Channel) -> Callable[[], None]:
     def warm() -> None:
-        from notifier import runtime  # noqa: PLC0415 - see the module's docstring
+        import importlib  # noqa: PLC0415 - see the module's docstring
+
+        from notifier import runtime  # noqa: PLC0415
         from notifier.platform import clients  # noqa: PLC0415
         from notifier.platform.settings import consumer_settings  # noqa: PLC0415
         from notifier.providers.factory import credentials_name  # noqa: PLC0415
@@ -113,6 +113,8 @@ def warm_consumer(channel: Channel) -> Callable[[], None]:
 
 
 def after_restore() -> None:
+    import random  # noqa: PLC0415 - see the module's docstring
+
     random.seed()  # from os.urandom: each restored environment draws its own
 
 

@@ -20,6 +20,7 @@ os.environ.update(
     # functional tests put the deployed template's own values over these.
     STATUS_TABLE="notifier-tests-status",
     RECIPIENTS_TABLE="notifier-tests-recipients",
+    SUPPRESSIONS_TABLE="notifier-tests-suppressions",
     TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:notifier-tests",
     IDEMPOTENCY_TABLE="notifier-tests-idempotency",
 )

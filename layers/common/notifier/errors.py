@@ -45,10 +45,20 @@ class PayloadTooLargeError(InvalidRequestError):
 
 
 class UnsupportedMediaTypeError(InvalidRequestError):
-    """The body is not `application/json` (in UTF-8), the only kind of body the API reads."""
+    """The body is not of the route's media type (`application/json` in UTF-8, but for a vendor's
+    webhook that posts a form)."""
 
-    def __init__(self, content_type: str) -> None:
-        super().__init__({"Content-Type": f"{content_type!r} is not application/json"})
+    def __init__(self, content_type: str, expected: str = "application/json") -> None:
+        super().__init__({"Content-Type": f"{content_type!r} is not {expected}"})
+
+
+class UnauthorizedError(NotifierError):
+    """A vendor's webhook request whose signature is missing, wrong or too old; nothing was read."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems.items()))
+        self.problems = problems
+        """Each header at fault, and why."""
 
 
 class PublishError(NotifierError):

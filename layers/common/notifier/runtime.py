@@ -20,6 +20,8 @@ from notifier.platform.settings import (
     forget_settings,
     function_settings,
     publish_settings,
+    vendor_settings,
+    webhook_settings,
 )
 from notifier.stores.recipients import RecipientStore
 from notifier.stores.status import StatusStore
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
     from notifier.models.channels import Channel
     from notifier.platform.credentials import CredentialSource
     from notifier.providers import Outbox, Provider
+    from notifier.receipts.ingest import ReceiptDeps
+    from notifier.receipts.keys import VerificationKeys
+    from notifier.stores.receipts import ReceiptStore
+    from notifier.stores.suppressions import SuppressionStore
 
 
 @cache
@@ -57,11 +63,61 @@ def outbox() -> Outbox:
 
 
 @cache
+def suppression_store() -> SuppressionStore:
+    from notifier.stores.suppressions import SuppressionStore  # noqa: PLC0415 - see the imports
+
+    return SuppressionStore(function_settings().require("suppressions_table"), dynamodb_client())
+
+
+@cache
+def receipt_store() -> ReceiptStore:
+    from notifier.stores.receipts import ReceiptStore  # noqa: PLC0415 - see the imports
+
+    return ReceiptStore(function_settings().status_table, dynamodb_client())
+
+
+@cache
 def credential_source() -> CredentialSource:
     from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
 
-    settings = consumer_settings()
+    settings = vendor_settings()
     return CredentialSource(settings.credentials_store, settings.credentials_cache_seconds)
+
+
+@cache
+def sandbox_secret_source() -> CredentialSource:
+    """Where the sandbox's receipts secret is: always Secrets Manager (the stack generates it there)."""
+    from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
+
+    return CredentialSource("secretsmanager", vendor_settings().credentials_cache_seconds)
+
+
+@cache
+def verification_keys() -> VerificationKeys:
+    from notifier.receipts.keys import VerificationKeys  # noqa: PLC0415 - see the imports
+
+    return VerificationKeys(vendor_settings(), credential_source(), sandbox_secret_source())
+
+
+@cache
+def receipt_deps() -> ReceiptDeps:
+    """What the webhooks function applies receipts with; its threads live as long as the environment."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - see the imports
+
+    from notifier.receipts.ingest import ReceiptDeps  # noqa: PLC0415
+    from notifier.stores.receipts import SeenEvents  # noqa: PLC0415
+
+    settings = webhook_settings()
+    return ReceiptDeps(
+        statuses=receipt_store(),
+        suppressions=suppression_store(),
+        seen=SeenEvents(settings.idempotency_table, dynamodb_client()),
+        pool=ThreadPoolExecutor(RECEIPT_CONCURRENCY, thread_name_prefix="receipts"),
+    )
+
+
+RECEIPT_CONCURRENCY = 16
+"""Receipts applied at once by one webhook request (DynamoDB writes in flight)."""
 
 
 @cache
@@ -144,9 +200,15 @@ def idempotency() -> IdempotentRequests:
 
 def delivery_deps(channel: Channel) -> DeliveryDeps:
     from notifier.delivery.batch import DeliveryDeps  # noqa: PLC0415 - see the imports
+    from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
 
+    listed = channel in (Channel.EMAIL, Channel.SMS) and function_settings().suppressions_table
     return DeliveryDeps(
-        status=status_store(), recipients=recipient_store(), provider=provider(channel), requeuer=requeuer()
+        status=status_store(),
+        recipients=recipient_store(),
+        provider=provider(channel),
+        requeuer=requeuer(),
+        suppressions=suppression_store() if listed else None,
     )
 
 
@@ -155,14 +217,21 @@ def reset() -> None:
     for factory in (
         status_store,
         recipient_store,
+        suppression_store,
+        receipt_store,
         outbox,
         credential_source,
+        sandbox_secret_source,
+        verification_keys,
         requeuer,
         _sandbox,
         publisher,
         idempotency,
     ):
         factory.cache_clear()
+    if receipt_deps.cache_info().currsize:
+        receipt_deps().pool.shutdown(wait=False)
+    receipt_deps.cache_clear()
     forget_settings()
     with _vendors_lock:
         for _, built in _vendors.values():

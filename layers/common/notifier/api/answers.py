@@ -21,6 +21,7 @@ from notifier.errors import (
     NothingPublishedError,
     NotifierError,
     PayloadTooLargeError,
+    UnauthorizedError,
     UnsupportedMediaTypeError,
 )
 from notifier.models.responses import BulkNotPublished, ErrorBody, FieldProblem
@@ -38,6 +39,7 @@ class ErrorAnswer(NamedTuple):
 
 ANSWERS: dict[type[NotifierError], ErrorAnswer] = {
     InvalidRequestError: ErrorAnswer(400, "invalid_request"),
+    UnauthorizedError: ErrorAnswer(401, "unauthorized"),
     NotFoundError: ErrorAnswer(404, "not_found"),
     IdempotencyKeyInUseError: ErrorAnswer(409, "idempotency_key_in_use", retryable=True),
     PayloadTooLargeError: ErrorAnswer(413, "payload_too_large"),
@@ -77,7 +79,7 @@ def answer_for(exc: NotifierError) -> tuple[ErrorAnswer, ErrorBody | BulkNotPubl
     answer = next(ANSWERS[kind] for kind in type(exc).__mro__ if kind in ANSWERS)
     if isinstance(exc, NothingPublishedError):
         return answer, exc.answer
-    problems = exc.problems if isinstance(exc, InvalidRequestError) else {}
+    problems = exc.problems if isinstance(exc, InvalidRequestError | UnauthorizedError) else {}
     fields = [FieldProblem(field=field, reason=reason) for field, reason in problems.items()]
     return answer, ErrorBody(error=answer.error, message=str(exc), fields=fields, retryable=answer.retryable)
 

@@ -37,7 +37,8 @@ DESCRIPTION = (
     "A serverless, multi-channel notification service: publish a notification or a social event, and "
     "the service routes it to e-mail, SMS and push, retries what fails for a transient reason and "
     "records the status of every delivery.\n\n"
-    "Every route but `/docs` and `/openapi.json` needs the stack's API key in `x-api-key`. Every POST "
+    "Every route but `/docs`, `/openapi.json` and the vendors' webhooks needs the stack's API key in "
+    "`x-api-key`; the webhooks need their vendor's signature instead. Every POST "
     "accepts an `Idempotency-Key`. Request bodies are `application/json` in UTF-8, at most "
     "MAX_REQUEST_BYTES (1 MiB by default), nested at most 32 levels, without NaN, Infinity, numbers "
     "longer than 32 characters, lone UTF-16 surrogates or a key twice in one object. Every error is "
@@ -47,6 +48,7 @@ API_KEY_SCHEME = "api_key"
 
 _ERRORS: dict[int, str] = {
     400: "The request is not valid: `fields` names each field (or header, or `body`) at fault, and why.",
+    401: "The vendor's signature is missing, does not match the request, or is too old: nothing was read.",
     403: "No `x-api-key`, or not a key of this API; or no route has this method and path (API Gateway).",
     404: "Nothing has this id.",
     409: "The first request with this `Idempotency-Key` is still being handled: retry after `Retry-After`.",
@@ -87,7 +89,8 @@ def responses(
 
 @cache
 def document(app: APIGatewayRestResolver) -> str:
-    """The OpenAPI document of `app`'s routes, as JSON text (built once per execution environment)."""
+    """The OpenAPI document of the API: `app`'s routes and the webhooks function's, as JSON text
+    (built once per execution environment)."""
     from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415 - see the module doc
         APIKey,
         APIKeyIn,
@@ -106,7 +109,29 @@ def document(app: APIGatewayRestResolver) -> str:
         },
         security=[{API_KEY_SCHEME: []}],
     )
-    return json.dumps(_as_the_api_answers(json.loads(schema)), indent=2, ensure_ascii=False) + "\n"
+    merged = _with_webhooks(json.loads(schema), _schema_of_webhooks(servers=[Server(url=".")]))
+    return json.dumps(_as_the_api_answers(merged), indent=2, ensure_ascii=False) + "\n"
+
+
+def _schema_of_webhooks(**options: Any) -> dict[str, Any]:
+    from notifier.receipts.resolver import app as webhooks  # noqa: PLC0415 - another function's routes
+
+    return dict(json.loads(webhooks.get_openapi_json_schema(title=TITLE, version=VERSION, **options)))
+
+
+def _with_webhooks(schema: dict[str, Any], webhooks: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with the webhook routes of `webhooks`, as vendors call them: no API key, their
+    signature headers, their bodies (`notifier.api.routes.webhooks.OPENAPI`)."""
+    from notifier.api.routes.webhooks import OPENAPI  # noqa: PLC0415 - see _schema_of_webhooks
+
+    for path, operations in webhooks.get("paths", {}).items():
+        for operation in operations.values():
+            operation.update(OPENAPI.get(path, {}))
+        schema.setdefault("paths", {})[path] = operations
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in webhooks.get("components", {}).get("schemas", {}).items():
+        components.setdefault(name, model)
+    return schema
 
 
 @cache

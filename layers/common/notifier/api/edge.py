@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,10 +45,14 @@ def serve(
     *,
     max_request_bytes: int,
     cors_allow_origin: str | None,
+    media_types: Mapping[str, str] | None = None,
+    single_headers: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """`resolve()`'s answer to `event`, or the edge's refusal; readable by `cors_allow_origin`."""
+    """`resolve()`'s answer to `event`, or the edge's refusal; readable by `cors_allow_origin`.
+    `media_types` names the routes (by path) whose body is not JSON, and what it is instead;
+    `single_headers`, the headers besides SINGLE_HEADERS that must come once."""
     try:
-        admit(event, max_request_bytes)
+        admit(event, max_request_bytes, media_types or {}, single_headers)
     except InvalidRequestError as refused:
         answer = proxy_response_for(refused)
     else:
@@ -56,18 +60,23 @@ def serve(
     return allow_origin(answer, cors_allow_origin)
 
 
-def admit(event: dict[str, Any], max_request_bytes: int) -> None:
+def admit(
+    event: dict[str, Any],
+    max_request_bytes: int,
+    media_types: Mapping[str, str] | None = None,
+    single_headers: Sequence[str] = (),
+) -> None:
     """Raise what `event` is refused for (see the module's doc); a base64 body and the path are decoded
     in place."""
     _decode_path(event)
     size = body_size(event)
     if size > max_request_bytes:
         raise PayloadTooLargeError(size, max_request_bytes)
-    for name in SINGLE_HEADERS:
+    for name in (*SINGLE_HEADERS, *single_headers):
         if len(header_values(event, name)) > 1:
             raise InvalidRequestError({name: "sent more than once; send it once"})
     if str(event.get("httpMethod", "")).upper() in _METHODS_WITH_BODY:
-        _check_content_type(event)
+        _check_content_type(event, (media_types or {}).get(str(event.get("path", "")), JSON_MEDIA_TYPE))
         _decode_body(event)
 
 
@@ -97,19 +106,21 @@ def _decode_path(event: dict[str, Any]) -> None:
         event["path"] = "/".join(s if "%2f" in s.lower() else unquote(s) for s in path.split("/"))
 
 
-def _check_content_type(event: dict[str, Any]) -> None:
+def _check_content_type(event: dict[str, Any], expected: str) -> None:
     values = header_values(event, "Content-Type")
     if not values:
-        return  # API Gateway's reading too: no media type is JSON
+        if expected == JSON_MEDIA_TYPE:
+            return  # API Gateway's reading too: no media type is JSON
+        raise UnsupportedMediaTypeError("none", expected)
     media_type, *parameters = (part.strip() for part in values[0].split(";"))
-    if media_type.lower() != JSON_MEDIA_TYPE:
-        raise UnsupportedMediaTypeError(values[0])
+    if media_type.lower() != expected:
+        raise UnsupportedMediaTypeError(values[0], expected)
     for parameter in parameters:
         key, _, value = parameter.partition("=")
         if key.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaTypeError(values[0])
+            raise UnsupportedMediaTypeError(values[0], expected)
     # Media types are case-insensitive (RFC 9110); the resolver compares them as sent, so say it its way.
-    for headers, canonical in (("headers", JSON_MEDIA_TYPE), ("multiValueHeaders", [JSON_MEDIA_TYPE])):
+    for headers, canonical in (("headers", expected), ("multiValueHeaders", [expected])):
         for key in event.get(headers) or {}:
             if key.lower() == "content-type":
                 event[headers][key] = canonical

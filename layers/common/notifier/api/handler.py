@@ -15,7 +15,7 @@ from notifier import coldstart
 from notifier.api import edge
 from notifier.api.resolver import app
 from notifier.platform.logs import logger
-from notifier.platform.metrics import metrics
+from notifier.platform.metrics import channel_metrics, metrics
 from notifier.platform.settings import publish_settings
 from notifier.platform.tracing import AWS, traced
 
@@ -37,4 +37,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             cors_allow_origin=settings.cors_allow_origin,
         )
     finally:
+        channel_metrics.flush()  # the push receipts' NotificationsDelivered
         coldstart.first_invocation_done()

@@ -4,9 +4,11 @@ A batch goes through three steps, so that the vendor calls of all its records ov
 
 1. **prepare** each record (concurrently): on its last receive, mark it DEAD_LETTERED and let it go
    to the dead-letter queue; apply the recipient's preferences (opted out: SUPPRESSED; inside quiet
-   hours: put back on the queue for later); begin the attempt, which takes the (notification,
-   channel)'s lease, so a second copy of the message neither sends again nor races this one; find the
-   addresses and render the message in the recipient's language;
+   hours: put back on the queue for later) and the suppression list (every address on it:
+   SUPPRESSED; some: the others are sent to; the batch's addresses are read at once); begin the
+   attempt, which takes the (notification, channel)'s lease, so a second copy of the message neither
+   sends again nor races this one; find the addresses and render the message in the recipient's
+   language;
 2. **send** every message of the batch in one `Provider.send_batch` call (FCM: one `send_each`;
    SendGrid and Twilio: a bounded pool of concurrent calls);
 3. **finish** each record as soon as its last message is answered (concurrently, while the rest of
@@ -43,6 +45,7 @@ from notifier.errors import (
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import Envelope
 from notifier.models.recipients import Recipient, addresses_for
+from notifier.models.responses import Suppression
 from notifier.platform.logs import log_keys, logger, record_keys
 from notifier.platform.metrics import (
     CONCURRENT_ATTEMPTS_DEFERRED,
@@ -59,6 +62,7 @@ from notifier.platform.metrics import (
 from notifier.providers import Delivery, Provider, Result
 from notifier.stores.recipients import RecipientStore
 from notifier.stores.status import Status, StatusStore
+from notifier.stores.suppressions import SuppressionStore, normalized
 
 
 class NotificationRecord(SqsRecordModel):
@@ -74,6 +78,8 @@ class DeliveryDeps:
     provider: Provider
     requeuer: Requeuer | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    suppressions: SuppressionStore | None = None
+    """The suppression list (e-mail and SMS); None: nothing is suppressed by address."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class BatchDelivery:
         self.pool = pool
         self.attempts = attempts
         self._recipients: dict[str, Recipient] = {}
+        self._suppressed: dict[str, Suppression] = {}
 
     def run(self, jobs: Sequence[Job]) -> dict[str, Outcome]:
         store = self.deps.recipients
@@ -147,6 +154,11 @@ class BatchDelivery:
             self._recipients = store.get_many(j.envelope.recipient_id for j in jobs) if store else {}
         except Exception as exc:
             logger.exception("could not read the batch's recipients; every record will be retried")
+            return {job.key: exc for job in jobs}
+        try:
+            self._suppressed = self._read_suppressions(jobs)
+        except Exception as exc:
+            logger.exception("could not read the suppression list; every record will be retried")
             return {job.key: exc for job in jobs}
         prepared = self._each(self._prepare, jobs)
         finished = self._send_and_finish([p for p in prepared if isinstance(p, _ReadyToSend)])
@@ -208,7 +220,7 @@ class BatchDelivery:
                 held = self._hold(job, recipient)
                 if held is not None:
                     return held
-                addresses = addresses_for(envelope, channel, recipient)
+                addresses = self._not_suppressed(addresses_for(envelope, channel, recipient))
                 message = render(envelope, channel, recipient.locale if recipient else None)
             except PermanentDeliveryError as exc:
                 return self._failed(envelope, exc)
@@ -223,16 +235,18 @@ class BatchDelivery:
 
     def _hold(self, job: Job, recipient: Recipient | None) -> _Finished | None:
         """Why this record is not sent now, or None when it is: not for this channel, out of attempts,
-        held by the recipient's preferences, or already handled or being handled by another copy."""
+        held by the recipient's preferences or the suppression list, or already handled or being
+        handled by another copy."""
         if self.channel not in job.envelope.channels:
             logger.warning("record is not for this channel; check the filter policies")
             return _Finished(None)
         if job.receive_count >= self.attempts.max_receive_count:
             return self._dead_letter(job)
-        if recipient is not None:
-            held = self._apply_preferences(job, recipient)
-            if held is not None:
-                return held
+        held = (self._apply_preferences(job, recipient) if recipient else None) or self._apply_suppressions(
+            job
+        )
+        if held is not None:
+            return held
         claim = self.deps.status.begin_attempt(
             job.envelope, self.channel, lease_seconds=self.attempts.lease_seconds
         )
@@ -279,6 +293,41 @@ class BatchDelivery:
             )
             return _Finished(None, NOTIFICATIONS_DEFERRED)
         return None
+
+    def _read_suppressions(self, jobs: Sequence[Job]) -> dict[str, Suppression]:
+        """The batch's addresses that are on the suppression list, in one read."""
+        store = self.deps.suppressions
+        if store is None:
+            return {}
+        addresses = [a for job in jobs for a in self._addresses_or_none(job)]
+        return store.find_many(addresses) if addresses else {}
+
+    def _addresses_or_none(self, job: Job) -> list[str]:
+        try:
+            return addresses_for(job.envelope, self.channel, self._recipients.get(job.envelope.recipient_id))
+        except PermanentDeliveryError:
+            return []  # failed when the record is prepared, with the reason
+
+    def _apply_suppressions(self, job: Job) -> _Finished | None:
+        """SUPPRESSED when every address of the record is on the suppression list."""
+        if not self._suppressed:
+            return None
+        addresses = self._addresses_or_none(job)
+        found = [self._suppressed.get(normalized(a)) for a in addresses]
+        if not addresses or None in found:
+            return None
+        reasons = "; ".join(sorted({f"{s.source}: {s.reason}" for s in found if s is not None}))
+        reason = f"address suppressed ({reasons})"
+        if not self.deps.status.suppress(job.envelope, self.channel, reason):
+            return _Finished(None, DUPLICATES_SKIPPED)
+        logger.info("suppressed: every address is on the suppression list", extra={"reason": reason})
+        return _Finished(Status.SUPPRESSED, NOTIFICATIONS_SUPPRESSED)
+
+    def _not_suppressed(self, addresses: list[str]) -> list[str]:
+        kept = [a for a in addresses if normalized(a) not in self._suppressed]
+        if len(kept) < len(addresses):
+            logger.info("not sending to suppressed addresses", extra={"skipped": len(addresses) - len(kept)})
+        return kept
 
     def _finish(self, ready: _ReadyToSend) -> _Finished:
         envelope, deps = ready.job.envelope, self.deps

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -302,3 +303,18 @@ IdempotencyKey = Annotated[
     ),
 ]
 """The value of the optional `Idempotency-Key` request header of every POST."""
+
+
+class PushReceiptRequest(BaseModel):
+    """The app's word that a push notification reached the device, or was opened: push has no vendor
+    receipt. The app finds the notification's id in the push message's data (`notification_id`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: Literal["push"] = Field(
+        description="Only push: e-mail and SMS receipts come from the vendors' webhooks."
+    )
+    event: Literal["delivered", "opened"]
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="When it happened on the device (RFC 3339 with an offset); default now."
+    )

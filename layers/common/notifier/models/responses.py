@@ -70,6 +70,14 @@ class ChannelStatus(BaseModel):
     )
     created_at: str | None = None
     updated_at: str | None = None
+    delivered_at: str | None = Field(
+        default=None, description="When the vendor (or the app) said it arrived."
+    )
+    bounced_at: str | None = Field(default=None, description="When the vendor said it never will arrive.")
+    opened_at: str | None = Field(default=None, description="First opened (e-mail, push) or read (SMS).")
+    clicked_at: str | None = Field(default=None, description="A link in it first clicked (e-mail).")
+    complained_at: str | None = Field(default=None, description="The recipient reported it as spam.")
+    unsubscribed_at: str | None = Field(default=None, description="The recipient unsubscribed from it.")
 
 
 class EventStatus(BaseModel):
@@ -92,3 +100,35 @@ class ErrorBody(BaseModel):
     retryable: bool = Field(
         default=False, description="The same request may succeed later (after Retry-After seconds)."
     )
+
+
+class Suppression(BaseModel):
+    """An address no notification is sent to, and why."""
+
+    address: str
+    channel: Literal["email", "sms"]
+    reason: str
+    source: str = Field(
+        description="Who said so: `sendgrid bounce`, `sendgrid spamreport`, `twilio 30005`, ..."
+    )
+    notification_id: str | None = Field(default=None, description="The notification whose receipt said so.")
+    created_at: str
+
+
+class SuppressionPage(BaseModel):
+    items: list[Suppression]
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last.")
+
+
+class ReceiptsApplied(BaseModel):
+    """What a webhook POST did. Answered 200 whenever the request was verified, so the vendor does not
+    send it again: a receipt for a notification this stack does not know is counted, not refused."""
+
+    received: int = Field(description="Receipts in the request (events that change nothing not counted).")
+    applied: int = Field(description="Receipts that changed a status, or added engagement.")
+    unchanged: int = Field(description="Receipts the status already reflected (or may no longer take).")
+    duplicates: int = Field(description="Receipts already applied from an earlier request.")
+    unknown: int = Field(description="Receipts for a notification this stack does not know.")
+    ignored: int = Field(description="Events that change nothing here (SendGrid `processed`, Twilio `sent`).")
+    invalid: int = Field(description="Events that could not be read; each is logged with why.")
+    suppressed: int = Field(description="Addresses newly put on the suppression list.")

@@ -4,9 +4,11 @@ picked up within that time without a cold start.
 
 The document for each vendor (README, "Configure a vendor"):
 
-- SendGrid: `{"api_key": "SG...."}`
+- SendGrid: `{"api_key": "SG...."}`, and `"webhook_verification_key"` (the Signed Event Webhook's key)
+  for delivery receipts
 - Twilio: `{"account_sid": "AC...", "auth_token": "..."}` or, better, with an API key:
-  `{"account_sid": "AC...", "api_key_sid": "SK...", "api_key_secret": "..."}`
+  `{"account_sid": "AC...", "api_key_sid": "SK...", "api_key_secret": "..."}`; Twilio signs its status
+  callbacks with the account's auth token, so receipts need `auth_token` in the document too
 - FCM: the Firebase service account key file as downloaded (`{"type": "service_account", ...}`).
 
 Not Powertools parameters, which this read went through before: its module imports boto3 (and
@@ -45,28 +47,11 @@ class CredentialSource:
         self.store = store
         self.max_age_seconds = max_age_seconds
         self._clock = clock
-        self._cached: dict[str, tuple[float, dict[str, Any]]] = {}  # name -> (read at, document)
+        self._cached: dict[str, tuple[float, str | bytes]] = {}  # name -> (read at, what is stored)
 
     def get(self, name: str) -> dict[str, Any]:
         """The JSON document stored under `name`; a ConfigurationError naming it when there is none."""
-        cached = self._cached.get(name)
-        now = self._clock()
-        if cached is not None and now - cached[0] < self.max_age_seconds:
-            return cached[1]
-        document = self._read(name)
-        self._cached[name] = (now, document)
-        return document
-
-    def _read(self, name: str) -> dict[str, Any]:
-        try:
-            if self.store == "ssm":
-                parameter = ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]
-                text: str | bytes = parameter["Value"]
-            else:
-                secret = secrets_client().get_secret_value(SecretId=name)
-                text = secret["SecretString"] if "SecretString" in secret else secret["SecretBinary"]
-        except (ClientError, BotoCoreError) as exc:
-            raise ConfigurationError(f"cannot read credentials {name!r} from {self.store}: {exc}") from None
+        text = self.text(name)
         try:
             document = json.loads(text)
         except ValueError:  # UnicodeDecodeError included
@@ -77,9 +62,35 @@ class CredentialSource:
             raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON object")
         return document
 
+    def text(self, name: str) -> str | bytes:
+        """What is stored under `name`, as it is stored."""
+        cached = self._cached.get(name)
+        now = self._clock()
+        if cached is not None and now - cached[0] < self.max_age_seconds:
+            return cached[1]
+        text = self._read(name)
+        self._cached[name] = (now, text)
+        return text
+
+    def _read(self, name: str) -> str | bytes:
+        try:
+            if self.store == "ssm":
+                parameter = ssm_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]
+                return parameter["Value"]
+            secret = secrets_client().get_secret_value(SecretId=name)
+            return secret["SecretString"] if "SecretString" in secret else secret["SecretBinary"]
+        except (ClientError, BotoCoreError) as exc:
+            raise ConfigurationError(f"cannot read credentials {name!r} from {self.store}: {exc}") from None
+
 
 class SendGridCredentials(BaseModel):
     api_key: str = Field(min_length=1)
+    webhook_verification_key: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The Signed Event Webhook's verification key, as SendGrid shows it (base64 of the "
+        "public key's DER), or the same key in PEM.",
+    )
 
 
 class TwilioCredentials(BaseModel):

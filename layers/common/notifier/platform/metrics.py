@@ -36,6 +36,11 @@ DUPLICATES_SKIPPED = "DuplicatesSkipped"
 CONCURRENT_ATTEMPTS_DEFERRED = "ConcurrentAttemptsDeferred"
 PUSH_TOKENS_REMOVED = "PushTokensRemoved"
 VENDOR_LATENCY = "VendorLatency"
+# From the vendors' receipts (the webhooks function) and the app's push receipts
+NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
+NOTIFICATIONS_BOUNCED = "NotificationsBounced"
+COMPLAINTS = "Complaints"
+UNSUBSCRIBES = "Unsubscribes"
 
 EMF_MAX_VALUES = 100
 """Values of one metric in one EMF document (CloudWatch's limit)."""

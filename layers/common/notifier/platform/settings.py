@@ -26,6 +26,7 @@ class FunctionSettings(BaseModel):
     status_table: str = Field(alias="STATUS_TABLE", min_length=1)
     status_ttl_days: int = Field(alias="STATUS_TTL_DAYS", default=30, ge=1, le=3650)
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
+    suppressions_table: str | None = Field(alias="SUPPRESSIONS_TABLE", default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -73,7 +74,62 @@ class PublishSettings(FunctionSettings):
     )
 
 
-class ConsumerSettings(FunctionSettings):
+class VendorSettings(FunctionSettings):
+    """Where the vendors' credentials are: read by the consumers (to send) and the webhooks function
+    (to verify the vendors' signatures), and the sandbox's receipts secret, used for both when a
+    channel has no vendor."""
+
+    # Vendor credentials: the name of a secret (or SSM parameter) holding a JSON document.
+    credentials_store: Literal["secretsmanager", "ssm"] = Field(
+        alias="CREDENTIALS_STORE", default="secretsmanager"
+    )
+    credentials_cache_seconds: int = Field(alias="CREDENTIALS_CACHE_SECONDS", default=300, ge=0, le=3600)
+    sendgrid_credentials: str | None = Field(alias="SENDGRID_CREDENTIALS", default=None)
+    twilio_credentials: str | None = Field(alias="TWILIO_CREDENTIALS", default=None)
+    fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
+
+    sandbox_receipts_secret: str | None = Field(
+        alias="SANDBOX_RECEIPTS_SECRET",
+        default=None,
+        description="The Secrets Manager secret the sandbox signs its receipts with (unset: it sends none).",
+    )
+    public_api_url: str | None = Field(
+        alias="PUBLIC_API_URL",
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The API's base URL as vendors call it: Twilio status callbacks, sandbox receipts.",
+    )
+
+    @model_validator(mode="after")
+    def _ssm_names_are_paths(self) -> VendorSettings:
+        if self.credentials_store == "ssm":
+            for field in ("sendgrid_credentials", "twilio_credentials", "fcm_credentials"):
+                name = getattr(self, field)
+                if name and not name.startswith("/"):
+                    alias = type(self).model_fields[field].alias
+                    raise ValueError(f"{alias}: an SSM parameter name starts with / (got {name!r})")
+        return self
+
+    def api_url(self, path: str) -> str | None:
+        """`path` (from the API's root) at PUBLIC_API_URL, or None when that is unset."""
+        return f"{self.public_api_url.rstrip('/')}{path}" if self.public_api_url else None
+
+
+class WebhookSettings(VendorSettings):
+    """The webhooks function's: the vendors' signatures, de-duplication and the suppression list."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    webhook_max_age_seconds: int = Field(
+        alias="WEBHOOK_MAX_AGE_SECONDS",
+        default=300,
+        ge=30,
+        le=86400,
+        description="A signed SendGrid request whose timestamp is older than this is refused (401).",
+    )
+    max_request_bytes: int = Field(alias="MAX_REQUEST_BYTES", default=1_048_576, ge=1024, le=6_291_456)
+
+
+class ConsumerSettings(VendorSettings):
     """A consumer function's (email, sms, push): retries, delivery, the vendor, the sandbox."""
 
     # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
@@ -96,15 +152,6 @@ class ConsumerSettings(FunctionSettings):
         description="Records of one batch handled at once; vendor calls in flight per execution environment.",
     )
     vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
-
-    # Vendor credentials: the name of a secret (or SSM parameter) holding a JSON document.
-    credentials_store: Literal["secretsmanager", "ssm"] = Field(
-        alias="CREDENTIALS_STORE", default="secretsmanager"
-    )
-    credentials_cache_seconds: int = Field(alias="CREDENTIALS_CACHE_SECONDS", default=300, ge=0, le=3600)
-    sendgrid_credentials: str | None = Field(alias="SENDGRID_CREDENTIALS", default=None)
-    twilio_credentials: str | None = Field(alias="TWILIO_CREDENTIALS", default=None)
-    fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
 
     # SendGrid
     sendgrid_host: str = Field(
@@ -143,6 +190,13 @@ class ConsumerSettings(FunctionSettings):
         alias="SANDBOX_PERMANENT_FAILURE_RATE", default=0.0, ge=0, le=1
     )
     sandbox_seed: int | None = Field(alias="SANDBOX_SEED", default=None)
+    sandbox_receipt_delay_ms: int = Field(
+        alias="SANDBOX_RECEIPT_DELAY_MS",
+        default=1000,
+        ge=0,
+        le=600_000,
+        description="How long after a sandbox send its signed receipt is posted to the webhook routes.",
+    )
 
     @model_validator(mode="after")
     def _rates_add_up(self) -> ConsumerSettings:
@@ -150,12 +204,6 @@ class ConsumerSettings(FunctionSettings):
             raise ValueError(
                 "SANDBOX_TRANSIENT_FAILURE_RATE + SANDBOX_PERMANENT_FAILURE_RATE must not exceed 1"
             )
-        if self.credentials_store == "ssm":
-            for field in ("sendgrid_credentials", "twilio_credentials", "fcm_credentials"):
-                name = getattr(self, field)
-                if name and not name.startswith("/"):
-                    alias = type(self).model_fields[field].alias
-                    raise ValueError(f"{alias}: an SSM parameter name starts with / (got {name!r})")
         return self
 
 
@@ -188,7 +236,18 @@ def consumer_settings() -> ConsumerSettings:
     return settings_from(dict(os.environ), ConsumerSettings)
 
 
+@cache
+def vendor_settings() -> VendorSettings:
+    """Where the vendors' credentials are, in a consumer or the webhooks function."""
+    return settings_from(dict(os.environ), VendorSettings)
+
+
+@cache
+def webhook_settings() -> WebhookSettings:
+    return settings_from(dict(os.environ), WebhookSettings)
+
+
 def forget_settings() -> None:
     """Read the environment again on next use (tests, and the local stack between runs)."""
-    for read in (function_settings, publish_settings, consumer_settings):
+    for read in (function_settings, publish_settings, consumer_settings, vendor_settings, webhook_settings):
         read.cache_clear()

@@ -74,6 +74,7 @@ def vendor_provider(channel: Channel, settings: ConsumerSettings, document: dict
                     region=settings.twilio_region,
                     edge=settings.twilio_edge,
                     timeout_seconds=settings.vendor_timeout_seconds,
+                    status_callback_url=settings.api_url("/webhooks/twilio"),
                 )
             except ValueError as exc:
                 raise ConfigurationError(str(exc)) from None

@@ -30,6 +30,7 @@ classified by the status alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from requests.exceptions import RequestException
 from twilio.base.domain import Domain
@@ -64,6 +65,9 @@ class TwilioConfig:
     region: str | None = None
     edge: str | None = None
     timeout_seconds: float = 5.0
+    status_callback_url: str | None = None
+    """Where Twilio posts each message's status (the webhooks function's route); the notification's
+    id is added as `?notification_id=`, which Twilio's signature covers."""
 
     def __post_init__(self) -> None:
         if not (self.auth_token or (self.api_key_sid and self.api_key_secret)):
@@ -107,6 +111,9 @@ class TwilioProvider(Provider):
             else {"From": self.config.from_number}
         )
         data = {"To": delivery.address, "Body": message.text, **sender}
+        if self.config.status_callback_url:
+            query = urlencode({"notification_id": delivery.notification_id})
+            data["StatusCallback"] = f"{self.config.status_callback_url}?{query}"
         try:  # a copy of the headers: the Client adds its own to the dict it is given
             created = self._api.create("POST", self._messages_uri, data=data, headers=dict(HEADERS))
         except TwilioRestException as exc:

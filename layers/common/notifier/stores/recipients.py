@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from time import sleep
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from notifier.errors import RecipientConflictError, RecipientReadError
 from notifier.models.recipients import Recipient
+from notifier.stores.batches import UnprocessedError, batch_get
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-_BATCH_GET_LIMIT = 100
-_BATCH_GET_ATTEMPTS = 5
 
 
 class RecipientStore:
@@ -37,25 +34,12 @@ class RecipientStore:
         """The recipients that exist among `recipient_ids`, in as few BatchGetItem calls as DynamoDB
         allows (100 keys each): a consumer reads a whole batch's recipients at once."""
         wanted = list(dict.fromkeys(recipient_ids))
-        found: dict[str, Recipient] = {}
-        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self.table: {"Keys": [self._key(i) for i in wanted[start : start + _BATCH_GET_LIMIT]]}
-            }
-            for attempt in range(_BATCH_GET_ATTEMPTS):
-                answer = self.client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    recipient = Recipient.model_validate_json(item["document"]["S"])
-                    found[recipient.recipient_id] = recipient
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                sleep(0.05 * 2**attempt)  # DynamoDB's advice for unprocessed keys: back off
-            else:
-                raise RecipientReadError(
-                    f"DynamoDB left {len(request[self.table]['Keys'])} recipients unread"
-                )
-        return found
+        try:
+            items = batch_get(self.client, self.table, [self._key(i) for i in wanted])
+        except UnprocessedError as exc:
+            raise RecipientReadError(str(exc)) from None
+        found = [Recipient.model_validate_json(item["document"]["S"]) for item in items]
+        return {recipient.recipient_id: recipient for recipient in found}
 
     def put(self, recipient: Recipient) -> bool:
         """Store `recipient`, replacing any previous one. True when it did not exist before."""

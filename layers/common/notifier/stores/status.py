@@ -1,6 +1,7 @@
 """The status of every (notification, channel), in DynamoDB, moving only forward.
 
-ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. Every write
+ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. DELIVERED and
+BOUNCED come from the vendors' receipts (`notifier.stores.receipts`). Every write
 is one conditional UpdateItem, so two writers racing (the publish function and a fast consumer, or
 two deliveries of one SQS message) can never move a status backwards. DEAD_LETTERED is final unless
 an operator redrives the message from its dead-letter queue: the redriven delivery reopens it.
@@ -52,8 +53,10 @@ ALLOWED_FROM: dict[Status, frozenset[Status]] = {
     Status.FAILED: _OPEN,
     Status.SUPPRESSED: _OPEN,
     Status.DEAD_LETTERED: _IN_FLIGHT,
-    Status.DELIVERED: frozenset({Status.SENT}),
-    Status.BOUNCED: frozenset({Status.SENT}),
+    # A vendor's receipt proves the message was sent, even if the attempt that sent it has not
+    # recorded SENT yet (a fast receipt) or never will (it timed out after the vendor took it).
+    Status.DELIVERED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
+    Status.BOUNCED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
 }
 """For each status, the statuses it may follow. ACCEPTED follows nothing: it is only ever first."""
 
@@ -62,6 +65,16 @@ TERMINAL = frozenset(
 )
 REDRIVABLE = frozenset({Status.DEAD_LETTERED})
 """Terminal, except that redriving the message from its dead-letter queue reopens it."""
+
+RECEIPT_MOMENTS = (
+    "delivered_at",
+    "bounced_at",
+    "opened_at",
+    "clicked_at",
+    "complained_at",
+    "unsubscribed_at",
+)
+"""When each receipt first came (the vendor's time), as the status row keeps them."""
 
 SETTLED = TERMINAL | {Status.SENT}
 """Where this service's own work ends: DELIVERED and BOUNCED come later, from the vendor."""
@@ -94,13 +107,13 @@ def _epoch(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
 
 
-def _error_text(text: str) -> str:
+def error_text(text: str) -> str:
     """What is stored of an error or a reason: scrubbed of addresses, then cut to its maximum length
     (in that order, so the cut cannot leave part of an address that `scrub` would not recognise)."""
     return scrub(text)[:_MAX_ERROR_CHARS]
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -129,7 +142,7 @@ class StatusStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":accepted": {"S": Status.ACCEPTED},
-                    ":now": {"S": _iso(now)},
+                    ":now": {"S": iso(now)},
                     ":recipient": {"S": envelope.recipient_id},
                     ":event_type": {"S": str(envelope.event_type)},
                     ":priority": {"S": envelope.priority},
@@ -143,7 +156,7 @@ class StatusStore:
         now = _now()
         described, values = self._description(envelope, now)
         allowed = ALLOWED_FROM[Status.QUEUED]
-        from_allowed, placeholders = _status_in(allowed)
+        from_allowed, placeholders = status_in(allowed)
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -159,7 +172,7 @@ class StatusStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":status": {"S": Status.QUEUED},
-                    ":now": {"S": _iso(now)},
+                    ":now": {"S": iso(now)},
                     ":epoch": {"N": _epoch(now)},
                     ":lease": {"N": _epoch(now + timedelta(seconds=lease_seconds))},
                     ":one": {"N": "1"},
@@ -172,7 +185,7 @@ class StatusStore:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             old = cast("dict[str, Any]", exc.response.get("Item", {}))
-            if _string_attribute(old, "status") in {s.value for s in allowed}:
+            if string_attribute(old, "status") in {s.value for s in allowed}:
                 lease_until = float(old.get("lease_until", {}).get("N", "0"))
                 return Claim(granted=False, busy_seconds=max(0.0, lease_until - now.timestamp()))
             return ALREADY_HANDLED
@@ -188,7 +201,7 @@ class StatusStore:
             Status.SUPPRESSED,
             allow_missing=True,
             extra_set=f"{described}, last_error = :error",
-            values={**values, ":error": {"S": _error_text(reason)}},
+            values={**values, ":error": {"S": error_text(reason)}},
             now=now,
         )
 
@@ -225,7 +238,7 @@ class StatusStore:
             values[":provider_id"] = {"S": provider_message_id}
         if error is not None:
             sets.append("last_error = :error")
-            values[":error"] = {"S": _error_text(error)}
+            values[":error"] = {"S": error_text(error)}
         return self._conditional_update(
             notification_id, channel, status, extra_set=", ".join(sets), values=values, remove="lease_until"
         )
@@ -243,7 +256,7 @@ class StatusStore:
             allowed=ALLOWED_FROM[Status.DEAD_LETTERED] | {Status.DEAD_LETTERED},
             allow_missing=True,
             extra_set=f"{described}, last_error = if_not_exists(last_error, :error)",
-            values={**values, ":error": {"S": _error_text(reason)}},
+            values={**values, ":error": {"S": error_text(reason)}},
             remove="lease_until",
             now=now,
         )
@@ -257,7 +270,7 @@ class StatusStore:
             Status.QUEUED,
             allow_missing=True,
             extra_set="deferred_until = :until",
-            values={":until": {"S": _iso(until)}},
+            values={":until": {"S": iso(until)}},
         )
 
     def record_error(self, notification_id: str, channel: Channel, error: str) -> None:
@@ -268,8 +281,8 @@ class StatusStore:
             Key=self._key(notification_id, channel),
             UpdateExpression="SET last_error = :error, updated_at = :now REMOVE lease_until",
             ExpressionAttributeValues={
-                ":error": {"S": _error_text(error)},
-                ":now": {"S": _iso(_now())},
+                ":error": {"S": error_text(error)},
+                ":now": {"S": iso(_now())},
             },
         )
 
@@ -286,18 +299,19 @@ class StatusStore:
         first = items[0]
         return EventStatus(
             event_id=notification_id,
-            recipient_id=_string_attribute(first, "recipient_id"),
-            event_type=_string_attribute(first, "event_type"),
-            priority=_string_attribute(first, "priority"),
+            recipient_id=string_attribute(first, "recipient_id"),
+            event_type=string_attribute(first, "event_type"),
+            priority=string_attribute(first, "priority"),
             channels={
                 Channel(item["channel"]["S"]): ChannelStatus(
                     status=item["status"]["S"],
                     attempts=int(item.get("attempts", {}).get("N", 0)),
-                    provider_message_id=_string_attribute(item, "provider_message_id"),
-                    last_error=_scrubbed(_string_attribute(item, "last_error")),
-                    deferred_until=_string_attribute(item, "deferred_until"),
-                    created_at=_string_attribute(item, "created_at"),
-                    updated_at=_string_attribute(item, "updated_at"),
+                    provider_message_id=string_attribute(item, "provider_message_id"),
+                    last_error=_scrubbed(string_attribute(item, "last_error")),
+                    deferred_until=string_attribute(item, "deferred_until"),
+                    **{moment: string_attribute(item, moment) for moment in RECEIPT_MOMENTS},
+                    created_at=string_attribute(item, "created_at"),
+                    updated_at=string_attribute(item, "updated_at"),
                 )
                 for item in items
             },
@@ -317,7 +331,7 @@ class StatusStore:
         allow_missing: bool = False,
         now: datetime | None = None,
     ) -> bool:
-        condition, placeholders = _status_in(ALLOWED_FROM[status] if allowed is None else allowed)
+        condition, placeholders = status_in(ALLOWED_FROM[status] if allowed is None else allowed)
         if allow_missing:
             condition = f"attribute_not_exists(#status) OR {condition}"
         expression = "SET #status = :status, updated_at = :now" + (f", {extra_set}" if extra_set else "")
@@ -334,7 +348,7 @@ class StatusStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":status": {"S": status.value},
-                    ":now": {"S": _iso(now or _now())},
+                    ":now": {"S": iso(now or _now())},
                     **placeholders,
                     **values,
                 },
@@ -350,13 +364,13 @@ class StatusStore:
         return {"notification_id": {"S": notification_id}, "channel": {"S": channel.value}}
 
 
-def _status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
+def status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
     """A condition that the current status is one of `statuses`, and its placeholder values."""
     placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sorted(statuses))}
     return f"#status IN ({', '.join(placeholders)})", placeholders
 
 
-def _string_attribute(item: dict[str, Any], name: str) -> str | None:
+def string_attribute(item: dict[str, Any], name: str) -> str | None:
     value = item.get(name)
     return value["S"] if value else None
 

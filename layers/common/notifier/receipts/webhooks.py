@@ -1,0 +1,64 @@
+"""The two webhook requests, from the verified signature to the answer: what the routes of
+`notifier.api.routes.webhooks` call. Nothing is read from the body before its signature is checked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from notifier import runtime
+from notifier.models.responses import ReceiptsApplied
+from notifier.platform.logs import logger
+from notifier.platform.settings import webhook_settings
+from notifier.receipts import sendgrid, twilio
+from notifier.receipts.ingest import ingest
+
+
+def sendgrid_events(body: str, headers: dict[str, str]) -> ReceiptsApplied:
+    settings = webhook_settings()
+    sendgrid.verify(
+        body.encode("utf-8"),
+        headers.get(sendgrid.SIGNATURE_HEADER.lower()),
+        headers.get(sendgrid.TIMESTAMP_HEADER.lower()),
+        runtime.verification_keys().sendgrid(),
+        max_age_seconds=settings.webhook_max_age_seconds,
+    )
+    batch = sendgrid.parse(body)
+    for problem in batch.invalid[:20]:
+        logger.warning("SendGrid event skipped: it cannot be read", extra={"problem": problem})
+    answer = ingest(
+        "sendgrid", batch.receipts, runtime.receipt_deps(), ignored=batch.ignored, invalid=len(batch.invalid)
+    )
+    logger.info("SendGrid receipts", extra=answer.model_dump())
+    return answer
+
+
+def twilio_callback(event: dict[str, Any], body: str, headers: dict[str, str]) -> ReceiptsApplied:
+    form = parse_qs(body, keep_blank_values=True)
+    query = event.get("multiValueQueryStringParameters") or {}
+    twilio.verify(
+        called_url(event, query),
+        form,
+        headers.get(twilio.SIGNATURE_HEADER.lower()),
+        headers.get(twilio.SETTINGS_HEADER.lower()),
+        runtime.verification_keys().twilio(),
+    )
+    notification_ids = query.get("notification_id") or [None]
+    receipt = twilio.parse(form, notification_ids[0], now=datetime.now(UTC))
+    receipts = [receipt] if receipt is not None else []
+    answer = ingest("twilio", receipts, runtime.receipt_deps(), ignored=1 - len(receipts))
+    logger.info("Twilio receipt", extra=answer.model_dump())
+    return answer
+
+
+def called_url(event: dict[str, Any], query: dict[str, list[str]]) -> str:
+    """The URL Twilio called, which its signature covers: PUBLIC_API_URL and the route's path when the
+    stack names it, else as API Gateway saw it (its domain, and the path with the stage or base path)."""
+    settings = webhook_settings()
+    context = event.get("requestContext") or {}
+    base = settings.api_url(str(event.get("path", "")))
+    if base is None:
+        base = f"https://{context.get('domainName', '')}{context.get('path', event.get('path', ''))}"
+    pairs = [(name, value) for name, values in query.items() for value in values]
+    return f"{base}?{urlencode(pairs)}" if pairs else base

@@ -1,0 +1,204 @@
+"""Receipts written to the status table: each one conditional UpdateItem, so a status only moves
+forward whatever order receipts arrive in, and a receipt applied twice changes nothing the second time.
+
+- DELIVERED and BOUNCED move SENT (or QUEUED, DEAD_LETTERED: see `status.ALLOWED_FROM`) on; the first
+  of them to arrive wins, so a late `delivered` after BOUNCED changes nothing.
+- A deferral keeps its reason in `last_error` while the status is SENT, and only then.
+- Engagement (opened, clicked, complained, unsubscribed) is kept at its first time, and proves the
+  message arrived: a SENT notification is DELIVERED too.
+
+`SeenEvents` remembers the vendor's event ids (in the idempotency table, for three days: SendGrid and
+Twilio retry for one), so an event sent again is recognised before anything is written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from notifier.models.channels import Priority
+from notifier.receipts.models import ENGAGEMENT, Receipt, ReceiptKind
+from notifier.stores.batches import batch_get, batch_put
+from notifier.stores.status import ALLOWED_FROM, Status, error_text, iso, status_in
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class Effect(Enum):
+    CHANGED = "changed"
+    """The receipt changed the status row."""
+    UNCHANGED = "unchanged"
+    """The row already said so, or says something that may not be undone."""
+    UNKNOWN = "unknown"
+    """No such notification on this channel (not ours, or expired)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    effect: Effect
+    status: Status | None = None
+    """The status after the receipt, when the row is known."""
+    priority: Priority | None = None
+    delivered: bool = False
+    """Engagement also moved SENT on to DELIVERED."""
+
+
+_MOMENT = {
+    ReceiptKind.DELIVERED: "delivered_at",
+    ReceiptKind.BOUNCED: "bounced_at",
+    ReceiptKind.OPENED: "opened_at",
+    ReceiptKind.CLICKED: "clicked_at",
+    ReceiptKind.COMPLAINED: "complained_at",
+    ReceiptKind.UNSUBSCRIBED: "unsubscribed_at",
+}
+
+
+class ReceiptStore:
+    """Applies receipts to the status table (`StatusStore`'s: `notification_id`, `channel`)."""
+
+    def __init__(self, table: str, client: DynamoDBClient) -> None:
+        self.table = table
+        self.client = client
+
+    def apply(self, receipt: Receipt, notification_id: str) -> Applied:
+        match receipt.kind:
+            case ReceiptKind.DELIVERED:
+                return self._settle(receipt, notification_id, Status.DELIVERED)
+            case ReceiptKind.BOUNCED:
+                return self._settle(receipt, notification_id, Status.BOUNCED)
+            case ReceiptKind.DEFERRED:
+                return self._deferred(receipt, notification_id)
+        assert receipt.kind in ENGAGEMENT  # noqa: S101 - every kind is matched above or here
+        return self._engaged(receipt, notification_id)
+
+    def _settle(self, receipt: Receipt, notification_id: str, status: Status) -> Applied:
+        sets = [
+            f"{_MOMENT[receipt.kind]} = :at",
+            "provider_message_id = if_not_exists(provider_message_id, :pid)",
+        ]
+        values: dict[str, Any] = {":at": {"S": iso(receipt.occurred_at)}}
+        if status is Status.BOUNCED and receipt.reason:
+            sets.append("last_error = :reason")
+            values[":reason"] = {"S": error_text(receipt.reason)}
+        return self._update(
+            receipt,
+            notification_id,
+            sets,
+            values,
+            status=status,
+            allowed=ALLOWED_FROM[status],
+            remove="lease_until",
+        )
+
+    def _deferred(self, receipt: Receipt, notification_id: str) -> Applied:
+        reason = receipt.reason or f"{receipt.kind}"
+        return self._update(
+            receipt,
+            notification_id,
+            ["last_error = :reason"],
+            {":reason": {"S": error_text(reason)}},
+            allowed=frozenset({Status.SENT}),
+        )
+
+    def _engaged(self, receipt: Receipt, notification_id: str) -> Applied:
+        moment = _MOMENT[receipt.kind]
+        applied = self._update(
+            receipt,
+            notification_id,
+            [f"{moment} = :at"],
+            {":at": {"S": iso(receipt.occurred_at)}},
+            condition=f"attribute_exists(#status) AND attribute_not_exists({moment})",
+        )
+        if applied.effect is Effect.UNKNOWN or applied.status not in ALLOWED_FROM[Status.DELIVERED]:
+            return applied
+        arrived = Receipt(ReceiptKind.DELIVERED, receipt.channel, notification_id, receipt.occurred_at)
+        settled = self._settle(arrived, notification_id, Status.DELIVERED)
+        delivered = settled.effect is Effect.CHANGED
+        status = settled.status or applied.status
+        return Applied(applied.effect, status, applied.priority or settled.priority, delivered=delivered)
+
+    def _update(
+        self,
+        receipt: Receipt,
+        notification_id: str,
+        sets: list[str],
+        values: dict[str, Any],
+        *,
+        status: Status | None = None,
+        allowed: frozenset[Status] | None = None,
+        condition: str | None = None,
+        remove: str = "",
+    ) -> Applied:
+        placeholders: dict[str, Any] = {}
+        if allowed is not None:
+            condition, placeholders = status_in(allowed)
+        expression = "SET updated_at = :now, " + ", ".join(sets)
+        if status is not None:
+            expression += ", #status = :status"
+            placeholders[":status"] = {"S": status.value}
+        if ":pid" in expression:
+            placeholders[":pid"] = {"S": receipt.provider_message_id or "unknown"}
+        if remove:
+            expression += f" REMOVE {remove}"
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key={"notification_id": {"S": notification_id}, "channel": {"S": receipt.channel.value}},
+                UpdateExpression=expression,
+                ConditionExpression=cast("str", condition),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":now": {"S": iso(_utcnow())}, **values, **placeholders},
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            old = cast("dict[str, Any]", exc.response.get("Item") or {})
+            if "status" not in old:
+                return Applied(Effect.UNKNOWN)
+            return Applied(Effect.UNCHANGED, Status(old["status"]["S"]), _priority(old))
+        new = answer.get("Attributes", {})
+        return Applied(Effect.CHANGED, Status(new["status"]["S"]), _priority(new))
+
+
+def _priority(item: dict[str, Any]) -> Priority | None:
+    value = item.get("priority", {}).get("S")
+    return Priority(value) if value in {p.value for p in Priority} else None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SeenEvents:
+    """The ids of vendor events already applied, kept for `ttl_seconds` (three days by default)."""
+
+    def __init__(self, table: str, client: DynamoDBClient, *, ttl_seconds: int = 3 * 86400) -> None:
+        self.table = table
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+
+    def seen(self, vendor: str, event_ids: list[str]) -> set[str]:
+        """Those of `event_ids` already applied."""
+        keys = [{"id": {"S": _key(vendor, e)}} for e in dict.fromkeys(event_ids)]
+        prefix = len(_key(vendor, ""))
+        return {item["id"]["S"][prefix:] for item in batch_get(self.client, self.table, keys)}
+
+    def remember(self, vendor: str, event_ids: list[str]) -> None:
+        expires = str(int(time.time()) + self.ttl_seconds)
+        items = [
+            {"id": {"S": _key(vendor, e)}, "expiration": {"N": expires}} for e in dict.fromkeys(event_ids)
+        ]
+        batch_put(self.client, self.table, items)
+
+
+def _key(vendor: str, event_id: str) -> str:
+    """Beside Powertools' idempotency records, whose ids are `<function>#<hash>`: never `receipt#...`."""
+    return f"receipt#{vendor}#{event_id}"

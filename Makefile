@@ -114,6 +114,7 @@ bench: $(VENV)/.installed
 	PYTHONPATH=layers/common $(BIN)/python -m bench.publish_cost
 	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_METRICS_NAMESPACE=bench POWERTOOLS_LOG_LEVEL=WARNING \
 	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
+	PYTHONPATH=layers/common $(BIN)/python -m bench.webhook_ingest
 	$(BIN)/python -m bench.local_latency
 	$(MAKE) build
 	$(BIN)/python -m bench.artifacts --no-build

@@ -120,8 +120,15 @@ _Json = dict[str, Any]
 
 def _json_answer(service: str, operation: str, request: _Json) -> _Json | tuple[int, _Json]:  # noqa: PLR0911
     match service, operation:
+        case "dynamodb", "UpdateItem" if request.get("ReturnValues") == "ALL_NEW":
+            # The item as a receipt leaves it: its key, and the status the update sets (else SENT).
+            values = request.get("ExpressionAttributeValues", {})
+            status = values.get(":status", {"S": "SENT"})
+            return {"Attributes": {**request["Key"], "status": status, "priority": {"S": "standard"}}}
         case "dynamodb", "UpdateItem" | "PutItem" | "DeleteItem":
             return {}
+        case "dynamodb", "BatchWriteItem":
+            return {"UnprocessedItems": {}}
         case "dynamodb", "GetItem":
             key = request["Key"]
             found = _answers.recipients.get(key.get("recipient_id", {}).get("S", ""))
@@ -131,10 +138,10 @@ def _json_answer(service: str, operation: str, request: _Json) -> _Json | tuple[
                 table: [
                     _recipient_item(k["recipient_id"]["S"], _answers.recipients[k["recipient_id"]["S"]])
                     for k in wanted["Keys"]
-                    if k["recipient_id"]["S"] in _answers.recipients
+                    if k.get("recipient_id", {}).get("S") in _answers.recipients
                 ]
                 for table, wanted in request["RequestItems"].items()
-            }
+            }  # keys of other tables (the suppression list, receipts seen before) find nothing
             return {"Responses": responses, "UnprocessedKeys": {}}
         case "dynamodb", "Query":
             return {"Items": [], "Count": 0, "ScannedCount": 0}

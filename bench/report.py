@@ -85,6 +85,12 @@ ROWS = [
     Row("local_e2e.p95_ms", "ms", "bench.local_latency"),
     Row("local_e2e.events_per_s", "events/s", "bench.local_latency"),
     Row("local_e2e.bulk_events_per_s", "events/s", "bench.local_latency"),
+    Row("webhook_ingest.seconds", "s", "bench.webhook_ingest", "<= 3 s", _at_most(3.0)),
+    Row("webhook_ingest.lost", "events", "bench.webhook_ingest", "0", _at_most(0)),
+    Row("webhook_ingest.suppressed_missing", "addresses", "bench.webhook_ingest", "0", _at_most(0)),
+    Row("webhook_ingest.moto_seconds", "s", "bench.webhook_ingest"),
+    Row("webhook_ingest.batch_kb", "KB", "bench.webhook_ingest"),
+    Row("webhook_ingest.events", "events", "bench.webhook_ingest"),
     Row("cost_usd_per_million", "USD", "bench.cost"),
 ]
 

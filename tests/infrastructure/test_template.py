@@ -147,7 +147,7 @@ def test_the_api_requires_a_key_by_default_and_throttles_by_parameters():
     assert stage_throttle["ThrottlingBurstLimit"] == {"Ref": "ApiBurstLimit"}
 
 
-def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
+def test_the_api_has_the_contract_recipient_suppression_and_receipt_routes_and_no_catch_all():
     routes = sorted(
         (e["Properties"]["Method"], e["Properties"]["Path"])
         for fn in FUNCTIONS.values()
@@ -156,16 +156,31 @@ def test_the_api_has_the_contract_and_recipient_routes_and_no_catch_all():
     )
     assert routes == [
         ("delete", "/recipients/{recipientId}"),
+        ("delete", "/suppressions/{address}"),
         ("get", "/docs"),
         ("get", "/event/{event_id}"),
         ("get", "/openapi.json"),
         ("get", "/recipients/{recipientId}"),
+        ("get", "/suppressions"),
+        ("get", "/suppressions/{address}"),
         ("post", "/api/v1/notifications/publish"),
         ("post", "/event"),
+        ("post", "/event/{event_id}/receipts"),
         ("post", "/events/bulk"),
+        ("post", "/webhooks/sendgrid"),
+        ("post", "/webhooks/twilio"),
         ("put", "/recipients/{recipientId}"),
     ]
     assert not any("proxy+" in path or path == "/{proxy}" for _, path in routes)
+
+
+def test_the_vendors_receipts_reach_the_webhooks_function_and_the_apps_receipts_the_publish_function():
+    def routes(function: str) -> set[tuple[str, str]]:
+        events = FUNCTIONS[function]["Properties"]["Events"].values()
+        return {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events if e["Type"] == "Api"}
+
+    assert routes("WebhooksFunction") == {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
+    assert ("post", "/event/{event_id}/receipts") in routes("PublishFunction")
 
 
 def test_the_status_table_expires_items():
@@ -173,13 +188,52 @@ def test_the_status_table_expires_items():
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
-def test_outputs_name_every_queue_dlq_table_the_topic_and_the_api():
+def test_the_suppression_list_is_kept_by_address_and_never_expires():
+    table = of_type("AWS::DynamoDB::Table")["SuppressionsTable"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"  # as the recipients
+    assert table["Properties"]["KeySchema"] == [{"AttributeName": "address", "KeyType": "HASH"}]
+    assert "TimeToLiveSpecification" not in table["Properties"]
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SUPPRESSIONS_TABLE"] == {"Ref": "SuppressionsTable"}
+
+
+def test_the_webhooks_function_de_duplicates_receipts_in_the_idempotency_table():
+    variables = FUNCTIONS["WebhooksFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    table = of_type("AWS::DynamoDB::Table")["IdempotencyTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    [statement] = [
+        s
+        for s in role_statements("WebhooksFunction")
+        if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+    ]
+    assert statement["Action"] == ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"]
+
+
+def test_outputs_name_every_queue_dlq_table_function_the_topic_and_the_api():
     outputs = TEMPLATE["Outputs"]
     referenced = {o["Value"].get("Ref") for o in outputs.values() if isinstance(o["Value"], dict)}
     assert set(QUEUES) <= referenced
     assert set(of_type("AWS::DynamoDB::Table")) <= referenced
+    assert set(FUNCTIONS) <= referenced
     assert "NotificationTopic" in referenced
     assert "ApiUrl" in outputs
+
+
+@pytest.mark.parametrize(
+    ("output", "route"), [("SendGridWebhookUrl", "sendgrid"), ("TwilioStatusCallbackUrl", "twilio")]
+)
+def test_outputs_give_each_vendor_its_webhook_url_at_the_public_url_or_the_stage(output, route):
+    condition, public, stage = TEMPLATE["Outputs"][output]["Value"]["Fn::If"]
+    assert condition == "HasPublicApiUrl"
+    assert public == {"Fn::Sub": f"${{PublicApiUrl}}/webhooks/{route}"}
+    assert stage == {"Fn::Sub": TEMPLATE["Outputs"]["ApiUrl"]["Value"]["Fn::Sub"] + f"/webhooks/{route}"}
+    for url in ("", "https://notify.example.com/v1"):
+        resolved = Stack(
+            TEMPLATE, overrides={"PublicApiUrl": url}, refs={"NotificationApi": "abc123"}
+        ).resolve(TEMPLATE["Outputs"][output]["Value"])
+        base = url or "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        assert resolved == f"{base}/webhooks/{route}"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -213,7 +267,7 @@ def pins(path: Path) -> dict[str, str]:
     "requirements",
     [
         "layers/common/requirements.txt",
-        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push")),
+        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push", "webhooks")),
     ],
 )
 def test_what_ships_is_the_versions_the_tests_run(requirements):
@@ -229,6 +283,7 @@ def test_what_ships_is_the_versions_the_tests_run(requirements):
         ("sms", "twilio", {"sendgrid", "firebase-admin"}),
         ("push", "firebase-admin", {"sendgrid", "twilio"}),
         ("publish", None, {"sendgrid", "twilio", "firebase-admin"}),
+        ("webhooks", None, {"sendgrid", "twilio", "firebase-admin"}),
     ],
 )
 def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, others):
@@ -237,25 +292,109 @@ def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, othe
     assert not others & set(shipped)
 
 
-def test_vendor_credentials_are_readable_only_by_their_function_and_only_when_named():
-    grants = {}
+def test_the_webhooks_function_ships_only_cryptography_to_verify_signatures():
+    shipped = pins(REPO_ROOT / "functions" / "webhooks" / "requirements.txt")
+    assert "cryptography" in shipped
+    assert set(shipped) <= {"cryptography", "cffi", "pycparser"}  # cryptography and what it needs
+
+
+def test_vendor_credentials_are_readable_only_by_the_functions_using_them_and_only_when_named():
+    grants: dict[str, set[tuple[str, str]]] = {}
     for name, fn in FUNCTIONS.items():
         role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
         [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]:
-            if "Fn::If" not in statement or statement["Fn::If"][1].get("Sid") != "ReadVendorCredentials":
+            allow = statement["Fn::If"][1] if "Fn::If" in statement else statement
+            if not re.fullmatch(r"Read\w+Credentials", allow.get("Sid", "")):
+                assert "ssm:GetParameter" not in allow.get("Action", []), name
                 continue
-            condition, allow, otherwise = statement["Fn::If"]
+            condition, _, otherwise = statement["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}
             assert allow["Action"] == ["secretsmanager:GetSecretValue", "ssm:GetParameter"]
+            assert allow["Resource"]["Fn::If"][0] == "CredentialsInSsm"
             resources = allow["Resource"]["Fn::If"][1:]
             assert all("*" not in r["Fn::Sub"] for r in resources)
-            grants[name] = (condition, {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources})
+            [parameter] = {r["Fn::Sub"].split("${")[-1].split("}")[0] for r in resources}
+            assert allow["Sid"] == f"Read{parameter}"
+            grants.setdefault(name, set()).add((condition, parameter))
     assert grants == {
-        "EmailFunction": ("HasSendGridCredentials", {"SendGridCredentials"}),
-        "SmsFunction": ("HasTwilioCredentials", {"TwilioCredentials"}),
-        "PushFunction": ("HasFcmCredentials", {"FcmCredentials"}),
+        "EmailFunction": {("HasSendGridCredentials", "SendGridCredentials")},
+        "SmsFunction": {("HasTwilioCredentials", "TwilioCredentials")},
+        "PushFunction": {("HasFcmCredentials", "FcmCredentials")},
+        # to verify the vendors' signatures: SendGrid's verification key, Twilio's auth token
+        "WebhooksFunction": {
+            ("HasSendGridCredentials", "SendGridCredentials"),
+            ("HasTwilioCredentials", "TwilioCredentials"),
+        },
     }
+
+
+CONSUMER_FUNCTIONS = ("EmailFunction", "SmsFunction", "PushFunction")
+EXECUTE_API_URL = "https://${NotificationApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"
+
+
+@pytest.mark.parametrize("function", CONSUMER_FUNCTIONS)
+def test_the_public_api_url_reaches_each_consumer_or_else_the_stages_own(function):
+    variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+    assert variables["PUBLIC_API_URL"] == {
+        "Fn::If": ["HasPublicApiUrl", {"Ref": "PublicApiUrl"}, {"Fn::Sub": EXECUTE_API_URL}]
+    }
+    assert variables["SANDBOX_RECEIPTS_SECRET"] == {"Ref": "SandboxReceiptsSecret"}
+    assert variables["SANDBOX_RECEIPT_DELAY_MS"] == {"Ref": "SandboxReceiptDelayMs"}
+    assert TEMPLATE["Conditions"]["HasPublicApiUrl"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PublicApiUrl"}, ""]}]
+    }
+    for url in ("", "http://127.0.0.1:3000"):
+        stack = Stack(TEMPLATE, overrides={"PublicApiUrl": url}, refs={"NotificationApi": "abc123"})
+        expected = url or "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        assert stack.resolve(variables["PUBLIC_API_URL"]) == expected
+
+
+def test_the_webhooks_function_gets_the_public_api_url_as_given_not_the_apis_own():
+    """The API integrates the webhooks function: its execute-api URL would be a circular dependency."""
+    variables = FUNCTIONS["WebhooksFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["PUBLIC_API_URL"] == {"Ref": "PublicApiUrl"}
+    assert "NotificationApi" not in json.dumps(FUNCTIONS["WebhooksFunction"]["Properties"]["Environment"])
+    assert variables["WEBHOOK_MAX_AGE_SECONDS"] == {"Ref": "WebhookMaxAgeSeconds"}
+    assert variables["MAX_REQUEST_BYTES"] == {"Ref": "MaxRequestBytes"}
+    assert variables["SENDGRID_CREDENTIALS"] == {"Ref": "SendGridCredentials"}
+    assert variables["TWILIO_CREDENTIALS"] == {"Ref": "TwilioCredentials"}
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("", True),
+        ("https://notify.example.com", True),
+        ("https://api.example.com/notifier/v1", True),
+        ("http://127.0.0.1:3000", True),  # the local stack's
+        ("https://notify.example.com/", False),  # a trailing slash would double the routes' own
+        ("notify.example.com", False),
+        ("https://notify.example.com/webhooks?x=1", False),
+    ],
+)
+def test_the_public_api_url_is_a_base_url_without_a_trailing_slash(url, allowed):
+    assert bool(re.fullmatch(PARAMETERS["PublicApiUrl"]["AllowedPattern"], url)) == allowed
+
+
+def test_the_receipt_parameters_have_their_bounds():
+    bounds = {
+        name: (PARAMETERS[name]["Default"], PARAMETERS[name]["MinValue"], PARAMETERS[name]["MaxValue"])
+        for name in ("WebhookMaxAgeSeconds", "SandboxReceiptDelayMs", "BounceRateAlarmPercent")
+    }
+    assert bounds == {
+        "WebhookMaxAgeSeconds": (300, 30, 86400),
+        "SandboxReceiptDelayMs": (1000, 0, 600000),
+        "BounceRateAlarmPercent": (5, 0, 100),
+    }
+    groups = {
+        name: group["Label"]["default"]
+        for group in TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        for name in group["Parameters"]
+    }
+    assert set(groups) == set(PARAMETERS)  # every Parameter is in a group of the console's form
+    assert groups["PublicApiUrl"] == "API"
+    assert groups["BounceRateAlarmPercent"] == "Alarms"
 
 
 # ------------------------------------------------------------------ the documentation routes

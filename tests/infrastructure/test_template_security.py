@@ -28,6 +28,10 @@ QUEUES = STACK.resources_of_type("AWS::SQS::Queue")
 DLQS = {name for name in QUEUES if name.endswith("DLQ")}
 SOURCE_QUEUES = set(QUEUES) - DLQS
 CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push"}
+# The routes the vendors call with their receipts: open to anyone, verified by the vendor's signature.
+WEBHOOKS = {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
+# Paths a browser never preflights: GETs it sends without one, and the server-to-server webhooks.
+NO_PREFLIGHT = {"/docs", "/openapi.json", "/webhooks/sendgrid", "/webhooks/twilio"}
 
 # The only identity-policy statements allowed a "*" resource, each because its actions have no
 # resource-level permissions; the template says so in a comment on the statement's Sid line.
@@ -102,6 +106,14 @@ def test_no_statement_has_a_star_resource_except_the_commented_exceptions(role):
         assert all(re.search(r"#.*require", line) for line in lines), f"{statement['Sid']} needs its reason"
 
 
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_statement_of_a_role_has_its_own_sid(role):
+    """IAM refuses a policy whose Sids repeat; aliased statements (the same grant in several roles)
+    make that easy to miss."""
+    sids = [s["Sid"] for s in _statements(ROLES[role])]
+    assert len(sids) == len(set(sids)), sids
+
+
 def test_tracing_permissions_exist_only_when_tracing_is_on():
     for role in ROLES.values():
         [traces] = [
@@ -129,6 +141,8 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
     assert touched - set(QUEUES) <= {
         "StatusTable",
         "RecipientsTable",
+        "SuppressionsTable",
+        "SandboxReceiptsSecret",
         "DataKey",
         f"{channel}LogGroup",
         "AWS::Partition",
@@ -156,7 +170,60 @@ def test_the_key_is_used_only_through_the_services_that_need_it():
             if any(a.startswith("kms:") for a in _as_list(statement["Action"])):
                 assert statement["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
                 via = statement["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"]
-                assert via in {"sns.${AWS::Region}.amazonaws.com", "dynamodb.${AWS::Region}.amazonaws.com"}
+                assert via in {
+                    "sns.${AWS::Region}.amazonaws.com",
+                    "dynamodb.${AWS::Region}.amazonaws.com",
+                    "secretsmanager.${AWS::Region}.amazonaws.com",
+                }
+                if via.startswith("secretsmanager."):  # and only for the stack's own secret
+                    context = statement["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"]
+                    assert context == {"Ref": "SandboxReceiptsSecret"}
+                    assert statement["Action"] == "kms:Decrypt"
+
+
+def _grants(function: str, sid: str) -> list[Any]:
+    """The statements of `function`'s role with this Sid, each as written (an Fn::If left as it is)."""
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = ROLES[role]["Properties"]["Policies"]
+    return [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if sid in {b.get("Sid") for b in (s["Fn::If"][1:] if "Fn::If" in s else [s])}
+    ]
+
+
+def test_the_sandbox_secret_is_readable_only_by_the_webhooks_and_the_sandboxes_that_sign_with_it():
+    readers = {}
+    for function in FUNCTIONS:
+        for statement in _grants(function, "ReadTheSandboxReceiptsSecret"):
+            readers[function] = statement["Fn::If"][0] if "Fn::If" in statement else None
+            read = statement["Fn::If"][2] if "Fn::If" in statement else statement
+            assert read["Action"] == "secretsmanager:GetSecretValue"
+            assert read["Resource"] == {"Ref": "SandboxReceiptsSecret"}
+            # and the key it is encrypted with, through Secrets Manager, under the same condition
+            [key] = _grants(function, "UseTheDataKeyThroughSecretsManager")
+            assert (key["Fn::If"][0] if "Fn::If" in key else None) == readers[function]
+    # e-mail and SMS only while their vendor is not configured (the sandbox delivers them), when
+    # statement["Fn::If"] is [condition, NoValue, the grant]; push's sandbox signs nothing.
+    assert readers == {
+        "EmailFunction": "HasSendGridCredentials",
+        "SmsFunction": "HasTwilioCredentials",
+        "WebhooksFunction": None,
+    }
+    for function in ("EmailFunction", "SmsFunction"):
+        [statement] = _grants(function, "ReadTheSandboxReceiptsSecret")
+        assert statement["Fn::If"][1] == {"Ref": "AWS::NoValue"}
+    readable = {
+        role for role, r in ROLES.items() for s in _statements(r) if "SandboxReceiptsSecret" in _referenced(s)
+    }
+    assert readable == {"EmailRole", "SmsRole", "WebhooksRole"}
+
+
+def test_the_sandbox_secret_is_generated_and_encrypted_with_the_data_key():
+    secret = RESOURCES["SandboxReceiptsSecret"]["Properties"]
+    assert secret["GenerateSecretString"] == {"PasswordLength": 64, "ExcludePunctuation": True}
+    assert secret["KmsKeyId"] == {"Ref": "DataKey"}
+    assert "SecretString" not in secret
 
 
 # ------------------------------------------------------------------ encryption and durability
@@ -230,7 +297,10 @@ def test_no_environment_variable_carries_a_credential():
         if name.endswith("_CREDENTIALS"):  # the *name* of a secret or parameter, not its value
             assert value["Ref"] in PARAMETERS
             assert "NoEcho" not in PARAMETERS[value["Ref"]]
-        assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)", name), name
+        elif name.endswith("_SECRET"):  # the ARN of the stack's own secret, whose value is generated
+            assert RESOURCES[value["Ref"]]["Type"] == "AWS::SecretsManager::Secret", name
+        else:
+            assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)", name), name
 
 
 COGNITO_POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Example1"
@@ -273,10 +343,12 @@ def test_every_route_declares_its_authorization_and_no_other_route_exists():
             {"Fn::If": ["UseCognito", [{"cognito": []}], [{"api_key": []}]]},
         ]
     }
-    # The documentation is open to anyone while ApiDocs is Enabled, behind the same authorization otherwise.
+    # The documentation is open to anyone while ApiDocs is Enabled, behind the same authorization
+    # otherwise; the vendors' webhooks always (their function verifies the vendor's signature).
     docs = {("get", "/docs"), ("get", "/openapi.json")}
     for method, path in declared:
         wanted = {"Fn::If": ["ApiDocsOn", [], expected]} if (method, path) in docs else expected
+        wanted = [] if (method, path) in WEBHOOKS else wanted
         assert body["paths"][path][method]["security"] == wanted, (method, path)
     assert RESOURCES["NotificationApi"]["Properties"]["MergeDefinitions"] is True
 
@@ -285,7 +357,7 @@ def test_cors_is_closed_unless_an_origin_is_configured():
     assert PARAMETERS["CorsAllowOrigin"]["Default"] == ""
     body = RESOURCES["NotificationApi"]["Properties"]["DefinitionBody"]
     for path, methods in body["paths"].items():
-        if path in ("/docs", "/openapi.json"):  # GETs a browser sends without a preflight
+        if path in NO_PREFLIGHT:
             assert "options" not in methods
             continue
         condition, preflight, otherwise = methods["options"]["Fn::If"]
@@ -344,14 +416,16 @@ DOCS = [("/docs", "get"), ("/openapi.json", "get")]
 def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
     body = _api_body(parameters)
     methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
-    assert len(methods) == 9  # no OPTIONS: CORS is closed by default
+    assert len(methods) == 15  # no OPTIONS: CORS is closed by default
     for path, method, operation in methods:
         open_docs = path in ("/docs", "/openapi.json")  # ApiDocs is Enabled by default
-        assert operation["security"] == ([] if open_docs else [{scheme: []}]), (path, method)
+        webhook = (method, path) in WEBHOOKS
+        assert operation["security"] == ([] if open_docs or webhook else [{scheme: []}]), (path, method)
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", (path, method)
         # the `live` alias (AutoPublishAlias), which SnapStart needs: published versions only
-        assert "${PublishFunctionAliaslive}" in integration["uri"]["Fn::Sub"]
+        function = "WebhooksFunction" if webhook else "PublishFunction"
+        assert f"${{{function}Aliaslive}}" in integration["uri"]["Fn::Sub"], (path, method)
     schemes = body["components"]["securitySchemes"]
     if scheme == "cognito":
         authorizer = schemes["cognito"]["x-amazon-apigateway-authorizer"]
@@ -365,7 +439,8 @@ def test_each_authorization_mode_protects_every_route_after_sams_transform(param
 def test_with_an_origin_every_path_answers_preflight_without_authorization():
     body = _api_body({"CorsAllowOrigin": "https://app.example.com"})
     for path, operations in body["paths"].items():
-        if path in ("/docs", "/openapi.json"):  # GETs a browser sends without a preflight
+        if path in NO_PREFLIGHT:
+            assert "options" not in operations, path
             continue
         preflight = operations["options"]
         assert "security" not in preflight, path
@@ -382,9 +457,12 @@ def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_a
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert len(mappings) == 6
     assert all(m["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive") for m in mappings)
-    permissions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions
-    assert all(p["Properties"]["FunctionName"] == {"Ref": "PublishFunctionAliaslive"} for p in permissions)
+    for permission in permissions:
+        route = permission["SourceArn"]["Fn::Sub"][0].rsplit("/", 1)[-1]
+        function = "WebhooksFunction" if route in ("sendgrid", "twilio") else "PublishFunction"
+        assert permission["FunctionName"] == {"Ref": f"{function}Aliaslive"}, route
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert all(
         f["Properties"]["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
@@ -452,12 +530,53 @@ def test_the_api_alarms_on_its_5xx_rate():
     assert properties["Threshold"] == {"Ref": "Api5xxRateAlarmPercent"}
 
 
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_each_vendor_channel_alarms_when_bounces_pass_the_parameters_share_of_its_receipts(channel):
+    [properties] = [
+        a["Properties"]
+        for a in ALARMS.values()
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "NotificationsBounced"
+            and {"Name": "channel", "Value": channel} in m["MetricStat"]["Metric"]["Dimensions"]
+            for m in a["Properties"].get("Metrics", [])
+        )
+    ]
+    assert properties["Threshold"] == {"Ref": "BounceRateAlarmPercent"}
+    assert (properties["ComparisonOperator"], properties["TreatMissingData"]) == (
+        "GreaterThanThreshold",
+        "notBreaching",
+    )
+    stats = {m["Id"]: m["MetricStat"] for m in properties["Metrics"] if "MetricStat" in m}
+    # Both priorities of both counts, as the functions write them (notifier/platform/metrics.py).
+    seen = set()
+    for stat in stats.values():
+        metric = stat["Metric"]
+        assert metric["Namespace"] == {"Ref": "AWS::StackName"}
+        dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+        assert dimensions.keys() == {"service", "channel", "priority"}
+        assert (
+            dimensions["service"]
+            == TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        )
+        assert dimensions["channel"] == channel
+        assert stat["Stat"] == "Sum"
+        assert stat["Period"] == properties["Metrics"][0]["MetricStat"]["Period"]
+        seen.add((metric["MetricName"], dimensions["priority"]))
+    assert seen == {
+        (m, p) for m in ("NotificationsBounced", "NotificationsDelivered") for p in ("critical", "standard")
+    }
+    assert all(not m.get("ReturnData", True) for m in properties["Metrics"][:-1])
+    assert properties["Metrics"][-1]["Id"] == "rate"
+    assert "IF(receipts > 0" in properties["Metrics"][-1]["Expression"]  # no receipts is no alarm
+    assert PARAMETERS["BounceRateAlarmPercent"]["MaxValue"] == 100
+
+
 def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_the_stack():
     actions = [
         {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
-    assert len(ALARMS) == 6 + 6 + 3 + 1
+    assert len(ALARMS) == 6 + 6 + 3 + 1 + 2
     for alarm in ALARMS.values():
         assert alarm["Properties"]["AlarmActions"] == actions
         assert alarm["Properties"]["OKActions"] == actions
@@ -483,6 +602,10 @@ def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
         "NotificationsDeadLettered",
         "VendorLatency",
         "ColdStart",
+        "NotificationsDelivered",
+        "NotificationsBounced",
+        "Complaints",
+        "Unsubscribes",
     ):
         assert f'MetricName=\\"{metric}\\"' in json.dumps(body), metric
 

@@ -4,8 +4,9 @@ The API and every event source invoke the `live` alias (AutoPublishAlias). Cloud
 new AWS::Lambda::Version, and moves `live` to it, when the version's logical id changes (a new
 resource) or its Description does (which cannot be updated: the version is replaced). SAM derives the
 logical id from the template's text with intrinsics unresolved, so a new Parameter value alone changes
-neither; each function's VersionDescription carries the values of the Parameters its configuration is
-made of (see Globals in template.yaml, and aws/serverless-application-model#1640 and #3820).
+neither; each function's VersionDescription carries the values (or short codes) of the Parameters its
+configuration is made of (see Globals in template.yaml, and aws/serverless-application-model#1640 and
+#3820).
 
 Which Parameters make up which function is derived here from the template itself (its properties and
 Globals', through Ref, Sub, If and Conditions), so a variable added from a Parameter and forgotten in
@@ -82,11 +83,25 @@ def configuration(function: str) -> dict[str, Any]:
 MADE_OF = {function: parameters_in(configuration(function)) for function in FUNCTIONS}
 
 
-def description_parameters(function: str) -> list[str]:
+def _description(function: str) -> tuple[str, dict[str, Any]]:
+    """A VersionDescription's text and its Sub's variables (short codes of Parameters, see Globals)."""
     description = TEMPLATE["Resources"][function]["Properties"]["VersionDescription"]
     assert set(description) == {"Fn::Sub"}, function
-    assert isinstance(description["Fn::Sub"], str), function
-    return _SUB_NAME.findall(description["Fn::Sub"])
+    arg = description["Fn::Sub"]
+    text, variables = (arg, {}) if isinstance(arg, str) else arg
+    assert isinstance(text, str), function
+    return text, variables
+
+
+def description_parameters(function: str) -> list[str]:
+    """The Parameters a VersionDescription shows, in order, one entry per time each is shown: named
+    in its text, or through a variable (through its Conditions too)."""
+    text, variables = _description(function)
+    named = []
+    for name in _SUB_NAME.findall(text):
+        assert name in PARAMETERS or name in variables, f"{function}: ${{{name}}} is no Parameter or variable"
+        named += [name] if name in PARAMETERS else sorted(parameters_in(variables[name]))
+    return named
 
 
 def test_the_derivation_follows_variables_globals_and_conditions():
@@ -103,15 +118,29 @@ def test_the_derivation_follows_variables_globals_and_conditions():
         "SmsFunction",
         "PushFunction",
     }
-    assert {f for f in FUNCTIONS if "SendGridCredentials" in MADE_OF[f]} == {"EmailFunction"}
+    assert {f for f in FUNCTIONS if "SendGridCredentials" in MADE_OF[f]} == {
+        "EmailFunction",
+        "WebhooksFunction",
+    }
+    # The consumers' PUBLIC_API_URL: PublicApiUrl, or the execute-api URL of the stage.
+    assert {f for f in FUNCTIONS if {"PublicApiUrl", "StageName"} <= MADE_OF[f]} == {
+        "EmailFunction",
+        "SmsFunction",
+        "PushFunction",
+    }
+    assert {f for f in FUNCTIONS if "PublicApiUrl" in MADE_OF[f]} == {
+        "EmailFunction",
+        "SmsFunction",
+        "PushFunction",
+        "WebhooksFunction",
+    }
     assert {f for f in FUNCTIONS if {"MaxRequestBytes", "ApiDocs"} <= MADE_OF[f]} == {"PublishFunction"}
-    assert not any({"ApiRateLimit", "AlarmEmail"} & MADE_OF[f] for f in FUNCTIONS)
+    assert not any({"ApiRateLimit", "AlarmEmail", "BounceRateAlarmPercent"} & MADE_OF[f] for f in FUNCTIONS)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_version_description_holds_exactly_the_parameters_its_function_is_made_of(function):
     named = description_parameters(function)
-    assert set(named) <= PARAMETERS.keys(), "a VersionDescription holds Parameters only"
     assert len(named) == len(set(named)), "each Parameter once"
     missing, extra = MADE_OF[function] - set(named), set(named) - MADE_OF[function]
     assert not missing, f"{function}: a change of {sorted(missing)} would not reach `live`"
@@ -144,10 +173,28 @@ def _longest(name: str) -> int:
     pytest.fail(f"{name} has no MaxLength (or MaxValue): a VersionDescription holding it could exceed 256")
 
 
+def _longest_value(node: Any) -> int:
+    """The most characters a Sub variable's value can take: a literal, a Parameter, the longer branch
+    of an Fn::If, or the items of an Fn::Join."""
+    if isinstance(node, str):
+        return len(node)
+    [(key, arg)] = node.items()
+    if key == "Ref":
+        return _longest(arg)
+    if key == "Fn::If":
+        return max(_longest_value(branch) for branch in arg[1:])
+    if key == "Fn::Join":
+        delimiter, items = arg
+        return len(delimiter) * (len(items) - 1) + sum(_longest_value(item) for item in items)
+    pytest.fail(f"{key} in a VersionDescription's variable: its length is not known")
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_version_description_fits_in_256_characters_whatever_the_values(function):
-    text = TEMPLATE["Resources"][function]["Properties"]["VersionDescription"]["Fn::Sub"]
-    longest = len(_SUB_NAME.sub("", text)) + sum(_longest(name) for name in description_parameters(function))
+    text, variables = _description(function)
+    names = _SUB_NAME.findall(text)
+    shown = sum(_longest(name) if name in PARAMETERS else _longest_value(variables[name]) for name in names)
+    longest = len(_SUB_NAME.sub("", text)) + shown
     assert longest <= DESCRIPTION_LIMIT, f"{function}: up to {longest} characters"
 
 

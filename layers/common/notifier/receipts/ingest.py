@@ -3,9 +3,11 @@ notifications.
 
 1. Receipts whose vendor event id was applied by an earlier request are dropped (SendGrid delivers an
    event more than once); so is a second copy inside the same request.
-2. The rest are sorted by the time they happened and grouped by (notification, channel): a group's
-   receipts are applied one after the other, the groups concurrently (a thread pool), so a batch of
-   thousands of events takes a fraction of their DynamoDB round trips one by one.
+2. The rest are sorted by the time they happened and grouped by (notification, channel), the groups
+   applied concurrently (a thread pool), so a batch of thousands of events takes a fraction of their
+   DynamoDB round trips one by one. A group that settles its notification (the usual `delivered`,
+   `open`, `click` of one message) is one conditional write (`ReceiptStore.settle`); any other, or
+   one whose status has moved on already, is applied a receipt at a time, in order.
 3. Each receipt's address goes on the suppression list when the receipt says so (a hard bounce, a
    spam report, an unsubscribe), whether or not this stack knows the notification: the address is
    dead either way.
@@ -32,8 +34,8 @@ from notifier.platform.metrics import (
     UNSUBSCRIBES,
     channel_metrics,
 )
-from notifier.receipts.models import Receipt, ReceiptKind
-from notifier.stores.receipts import Applied, Effect, ReceiptStore, SeenEvents
+from notifier.receipts.models import ENGAGEMENT, Receipt, ReceiptKind
+from notifier.stores.receipts import Applied, Effect, ReceiptStore, SeenEvents, Settled
 from notifier.stores.suppressions import SuppressionStore
 
 _METRIC = {
@@ -109,15 +111,18 @@ def _fresh(vendor: str, receipts: Sequence[Receipt], seen: SeenEvents) -> tuple[
 
 
 def _apply_group(group: list[Receipt], deps: ReceiptDeps, tally: _Tally) -> None:
-    for receipt in group:
-        keys = record_keys(
-            correlation_id=None, notification_id=receipt.notification_id, channel=receipt.channel
-        )
-        with log_keys(**keys):
-            applied = _apply_one(receipt, deps)
-            added = _suppress(receipt, deps)
-        with tally.lock:
-            tally.suppressed += added
+    first = group[0]
+    keys = record_keys(correlation_id=None, notification_id=first.notification_id, channel=first.channel)
+    with log_keys(**keys):
+        settled = deps.statuses.settle(group, first.notification_id) if first.notification_id else None
+        if settled is not None:
+            outcomes = [_settled_outcome(r, settled) for r in group]
+        else:
+            outcomes = [(r, _apply_one(r, deps)) for r in group]
+        added = sum(_suppress(r, deps) for r in group)
+    with tally.lock:
+        tally.suppressed += added
+        for receipt, applied in outcomes:
             if applied.effect is Effect.UNKNOWN:
                 tally.unknown += 1
                 continue
@@ -130,6 +135,18 @@ def _apply_group(group: list[Receipt], deps: ReceiptDeps, tally: _Tally) -> None
                 tally.counts[name, receipt.channel, priority] += 1
 
 
+def _settled_outcome(receipt: Receipt, settled: Settled) -> tuple[Receipt, Applied]:
+    """What one receipt of a group settled in one write did, as if applied alone and in order: the
+    deciding one and engagement changed the row; another DELIVERED or BOUNCED, or a deferral, found
+    it settled already."""
+    done = settled.applied
+    if receipt is settled.terminal:
+        return receipt, done
+    if receipt.kind in ENGAGEMENT:
+        return receipt, Applied(Effect.CHANGED, done.status, done.priority)
+    return receipt, Applied(Effect.UNCHANGED, done.status, done.priority)
+
+
 def _apply_one(receipt: Receipt, deps: ReceiptDeps) -> Applied:
     if receipt.notification_id is None:
         logger.info(
@@ -138,9 +155,9 @@ def _apply_one(receipt: Receipt, deps: ReceiptDeps) -> Applied:
         return Applied(Effect.UNKNOWN)
     applied = deps.statuses.apply(receipt, receipt.notification_id)
     if applied.effect is Effect.UNKNOWN:
-        logger.info("receipt for an unknown notification; ignored", extra={"receipt": receipt.kind.value})
-    elif applied.effect is Effect.CHANGED:
-        logger.info(
+        logger.debug("receipt for an unknown notification; ignored", extra={"receipt": receipt.kind.value})
+    elif applied.effect is Effect.CHANGED:  # one line per request says how many (webhooks.py)
+        logger.debug(
             "receipt applied",
             extra={"receipt": receipt.kind.value, "status": applied.status, "reason": receipt.reason},
         )

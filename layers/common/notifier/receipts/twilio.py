@@ -124,7 +124,7 @@ def parse(form: Form, notification_id: str | None, *, now: datetime | None = Non
         channel=Channel.SMS,
         notification_id=notification_id,
         occurred_at=now or datetime.now(UTC),
-        # Twilio sends a status once per message, and again only when its callback was not answered.
+        # One callback per status of a message: a repeat of it is recognised by this.
         event_id=f"{sid}:{status}" if sid else None,
         address=_one(form, "To"),
         reason=reason,

@@ -7,14 +7,15 @@ forward whatever order receipts arrive in, and a receipt applied twice changes n
 - Engagement (opened, clicked, complained, unsubscribed) is kept at its first time, and proves the
   message arrived: a SENT notification is DELIVERED too.
 
-`SeenEvents` remembers the vendor's event ids (in the idempotency table, for three days: SendGrid and
-Twilio retry for one), so an event sent again is recognised before anything is written.
+`SeenEvents` remembers the vendor's event ids (in the idempotency table, for three days: SendGrid
+retries an unanswered batch for 24 hours), so an event sent again is recognised before anything is
+written.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
@@ -49,6 +50,17 @@ class Applied:
     """Engagement also moved SENT on to DELIVERED."""
 
 
+@dataclass(frozen=True)
+class Settled:
+    """One write settled a notification (`ReceiptStore.settle`)."""
+
+    applied: Applied
+    terminal: Receipt
+    """The receipt that decided the status (DELIVERED or BOUNCED)."""
+
+
+_SETTLING = frozenset({ReceiptKind.DELIVERED, ReceiptKind.BOUNCED})
+
 _MOMENT = {
     ReceiptKind.DELIVERED: "delivered_at",
     ReceiptKind.BOUNCED: "bounced_at",
@@ -65,6 +77,45 @@ class ReceiptStore:
     def __init__(self, table: str, client: DynamoDBClient) -> None:
         self.table = table
         self.client = client
+
+    def settle(self, receipts: list[Receipt], notification_id: str) -> Settled | None:
+        """Every receipt of one notification (in the order they happened) in one write, when they
+        settle it: the first DELIVERED or BOUNCED among them (or DELIVERED, proved by engagement)
+        while the status is still one a receipt may move on, each moment at its first time. None when
+        they do not settle it, or the status has moved on already: then each is applied alone, in
+        order (`apply`), which decides what each changes. A vendor's batch holds a message's
+        `delivered`, `open` and `click` together: one write instead of three to five."""
+        terminal = next((r for r in receipts if r.kind in _SETTLING), None)
+        if terminal is None and any(r.kind in ENGAGEMENT for r in receipts):
+            terminal = next(r for r in receipts if r.kind in ENGAGEMENT)
+        if terminal is None:
+            return None
+        status = Status.BOUNCED if terminal.kind is ReceiptKind.BOUNCED else Status.DELIVERED
+        moments: dict[str, datetime] = {}
+        if status is Status.DELIVERED:
+            moments["delivered_at"] = terminal.occurred_at
+        for receipt in receipts:
+            if receipt.kind in ENGAGEMENT or receipt is terminal:
+                moments.setdefault(_MOMENT[receipt.kind], receipt.occurred_at)
+        sets = [f"{moment} = if_not_exists({moment}, :m{i})" for i, moment in enumerate(moments)]
+        sets.append("provider_message_id = if_not_exists(provider_message_id, :pid)")
+        values: dict[str, Any] = {f":m{i}": {"S": iso(at)} for i, at in enumerate(moments.values())}
+        if status is Status.BOUNCED and terminal.reason:
+            sets.append("last_error = :reason")
+            values[":reason"] = {"S": error_text(terminal.reason)}
+        with_id = next((r for r in receipts if r.provider_message_id), terminal)
+        applied = self._update(
+            with_id,
+            notification_id,
+            sets,
+            values,
+            status=status,
+            allowed=ALLOWED_FROM[status],
+            remove="lease_until",
+        )
+        if applied.effect is not Effect.CHANGED:
+            return None
+        return Settled(replace(applied, delivered=terminal.kind in ENGAGEMENT), terminal)
 
     def apply(self, receipt: Receipt, notification_id: str) -> Applied:
         match receipt.kind:

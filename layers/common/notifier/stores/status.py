@@ -114,7 +114,8 @@ def error_text(text: str) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """`moment` in UTC, to the millisecond, as every time in the table is written."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StatusStore:

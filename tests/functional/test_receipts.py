@@ -504,3 +504,51 @@ def test_a_push_receipt_for_an_unknown_notification_is_a_404(publish):
     answer = publish(push_receipt("nobody", {"channel": "push", "event": "delivered"}))
 
     assert answer["statusCode"] == 404
+
+
+# ---------------------------------------------------------------------------------------- the list
+
+
+def query_event(path: str, query: dict[str, str]) -> dict[str, Any]:
+    event = api_event("GET", path)
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
+
+
+def test_the_suppression_list_is_read_a_page_at_a_time_and_by_channel(publish):
+    store = runtime.suppression_store()
+    for address in ("a@example.com", "B@Example.com", "+34600000001", "c@example.com"):
+        assert store.add(address, reason="hard bounce", source="sendgrid bounce", notification_id=None)
+    assert not store.add("b@example.com", reason="again", source="sendgrid bounce", notification_id=None)
+
+    seen: list[str] = []
+    after: str | None = None
+    while True:
+        query = {"limit": "2", **({"after": after} if after else {})}
+        page = json.loads(publish(query_event("/suppressions", query))["body"])
+        assert len(page["items"]) <= 2
+        seen += [item["address"] for item in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    sms = json.loads(publish(query_event("/suppressions", {"channel": "sms"}))["body"])
+
+    assert sorted(seen) == ["+34600000001", "a@example.com", "b@example.com", "c@example.com"]
+    assert [item["address"] for item in sms["items"]] == ["+34600000001"]
+    assert store.get("B@EXAMPLE.COM").reason == "hard bounce"  # the first reason is kept
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "a b@example.com", "+0123"])
+def test_an_address_that_is_not_one_is_a_400_naming_it(publish, address):
+    answer = publish(
+        api_event(
+            "GET",
+            f"/suppressions/{address}",
+            resource="/suppressions/{address}",
+            path_parameters={"address": address},
+        )
+    )
+
+    assert answer["statusCode"] == 400
+    assert [f["field"] for f in json.loads(answer["body"])["fields"]] == ["address"]

@@ -17,13 +17,15 @@ from notifier.models.responses import Suppression, SuppressionPage
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
+ADDRESS_PATTERN = r"^(\+[1-9][0-9]{6,14}|[A-Za-z0-9.!$&'*+=^_~-]+@[A-Za-z0-9._-]+)$"
+"""An E.164 phone number, or an e-mail address (ASCII) of the characters a path segment carries."""
 AddressPath = Annotated[
     str,
     Path(
-        min_length=3,
+        pattern=ADDRESS_PATTERN,
         max_length=320,
-        description="An e-mail address or an E.164 phone number (`%40` for @ and `%2B` for + where a "
-        "client does not encode them).",
+        description="An e-mail address or an E.164 phone number, percent-encoded as a path segment "
+        "(`%40` for @; + may stay as it is).",
     ),
 ]
 
@@ -38,7 +40,7 @@ def list_suppressions(
     channel: Annotated[Literal["email", "sms"] | None, Query(description="Only this channel's.")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries per page.")] = 50,
     after: Annotated[
-        str | None, Query(min_length=1, max_length=1024, description="The `next` of the previous page.")
+        str | None, Query(min_length=1, max_length=320, description="The `next` of the previous page.")
     ] = None,
 ) -> SuppressionPage:
     store = runtime.suppression_store()

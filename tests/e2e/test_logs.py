@@ -64,7 +64,7 @@ def run(tmp_path_factory) -> dict[str, Any]:
         def settled() -> dict[str, Any] | None:
             found = {i: local.request("GET", f"/event/{i}")[1] for i in requests}
             done = all(
-                channel["status"] in ("SENT", "FAILED")
+                channel["status"] in ("SENT", "DELIVERED", "BOUNCED", "FAILED")
                 for status in found.values()
                 for channel in status["channels"].values()
             )

@@ -562,10 +562,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ApiServer:
-    def __init__(self, gateway: ApiGateway, host: str, port: int) -> None:
-        handler = type("Handler", (_Handler,), {"gateway": gateway})
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+    """The API's socket and the thread that serves it.
+
+    The socket is bound when the server is made, before it has a gateway: the local stack needs the
+    port it got (port 0: any free one) to resolve the template, whose PublicApiUrl the consumers and
+    the webhooks function share, and only then can it build the gateway (`attach`). Until `start`, a
+    client's connection waits in the listen queue."""
+
+    def __init__(self, gateway: ApiGateway | None, host: str, port: int) -> None:
+        self._handler: type[_Handler] = type("Handler", (_Handler,), {})
+        self.httpd = ThreadingHTTPServer((host, port), self._handler)
         self.httpd.daemon_threads = True
+        if gateway is not None:
+            self.attach(gateway)
         # Polled every 0.1 s for a stop (socketserver's 0.5 s makes every stop take half a second).
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="api", daemon=True
@@ -575,9 +584,16 @@ class ApiServer:
     def port(self) -> int:
         return int(self.httpd.server_address[1])
 
+    def attach(self, gateway: ApiGateway) -> None:
+        """Serve `gateway`'s routes."""
+        self._handler.gateway = gateway
+
     def start(self) -> None:
+        if not hasattr(self._handler, "gateway"):
+            raise RuntimeError("the API server has no gateway to serve: attach() one first")
         self._thread.start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which never ran otherwise
+            self.httpd.shutdown()
         self.httpd.server_close()

@@ -2,21 +2,30 @@
 
 Each scenario starts a fresh local stack, publishes notifications across every channel and priority
 through the REST API (each with an Idempotency-Key, retried with the same key on a 5xx), waits until
-every one has settled (SENT, FAILED, SUPPRESSED or DEAD_LETTERED) and the source queues are empty, and
-prints one line:
+every one has settled (SENT, DELIVERED, BOUNCED, FAILED, SUPPRESSED or DEAD_LETTERED), the source
+queues are empty and every e-mail and SMS the sandbox accepted has its receipt (the sandbox posts a
+signed receipt to the webhook routes for each, `notifier.providers.sandbox_receipts`), and prints one
+line:
 
-    chaos <name>: accepted=N sent=S failed=F dead_lettered=D lost=L duplicates=X seconds=T
+    chaos <name>: accepted=N sent=S delivered=V bounced=B failed=F dead_lettered=D lost=L
+    lost_receipts=R duplicates=X seconds=T
 
-`lost` counts accepted notifications without a settled status when the wait ends; `duplicates` counts
-outbox deliveries beyond the first per (notification, channel). Every injected crash or timeout names
-the one send it cut off after the vendor took it (see `devstack.faults`), so each duplicate is checked
-against them: a duplicate no fault explains is a bug. The exit code is 1 if anything was lost, if a
-duplicate is unexplained, or if a scenario that expects no duplicates had any.
+`lost` counts accepted notifications without a settled status when the wait ends; `lost_receipts`
+the e-mails and SMS still SENT then, whose receipt never arrived (push has none: it stays SENT);
+`duplicates` counts outbox deliveries beyond the first per (notification, channel). A few
+notifications go to the sandbox's addresses whose receipt bounces or complains, so `bounced` is not
+0, and the later ones to the same address are SUPPRESSED by then. Every injected crash or timeout
+names the one send it cut off after the vendor took it (see `devstack.faults`), so each duplicate is
+checked against them: a duplicate no fault explains is a bug. Every scenario also duplicates and
+reorders receipts; `receipt_duplicates` is how many repeated receipts the webhooks recognised and
+skipped. The exit code is 1 if a notification or a receipt was lost, if a duplicate is unexplained, or
+if a scenario that expects no duplicates had any.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -33,8 +42,19 @@ import boto3
 
 from .process import LocalStackProcess
 
-SETTLED = {"SENT", "FAILED", "SUPPRESSED", "DEAD_LETTERED"}
+SETTLED = {"SENT", "DELIVERED", "BOUNCED", "FAILED", "SUPPRESSED", "DEAD_LETTERED"}
 CHANNELS = ("email", "sms", "push")
+RECEIPT_CHANNELS = ("email", "sms")
+"""The channels whose vendors (and so the sandbox) send receipts."""
+RECEIPT_FAILURES = {
+    0: "bounced@simulator.sandbox",  # e-mail: a hard bounce
+    1: "+15005550305",  # SMS: undelivered, unknown handset
+    3: "complaint@simulator.sandbox",  # e-mail: delivered, then a spam report
+}
+"""Notification index % 60 -> an address the sandbox accepts and then fails by its receipt: the sandbox's
+RECEIPT_BOUNCES and RECEIPT_COMPLAINT (notifier.providers.sandbox; not importable here, where the
+layer is not on the path; tests/unit/devstack check they agree). Each index falls on its channel."""
+RECEIPT_FAULTS = "receipt_duplicate=0.1,receipt_reorder=0.1"
 PRIORITIES = ("critical", "standard")
 VENDOR_FAULTS = [
     "SandboxLatencyMs=50",
@@ -52,11 +72,16 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("vendor-faults", [*VENDOR_FAULTS, "SandboxSeed=1"], None, duplicates_allowed=False),
+    Scenario(
+        "vendor-faults",
+        [*VENDOR_FAULTS, "SandboxSeed=1"],
+        f"{RECEIPT_FAULTS},seed=1",
+        duplicates_allowed=False,
+    ),
     Scenario(
         "crashes-and-timeouts",
         [*VENDOR_FAULTS, "SandboxSeed=2"],
-        "crash=0.05,timeout=0.02,seed=2",
+        f"crash=0.05,timeout=0.02,{RECEIPT_FAULTS},seed=2",
         duplicates_allowed=True,
     ),
 ]
@@ -68,6 +93,8 @@ class Result:
     accepted: int
     statuses: Counter[str]
     lost: int
+    lost_receipts: int
+    receipt_duplicates: int
     duplicates: int
     unexplained: int
     seconds: float
@@ -79,19 +106,23 @@ class Result:
     def line(self) -> str:
         s = self.statuses
         return (
-            f"chaos {self.name}: accepted={self.accepted} sent={s['SENT']} failed={s['FAILED']} "
-            f"dead_lettered={s['DEAD_LETTERED']} lost={self.lost} duplicates={self.duplicates} "
+            f"chaos {self.name}: accepted={self.accepted} sent={s['SENT']} delivered={s['DELIVERED']} "
+            f"bounced={s['BOUNCED']} failed={s['FAILED']} dead_lettered={s['DEAD_LETTERED']} "
+            f"lost={self.lost} lost_receipts={self.lost_receipts} duplicates={self.duplicates} "
             f"seconds={self.seconds:.1f}"
         )
 
 
 def notification(index: int) -> dict[str, Any]:
     channel = CHANNELS[index % len(CHANNELS)]
-    to = {
-        "email": f"chaos-{index}@example.com",
-        "sms": f"+1415{index:07d}",
-        "push": f"chaos-device-token-{index:06d}",
-    }[channel]
+    to = (
+        RECEIPT_FAILURES.get(index % 60)
+        or {
+            "email": f"chaos-{index}@example.com",
+            "sms": f"+1415{index:07d}",
+            "push": f"chaos-device-token-{index:06d}",
+        }[channel]
+    )
     return {
         "recipientId": f"chaos-{index}",
         "type": channel,
@@ -181,6 +212,35 @@ def unheard_sends(log: str) -> Counter[tuple[str, str]]:
     return Counter((m.group(3), m.group(2)) for m in _UNHEARD.finditer(log))
 
 
+_RECEIPTS_ANSWERED = ("SendGrid receipts", "Twilio receipt")
+
+
+def receipt_duplicates(log: str) -> int:
+    """Repeated receipts the webhooks function recognised and skipped, from its log lines (JSON, one
+    per request: what the request's receipts did)."""
+    total = 0
+    for line in log.splitlines():
+        start = line.find("{")
+        if start < 0 or not any(message in line for message in _RECEIPTS_ANSWERED):
+            continue
+        try:
+            answered = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(answered, dict) and answered.get("message") in _RECEIPTS_ANSWERED:
+            total += int(answered.get("duplicates", 0))
+    return total
+
+
+def awaiting_receipts(statuses: dict[tuple[str, str], str], published: set[str]) -> int:
+    """E-mails and SMS the sandbox accepted (SENT) whose receipt has not moved them on."""
+    return sum(
+        1
+        for (notification_id, channel), status in statuses.items()
+        if notification_id in published and channel in RECEIPT_CHANNELS and status == "SENT"
+    )
+
+
 def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, logs: Path) -> Result:
     log_path = logs / f"{scenario.name}.log"
     local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
@@ -200,7 +260,8 @@ def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, lo
             statuses = observer.statuses()
             settled = {k: v for k, v in statuses.items() if k[0] in published and v in SETTLED}
             in_queues = observer.queued(dead_letter=False)
-            if len(settled) >= len(ids) and in_queues == 0:
+            awaiting = awaiting_receipts(statuses, published)
+            if len(settled) >= len(ids) and in_queues == 0 and awaiting == 0:
                 break
             if time.monotonic() > deadline:
                 print(f"  {scenario.name}: gave up waiting after {wait_seconds:.0f} s", file=sys.stderr)
@@ -208,7 +269,8 @@ def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, lo
             if time.monotonic() - last_report > 10:
                 last_report = time.monotonic()
                 print(
-                    f"  {scenario.name}: {len(settled)}/{len(ids)} settled, {in_queues} in the queues",
+                    f"  {scenario.name}: {len(settled)}/{len(ids)} settled, {in_queues} in the queues, "
+                    f"{awaiting} awaiting their receipt",
                     file=sys.stderr,
                 )
             time.sleep(0.5)
@@ -223,6 +285,8 @@ def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, lo
             accepted=len(ids),
             statuses=Counter(settled.values()),
             lost=len(ids) - len(settled),
+            lost_receipts=awaiting_receipts(settled, published),
+            receipt_duplicates=receipt_duplicates(log),
             duplicates=sum(duplicates.values()),
             unexplained=sum((duplicates - unheard).values()),
             seconds=seconds,
@@ -252,10 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  suppressed={result.statuses['SUPPRESSED']} refused_by_api={result.refused} "
             f"messages_in_dlqs={result.dead_letter_messages} injected_crashes={result.crashes} "
-            f"injected_timeouts={result.timeouts} duplicates_not_from_a_fault={result.unexplained}",
+            f"injected_timeouts={result.timeouts} duplicates_not_from_a_fault={result.unexplained} "
+            f"receipt_duplicates={result.receipt_duplicates}",
             flush=True,
         )
-        if result.lost or result.refused or result.unexplained:
+        if result.lost or result.lost_receipts or result.refused or result.unexplained:
             failed = True
         if result.duplicates and not scenario.duplicates_allowed:
             failed = True

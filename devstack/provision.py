@@ -100,7 +100,9 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
         "AWS::SQS::QueuePolicy": _queue_policy,
         "AWS::SNS::Subscription": _subscription,
         "AWS::DynamoDB::Table": _table,
+        "AWS::SecretsManager::Secret": _secret,
     }
+    _name_apis(stack)
     graph = {
         logical_id: stack.dependencies(resource.get("Properties", {}))
         for logical_id, resource in stack.resources.items()
@@ -117,6 +119,19 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
     }
     return Deployment(stack=stack, functions=functions)
+
+
+LOCAL_API_ID = "local"
+"""What Ref gives for the template's REST API: the id the local stack's gateway gives its events
+(`devstack.api.ApiGateway.api_id`)."""
+
+
+def _name_apis(stack: Stack) -> None:
+    """The REST API is not created (the local stack serves it itself), but what refers to it must
+    resolve: its execute-api URL, for one (https://local.execute-api...). The local stack gives the
+    functions its own URL instead, through the PublicApiUrl Parameter."""
+    for logical_id in stack.resources_of_type("AWS::Serverless::Api"):
+        stack.refs.setdefault(logical_id, LOCAL_API_ID)
 
 
 def _key(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
@@ -210,6 +225,68 @@ def _table(stack: Stack, logical_id: str, properties: dict[str, Any], client: Cl
         )
     stack.refs[logical_id] = name
     stack.attrs[(logical_id, "Arn")] = description["TableArn"]
+
+
+_PASSWORD_FLAGS = (
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "ExcludeLowercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
+"""GenerateSecretString's options that are flags; PasswordLength and ExcludeCharacters are the others."""
+
+
+def _secret(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    """A secret in the emulator: its SecretString, or one generated as CloudFormation generates it
+    (GenerateSecretString: the emulator's GetRandomPassword with the same options, placed in
+    SecretStringTemplate under GenerateStringKey when there is one). Ref gives its ARN. A secret of
+    that name already there (an emulator kept running) is kept, as CloudFormation keeps a secret's
+    value across updates."""
+    name = properties.get("Name") or stack.physical_name(logical_id)
+    secrets = client("secretsmanager")
+    arguments: dict[str, Any] = {
+        "Name": name,
+        "SecretString": _secret_string(logical_id, properties, secrets),
+    }
+    for key in ("Description", "KmsKeyId"):
+        if properties.get(key):
+            arguments[key] = str(properties[key])
+    if properties.get("Tags"):
+        arguments["Tags"] = [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in properties["Tags"]]
+    try:
+        arn = secrets.create_secret(**arguments)["ARN"]
+    except secrets.exceptions.ResourceExistsException:
+        arn = secrets.describe_secret(SecretId=name)["ARN"]
+    stack.refs[logical_id] = arn
+    stack.attrs[(logical_id, "Id")] = arn
+
+
+def _secret_string(logical_id: str, properties: dict[str, Any], secrets: Any) -> str:
+    if "SecretString" in properties:
+        if "GenerateSecretString" in properties:
+            raise TemplateError(f"{logical_id}: SecretString and GenerateSecretString are exclusive")
+        return str(properties["SecretString"])
+    generate = properties.get("GenerateSecretString")
+    if not isinstance(generate, dict):
+        raise TemplateError(f"{logical_id}: a secret needs SecretString or GenerateSecretString")
+    options: dict[str, Any] = {
+        key: _text(generate[key]) == "true" for key in _PASSWORD_FLAGS if key in generate
+    }
+    if "PasswordLength" in generate:
+        options["PasswordLength"] = int(generate["PasswordLength"])
+    if "ExcludeCharacters" in generate:
+        options["ExcludeCharacters"] = str(generate["ExcludeCharacters"])
+    password = str(secrets.get_random_password(**options)["RandomPassword"])
+    template, key = generate.get("SecretStringTemplate"), generate.get("GenerateStringKey")
+    if template is None and key is None:
+        return password
+    if template is None or key is None:
+        raise TemplateError(f"{logical_id}: SecretStringTemplate and GenerateStringKey go together")
+    document = json.loads(str(template))
+    document[str(key)] = password
+    return json.dumps(document)
 
 
 def _function_spec(stack: Stack, logical_id: str) -> FunctionSpec:

@@ -10,7 +10,7 @@ import socket
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -20,6 +20,9 @@ from .faults import Faults
 from .lambda_runtime import FunctionPool
 from .provision import Deployment, gateway_responses, provision
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
+
+if TYPE_CHECKING:
+    from notifier.providers import Provider
 
 SEED_FILE = Path(__file__).with_name("seed_recipients.json")
 DEFAULT_API_KEY = "local-dev-key"
@@ -55,23 +58,27 @@ class LocalStack:
         self.functions: dict[str, FunctionPool] = {}
         self._emulator: Any = None
         self._api: ApiServer | None = None
+        self._providers: list[Provider] = []
+        """The providers the stack built itself (--chaos), closed when it stops."""
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         config = self.config
-        _check_port_free(config.host, config.api_port, "API", "--port")
+        # The API's port first: the template is resolved with the URL it makes (see _overrides).
+        self._api = _bind_api(config.host, config.api_port)
         if self.endpoint is None:
             _check_port_free(config.host, config.emulator_port, "emulator", "--emulator-port")
             self._start_moto()
         self._point_boto3_at_endpoint()
         try:
+            template = load_template(config.template_path)
             stack = Stack(
-                load_template(config.template_path),
+                template,
                 name=config.stack_name,
                 region=config.region,
                 account_id=config.account_id,
-                overrides=config.overrides,
+                overrides=self._overrides(template),
             )
         except TemplateError as exc:
             raise StartupError(str(exc)) from None
@@ -116,23 +123,38 @@ class LocalStack:
             )
         except TemplateError as exc:
             raise StartupError(str(exc)) from None
-        self._api = ApiServer(gateway, config.host, config.api_port)
+        self._api.attach(gateway)
         self._api.start()
 
+    def _overrides(self, template: dict[str, Any]) -> dict[str, str]:
+        """The Parameters given, and PublicApiUrl: this API's own URL unless one is given. Twilio signs
+        the URL it calls, so the consumers (which post the sandbox's receipts there, and name it as each
+        SMS's status callback) and the webhooks function (which checks the signature over it) must agree
+        on it; here they all read it from this one Parameter, and they all share one process."""
+        overrides = dict(self.config.overrides)
+        if "PublicApiUrl" in template.get("Parameters", {}):
+            overrides.setdefault("PublicApiUrl", self.api_url)
+        return overrides
+
     def stop(self) -> None:
-        if self._api is not None:
-            self._api.stop()
         for poller in self.pollers:  # all stop receiving at once, then each is waited for
             poller.signal_stop()
         for poller in self.pollers:
             poller.stop()
+        for provider in self._providers:  # their receipts' threads, before the API they post to
+            provider.close()
+        if self._api is not None:
+            self._api.stop()
         if self._emulator is not None:
             self._emulator.stop()
 
     @property
     def api_url(self) -> str:
+        """The API's URL as clients call it: its own port once bound (--port 0 binds any free one), and
+        127.0.0.1 when it listens on every address."""
         port = self._api.port if self._api else self.config.api_port
-        return f"http://{self.config.host}:{port}"
+        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host  # noqa: S104 - compared, not bound
+        return f"http://{host}:{port}"
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.config.region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
@@ -168,18 +190,31 @@ class LocalStack:
         for name, (_, value) in merged.items():
             os.environ[name] = value
 
-    @staticmethod
-    def _inject_faults(faults: Faults, deployment: Deployment) -> None:
+    def _inject_faults(self, faults: Faults, deployment: Deployment) -> None:
+        """Each channel's provider wrapped in a FaultyProvider; a sandbox that posts receipts is built
+        here with the receipt faults, so that they reach its poster."""
         from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
         from notifier.models.channels import Channel  # noqa: PLC0415
+        from notifier.platform.settings import consumer_settings  # noqa: PLC0415
+        from notifier.providers.factory import credentials_name, sandbox_provider  # noqa: PLC0415
+        from notifier.providers.sandbox_receipts import ReceiptFaults  # noqa: PLC0415
 
         from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
 
         timeout = max((s.timeout for s in deployment.functions.values() if s.sqs_sources), default=3)
+        settings = consumer_settings()
+        receipt_faults = ReceiptFaults(
+            faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed
+        )
         for channel in Channel:
-            runtime.use_provider(
-                channel, FaultyProvider(runtime.provider(channel), faults, timeout_seconds=timeout)
-            )
+            inner: Provider
+            if faults.receipts and credentials_name(settings, channel) is None:
+                inner = sandbox_provider(channel, settings, runtime.outbox(), receipt_faults=receipt_faults)
+            else:
+                inner = runtime.provider(channel)
+            faulty = FaultyProvider(inner, faults, timeout_seconds=timeout)
+            self._providers.append(faulty)
+            runtime.use_provider(channel, faulty)
         _log(f"injecting faults into every consumer: {faults}")
 
     def _seed_recipients(self) -> None:
@@ -219,6 +254,14 @@ def _put_layers_on_path(stack: Stack) -> None:
             sys.path.insert(0, path)
 
 
+def _bind_api(host: str, port: int) -> ApiServer:
+    """The API's socket, bound (port 0: any free port), not yet served."""
+    try:
+        return ApiServer(None, host, port)
+    except OSError as exc:
+        raise _port_error(exc, host, port, "API", "--port") from None
+
+
 def _check_port_free(host: str, port: int, what: str, option: str) -> None:
     if port == 0:
         return
@@ -226,12 +269,17 @@ def _check_port_free(host: str, port: int, what: str, option: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise StartupError(
-                    f"the {what} port {host}:{port} is already in use; stop what uses it or choose "
-                    f"another with {option} PORT"
-                ) from None
-            raise
+            raise _port_error(exc, host, port, what, option) from None
+
+
+def _port_error(exc: OSError, host: str, port: int, what: str, option: str) -> Exception:
+    """The StartupError saying the port is taken, or `exc` itself when something else went wrong."""
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        return StartupError(
+            f"the {what} port {host}:{port} is already in use; stop what uses it or choose "
+            f"another with {option} PORT"
+        )
+    return exc
 
 
 def _log(message: str) -> None:

@@ -9,21 +9,27 @@ How a test gets a fresh stack:
 
 - Each test runs in its own `mock_aws()`, entered as before (it resets moto, so whatever a previous
   test or another file's own mock left in any service is gone: secrets, SSM parameters, ...).
-- The stack's own backends (the SQS, SNS, DynamoDB and KMS backends of the stack's account and region)
-  are then put back into moto, as they were when the last test using them ended. Between tests they
-  are kept out of moto, so a test without the stack (or another file's `mock_aws()`, or the emulator
-  test's moto server) can neither see them nor reset them.
+- The stack's own backends (the SQS, SNS, DynamoDB, KMS and Secrets Manager backends of the stack's
+  account and region) are then put back into moto, as they were when the last test using them ended.
+  Between tests they are kept out of moto, so a test without the stack (or another file's
+  `mock_aws()`, or the emulator test's moto server) can neither see them nor reset them.
 - Their resources are checked against what was provisioned: the same queues, topics, subscriptions,
-  tables and keys (the same objects, with the same configuration). A test that deleted, added or
-  reconfigured one (some delete the topic or a table on purpose) makes the next test provision the
-  whole stack again, from the template already read.
+  tables, keys and secrets (the same objects, with the same configuration and secret values). A test
+  that deleted, added or reconfigured one (some delete the topic or a table on purpose) makes the next
+  test provision the whole stack again, from the template already read.
 - botocore's service descriptions are read once too: every botocore session made during the test
   (boto3's default one, which mock_aws() replaces, and the notifier's own, which runtime.reset()
   drops) shares one loader, so building a client does not parse the service's JSON again (about
   25 ms a client). Sessions, credentials and clients are still new in every test.
 - Their data is emptied: every queue's messages (visible, in flight and delayed, as PurgeQueue does,
   without PurgeQueue's once-a-minute limit), every table's items, what the topics and SNS recorded as
-  sent.
+  sent, and every secret the stack did not create (a test's vendor credentials).
+
+The stack is made with the Parameters of `FUNCTIONAL_PARAMETERS` under any a test gives: PublicApiUrl
+on loopback, as the local stack gives its own URL, since the default (the execute-api URL) names a host
+the functional tests may not reach; and the sandbox's receipts never due within a test, since the tests
+post the receipts they mean through the webhooks function (test_receipts.py), and one of the sandbox's
+arriving in the middle would race them.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from moto import mock_aws
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import dynamodb_backends
 from moto.kms.models import kms_backends
+from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -54,7 +61,14 @@ _BACKENDS: dict[str, BackendDict[Any]] = {
     "sns": sns_backends,
     "dynamodb": dynamodb_backends,
     "kms": kms_backends,
+    "secretsmanager": secretsmanager_backends,
 }
+
+FUNCTIONAL_PARAMETERS = {
+    "PublicApiUrl": "http://127.0.0.1:9",  # the discard port: nothing answers HTTP there
+    "SandboxReceiptDelayMs": "600000",
+}
+"""Parameters of every functional test's stack, under those a test gives (see the module's doc)."""
 
 _template: dict[str, Any] | None = None
 
@@ -74,10 +88,24 @@ def template() -> dict[str, Any]:
     return copy.deepcopy(_template)
 
 
-def _fingerprint(backends: Mapping[str, Any]) -> dict[str, Any]:
-    """Which resources the stack's backends hold, and how each is configured (not its data)."""
+def _fingerprint(backends: Mapping[str, Any], secrets: frozenset[str]) -> dict[str, Any]:
+    """Which resources the stack's backends hold, and how each is configured (not its data); of the
+    secrets, those named `secrets` (the stack's), with their values."""
     sqs, sns, dynamodb, kms = (backends[name] for name in ("sqs", "sns", "dynamodb", "kms"))
     return {
+        "secrets": {
+            name: (
+                id(secret),
+                secret.secret_string,
+                secret.default_version_id,
+                secret.kms_key_id,
+                secret.deleted_date,
+                secret.policy,
+                repr(secret.tags),
+            )
+            for name, secret in dict.items(backends["secretsmanager"].secrets)
+            if name in secrets
+        },
         "queues": {
             name: (id(q), q.last_modified_timestamp, repr(q.policy), repr(q.redrive_policy), repr(q.tags))
             for name, q in sqs.queues.items()
@@ -128,8 +156,12 @@ def _fingerprint(backends: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _empty(backends: Mapping[str, Any]) -> None:
-    """Every message, item and record of what was sent gone; the resources themselves left as they are."""
+def _empty(backends: Mapping[str, Any], secrets: frozenset[str]) -> None:
+    """Every message, item and record of what was sent gone, and every secret but `secrets` (the
+    stack's); the resources themselves left as they are."""
+    stored = backends["secretsmanager"].secrets
+    for name in [n for n in dict.keys(stored) if n not in secrets]:
+        dict.__delitem__(stored, name)
     for queue in backends["sqs"].queues.values():
         with queue._messages_lock:
             queue._messages = []
@@ -149,11 +181,12 @@ class SharedStack:
     """One parameter set's stack: provisioned in the first test that asks for it, reset in the rest."""
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self.overrides = dict(overrides or {})
+        self.overrides = {**FUNCTIONAL_PARAMETERS, **(overrides or {})}
         self.deployment: Deployment | None = None
         # The stack's backends while no test runs, with the fingerprint they had when provisioned.
         self._kept: dict[str, Any] | None = None
         self._fingerprint: dict[str, Any] | None = None
+        self._secrets: frozenset[str] = frozenset()  # the names of the secrets the stack created
         self.provisioned = 0  # how many times provision() ran (tests of this module read it)
 
     @contextmanager
@@ -173,15 +206,16 @@ class SharedStack:
             for name, backends in _BACKENDS.items():
                 backends[account][region] = self._kept[name]
             self._kept = None
-            if _fingerprint(self._current(account, region)) == self._fingerprint:
-                _empty(self._current(account, region))
+            if _fingerprint(self._current(account, region), self._secrets) == self._fingerprint:
+                _empty(self._current(account, region), self._secrets)
                 return self.deployment
             # A test changed the stack itself: start again from nothing.
             for backends in _BACKENDS.values():
                 backends[account][region].reset()
         self.deployment = provision(Stack(template(), overrides=self.overrides))
         self.provisioned += 1
-        self._fingerprint = _fingerprint(self._current(account, region))
+        self._secrets = frozenset(dict.keys(self._current(account, region)["secretsmanager"].secrets))
+        self._fingerprint = _fingerprint(self._current(account, region), self._secrets)
         return self.deployment
 
     def _keep(self, deployment: Deployment) -> None:
@@ -212,7 +246,7 @@ _stacks: dict[tuple[tuple[str, str], ...], SharedStack] = {}
 
 
 def shared_stack(overrides: Mapping[str, str] | None = None) -> SharedStack:
-    """The process's stack for these parameter overrides (the template's defaults without any)."""
+    """The process's stack for these parameter overrides, over FUNCTIONAL_PARAMETERS."""
     key = tuple(sorted((overrides or {}).items()))
     if key not in _stacks:
         _stacks[key] = SharedStack(overrides)

@@ -6,7 +6,7 @@ no other (the e-mail function never imports twilio or firebase-admin).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifier.errors import ConfigurationError
 from notifier.models.channels import Channel
@@ -20,6 +20,9 @@ from notifier.platform.settings import ConsumerSettings
 from notifier.providers.base import Provider
 from notifier.providers.sandbox import Outbox, SandboxOptions, SandboxProvider
 
+if TYPE_CHECKING:
+    from notifier.providers.sandbox_receipts import ReceiptFaults
+
 
 def credentials_name(settings: ConsumerSettings, channel: Channel) -> str | None:
     """The name of the channel's vendor credentials; None means the channel uses the sandbox."""
@@ -30,14 +33,41 @@ def credentials_name(settings: ConsumerSettings, channel: Channel) -> str | None
     }[channel]
 
 
-def sandbox_provider(channel: Channel, settings: ConsumerSettings, outbox: Outbox) -> SandboxProvider:
+def sandbox_provider(
+    channel: Channel,
+    settings: ConsumerSettings,
+    outbox: Outbox,
+    *,
+    receipt_faults: ReceiptFaults | None = None,
+) -> SandboxProvider:
+    """The sandbox of `channel`. E-mail and SMS also post signed receipts, as their vendors do, when
+    the stack names where (PUBLIC_API_URL) and the secret to sign them with (SANDBOX_RECEIPTS_SECRET);
+    `receipt_faults` makes those receipts come twice or out of order (the local stack's `--chaos`)."""
     options = SandboxOptions(
         latency_ms=settings.sandbox_latency_ms,
         transient_failure_rate=settings.sandbox_transient_failure_rate,
         permanent_failure_rate=settings.sandbox_permanent_failure_rate,
         seed=settings.sandbox_seed,
     )
-    return SandboxProvider(channel, outbox, options, max_concurrency=settings.delivery_concurrency)
+    receipts = None
+    if (
+        channel in (Channel.EMAIL, Channel.SMS)
+        and settings.public_api_url
+        and settings.sandbox_receipts_secret
+    ):
+        from notifier.providers.sandbox_receipts import ReceiptPoster, secret_keys  # noqa: PLC0415 - only this sandbox loads it
+
+        receipts = ReceiptPoster(
+            channel,
+            settings.public_api_url,
+            secret_keys(settings.sandbox_receipts_secret),
+            delay_ms=settings.sandbox_receipt_delay_ms,
+            faults=receipt_faults,
+            timeout_seconds=settings.vendor_timeout_seconds,
+        )
+    return SandboxProvider(
+        channel, outbox, options, max_concurrency=settings.delivery_concurrency, receipts=receipts
+    )
 
 
 def vendor_provider(channel: Channel, settings: ConsumerSettings, document: dict[str, Any]) -> Provider:

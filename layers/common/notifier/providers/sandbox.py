@@ -2,13 +2,20 @@
 
 It is the default for every channel until a vendor is configured, so a new stack works end to end
 without accounts. A few reserved addresses fail on purpose, like the vendors' own test numbers, so
-that failure handling can be tried without a vendor:
+that failure handling can be tried without a vendor. Those of the first two columns are refused by the
+send itself. Those of the last are accepted (SENT), and then their receipt says what went wrong, as a
+vendor's receipt does after it took a message:
 
-| channel | permanent failure | transient failure |
-|---|---|---|
-| email | `bounce@simulator.sandbox` | `throttle@simulator.sandbox` |
-| sms | `+15005550001` | `+15005550429` |
-| push | `sandbox-unregistered` | `sandbox-unavailable` |
+| channel | permanent failure | transient failure | accepted, then a failing receipt |
+|---|---|---|---|
+| email | `bounce@simulator.sandbox` | `throttle@simulator.sandbox` | `bounced@simulator.sandbox`: bounced |
+| email | | | `complaint@simulator.sandbox`: delivered, then a spam report |
+| sms | `+15005550001` | `+15005550429` | `+15005550305`: undelivered, 30005 |
+| push | `sandbox-unregistered` | `sandbox-unavailable` | (push has no vendor receipt) |
+
+The receipts are posted only when the stack says where and with what to sign them (`PUBLIC_API_URL`,
+`SANDBOX_RECEIPTS_SECRET`); every other accepted e-mail and SMS is then `delivered`, all of them
+`SANDBOX_RECEIPT_DELAY_MS` after the send (`notifier.providers.sandbox_receipts`).
 
 For tests and load tests it can also behave like a slow or unreliable vendor (`SandboxOptions`, set
 by the `SANDBOX_*` variables): a latency per call, and rates of transient and permanent failures drawn
@@ -22,15 +29,19 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notifier.errors import PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
 from notifier.models.channels import Channel
 from notifier.providers.base import Delivery, Provider
+
+if TYPE_CHECKING:
+    from notifier.providers.sandbox_receipts import ReceiptPoster
 
 PERMANENT_FAILURES = {
     Channel.EMAIL: "bounce@simulator.sandbox",
@@ -42,6 +53,13 @@ TRANSIENT_FAILURES = {
     Channel.SMS: "+15005550429",
     Channel.PUSH: "sandbox-unavailable",
 }
+RECEIPT_BOUNCES = {
+    Channel.EMAIL: "bounced@simulator.sandbox",
+    Channel.SMS: "+15005550305",
+}
+"""Accepted, then bounced by their receipt (a hard bounce; an unknown handset): suppressed."""
+RECEIPT_COMPLAINT = "complaint@simulator.sandbox"
+"""Accepted and delivered, then reported as spam by its recipient: suppressed."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +116,18 @@ class SandboxProvider(Provider):
         options: SandboxOptions | None = None,
         *,
         max_concurrency: int = 10,
+        receipts: ReceiptPoster | None = None,
     ) -> None:
         super().__init__(channel, max_concurrency=max_concurrency)
         self.outbox = outbox
         self.options = options or SandboxOptions()
+        self.receipts = receipts
         self._random = random.Random(self.options.seed)  # noqa: S311 - injected failures, not secrets
         self._random_lock = threading.Lock()
+        if receipts is not None:
+            # A provider forgotten without close() (runtime.reset() drops the sandbox's) still stops
+            # its poster's thread, rather than leave it posting for a stack that has moved on.
+            weakref.finalize(self, receipts.close)
 
     def send(self, delivery: Delivery) -> str:
         options = self.options
@@ -134,4 +158,11 @@ class SandboxProvider(Provider):
                 provider_message_id=message_id,
             )
         )
+        if self.receipts is not None:
+            self.receipts.post_later(delivery.notification_id, delivery.address, message_id)
         return message_id
+
+    def close(self) -> None:
+        if self.receipts is not None:
+            self.receipts.close()
+        super().close()

@@ -1,0 +1,427 @@
+"""The sandbox's delivery receipts: signed and posted to the stack's own webhook routes, as SendGrid and
+Twilio post theirs.
+
+A vendor says what became of a message some time after it accepted it: SendGrid POSTs its Event
+Webhook a JSON array of events, signed with ECDSA (`notifier.receipts.sendgrid`); Twilio POSTs one
+form per status to the message's StatusCallback, signed with HMAC (`notifier.receipts.twilio`). The
+sandbox does the same, `SANDBOX_RECEIPT_DELAY_MS` after each send, to `{PUBLIC_API_URL}/webhooks/...`,
+signed with the keys derived from the stack's sandbox secret (`notifier.receipts.sandbox_keys`). So a
+stack without vendor accounts runs the whole path a receipt takes (signature, de-duplication, status,
+suppression list) the way it runs with the vendors.
+
+Which receipts (the reserved addresses are `notifier.providers.sandbox`'s; push has no vendor receipt):
+
+| channel | address | receipts |
+|---|---|---|
+| email | `bounced@simulator.sandbox` | `bounce` (type bounce, 5.1.1): BOUNCED, and the address suppressed |
+| email | `complaint@simulator.sandbox` | `delivered`, then `spamreport` one delay later: suppressed |
+| email | any other | `delivered` |
+| sms | `+15005550305` | `undelivered` with ErrorCode 30005 (unknown handset): BOUNCED, suppressed |
+| sms | any other | `delivered` |
+
+How they travel. `ReceiptPoster.post_later` only queues: one daemon thread per poster, started by the
+first receipt, posts them when due, so a consumer never waits on the API (even with no delay). The
+SendGrid events due together go in one signed POST, up to `BATCH_LIMIT`, as SendGrid batches them; a
+Twilio callback is one POST per message. An answer other than 2xx, or none, is tried again with
+doubling backoff, as the vendors retry; after the last attempt the receipts are dropped with an error
+line (which names notifications, never addresses). In Lambda an execution environment is frozen
+between invocations: a receipt that falls due then is posted when the environment next runs.
+
+The signing keys are read through `notifier.runtime.sandbox_secret_source()` when a receipt is queued,
+not at import or cold start: the first send reads the secret, later ones its cache. A secret that
+cannot be read is logged and the receipt dropped; the send itself has succeeded, and stays so.
+
+Faults, for `make chaos` (`ReceiptFaults`, drawn from a seeded generator): a share of receipts posted
+twice (the copy in a later POST, as SendGrid repeats events), and a share of due batches posted in a
+shuffled order, with a stale event (a `deferred`, or Twilio's `sent`) posted after a `delivered`.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import heapq
+import itertools
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from notifier.models.channels import Channel
+from notifier.platform.logs import logger
+from notifier.providers.sandbox import RECEIPT_BOUNCES, RECEIPT_COMPLAINT
+from notifier.receipts import sendgrid, twilio
+from notifier.receipts.sandbox_keys import SandboxKeys, sign_sendgrid
+
+RECEIPT_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS})
+"""The channels whose vendors send receipts."""
+
+BATCH_LIMIT = 500
+"""Most SendGrid events in one POST (SendGrid posts up to 768 KB, a few hundred events)."""
+BATCH_WINDOW_SECONDS = 0.1
+"""Receipts falling due this close together go out together."""
+REPEAT_AFTER_SECONDS = 0.2
+"""How long after the original a duplicated or stale receipt (a fault) is posted: in a later POST."""
+
+SANDBOX_ACCOUNT_SID = "AC5a4db0c5e1d0a1f00d5a5db0c5a5db0c"
+"""The Twilio account the sandbox's callbacks name: a fixed fake, shaped as Twilio's (AC + 32 hex)."""
+SANDBOX_FROM_NUMBER = "+15005550006"
+"""Twilio's test credentials' number that passes as a valid sender."""
+TWILIO_API_VERSION = "2010-04-01"
+
+_SENDGRID_BOUNCE = {
+    "type": "bounce",
+    "status": "5.1.1",
+    "reason": "550 5.1.1 The email account that you tried to reach does not exist",
+    "bounce_classification": "Invalid Address",
+}
+_SENDGRID_DELIVERED = {"response": "250 2.0.0 OK"}
+_SENDGRID_STALE = {"response": "421 4.7.0 Try again later", "attempt": "1"}
+_UNKNOWN_HANDSET = 30005
+"""Twilio's ErrorCode for an unknown destination handset."""
+
+
+@dataclass(frozen=True)
+class ReceiptFaults:
+    """Faults the poster injects, as rates from 0 to 1 (see the module's doc)."""
+
+    duplicate_rate: float = 0.0
+    reorder_rate: float = 0.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One vendor event: a SendGrid event object, or the form of one Twilio status callback."""
+
+    notification_id: str
+    name: str
+    """SendGrid's `event` or Twilio's `MessageStatus`."""
+    fields: dict[str, Any]
+    repeat: bool = False
+    """A duplicate or a stale event (a fault): never repeated again."""
+
+
+@dataclass
+class _Post:
+    """One request: a SendGrid batch or a Twilio callback, and how many times it has been tried."""
+
+    events: list[_Event]
+    attempt: int = 1
+
+
+@dataclass(order=True)
+class _Due:
+    at: float
+    order: int
+    item: _Event | _Post = field(compare=False)
+
+
+class _NotAcceptedError(Exception):
+    """The API answered other than 2xx, or not at all."""
+
+
+class ReceiptPoster:
+    """Posts one channel's sandbox receipts, signed as its vendor signs them, to the API at `base_url`.
+
+    `keys` reads the signing keys (`secret_keys`); `delay_ms` is how long after a send its receipt is
+    due; `attempts` counts the first POST, each retry waits `backoff_seconds` doubled per attempt.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        base_url: str,
+        keys: Callable[[], SandboxKeys],
+        *,
+        delay_ms: int = 1000,
+        faults: ReceiptFaults | None = None,
+        timeout_seconds: float = 5.0,
+        attempts: int = 4,
+        backoff_seconds: float = 0.5,
+        batch_limit: int = BATCH_LIMIT,
+    ) -> None:
+        if channel not in RECEIPT_CHANNELS:
+            raise ValueError(f"{channel} has no vendor receipts")
+        self.channel = channel
+        self.base_url = base_url.rstrip("/")
+        self.keys = keys
+        self.delay_seconds = delay_ms / 1000
+        self.faults = faults or ReceiptFaults()
+        self.timeout_seconds = timeout_seconds
+        self.attempts = max(1, attempts)
+        self.backoff_seconds = backoff_seconds
+        self.batch_limit = max(1, batch_limit)
+        self._random = random.Random(self.faults.seed)  # noqa: S311 - injected faults, not secrets
+        self._queue: list[_Due] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._signing: SandboxKeys | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ the sending side
+
+    def post_later(self, notification_id: str, address: str, message_id: str) -> None:
+        """Queue the receipts of a message the sandbox accepted; they are posted when due, from the
+        poster's thread. Never raises: a receipt that cannot be signed is logged and dropped."""
+        try:
+            signing = self.keys()
+        except Exception:
+            logger.exception(
+                "the sandbox's receipts secret cannot be read; this message's receipt is dropped",
+                extra={"notification_id": notification_id, "channel": self.channel.value},
+            )
+            return
+        now = time.monotonic()
+        due = now + self.delay_seconds
+        events = self._events(notification_id, address, message_id, time.time() + self.delay_seconds)
+        with self._wake:
+            if self._closed:
+                return
+            self._signing = signing
+            for index, event in enumerate(events):
+                # A complaint comes after the delivery it complains about: one delay later.
+                self._push(due + index * self.delay_seconds, event)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"sandbox-receipts-{self.channel.value}", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Stop the thread; receipts not yet posted are dropped, as an environment shut down drops them."""
+        with self._wake:
+            self._closed = True
+            dropped = sum(isinstance(d.item, _Event) for d in self._queue)
+            self._queue.clear()
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.timeout_seconds + 1)
+        if dropped:
+            logger.debug("sandbox receipts dropped at close", extra={"receipts": dropped})
+
+    def _events(self, notification_id: str, address: str, message_id: str, at: float) -> list[_Event]:
+        """What the vendor would say of this message, in order; `at`: when it reached the address."""
+        if self.channel is Channel.SMS:
+            if address == RECEIPT_BOUNCES[Channel.SMS]:
+                return [
+                    _twilio_callback(notification_id, address, message_id, "undelivered", _UNKNOWN_HANDSET)
+                ]
+            return [_twilio_callback(notification_id, address, message_id, "delivered")]
+        email = functools.partial(_sendgrid_event, notification_id, address, message_id)
+        if address == RECEIPT_BOUNCES[Channel.EMAIL]:
+            return [email("bounce", at=at, extra=_SENDGRID_BOUNCE)]
+        delivered = email("delivered", at=at, extra=_SENDGRID_DELIVERED)
+        if address == RECEIPT_COMPLAINT:
+            return [delivered, email("spamreport", at=at + self.delay_seconds)]
+        return [delivered]
+
+    def _push(self, at: float, item: _Event | _Post) -> None:
+        heapq.heappush(self._queue, _Due(at, next(self._order), item))
+
+    # ------------------------------------------------------------------ the poster's thread
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self._due_now():
+                    self._wake.wait(self._queue[0].at - time.monotonic() if self._queue else None)
+                if self._closed:
+                    return
+                horizon = time.monotonic() + BATCH_WINDOW_SECONDS
+                taken = []
+                while self._queue and self._queue[0].at <= horizon:
+                    taken.append(heapq.heappop(self._queue).item)
+                signing = self._signing
+            try:
+                if signing is not None:
+                    self._post_due(taken, signing)
+            except Exception:  # the thread outlives anything one round does
+                logger.exception("sandbox receipts could not be posted; they are dropped")
+
+    def _due_now(self) -> bool:
+        return bool(self._queue) and self._queue[0].at <= time.monotonic()
+
+    def _post_due(self, taken: list[_Event | _Post], signing: SandboxKeys) -> None:
+        events = [item for item in taken if isinstance(item, _Event)]
+        posts = [item for item in taken if isinstance(item, _Post)]
+        events = self._with_faults(events)
+        if self.channel is Channel.EMAIL:
+            posts += [
+                _Post(events[start : start + self.batch_limit])
+                for start in range(0, len(events), self.batch_limit)
+            ]
+        else:
+            posts += [_Post([event]) for event in events]
+        for post in posts:
+            if self._closed:
+                return
+            self._try(post, signing)
+
+    def _with_faults(self, events: list[_Event]) -> list[_Event]:
+        """`events` in the order they are posted; duplicates and stale events queued for later."""
+        faults = self.faults
+        if not (faults.duplicate_rate or faults.reorder_rate):
+            return events
+        later: list[_Event] = []
+        for event in events:
+            if event.repeat:
+                continue
+            if self._random.random() < faults.duplicate_rate:
+                later.append(replace(event, repeat=True))
+            if event.name == "delivered" and self._random.random() < faults.reorder_rate:
+                later.append(self._stale(event))
+        if len(events) > 1 and self._random.random() < faults.reorder_rate:
+            events = list(events)
+            self._random.shuffle(events)
+        if later:
+            with self._wake:
+                for event in later:
+                    self._push(time.monotonic() + REPEAT_AFTER_SECONDS, event)
+                self._wake.notify()
+        return events
+
+    def _stale(self, delivered: _Event) -> _Event:
+        """An event from before `delivered`, posted after it: SendGrid's deferral, Twilio's `sent`."""
+        fields = dict(delivered.fields)
+        if self.channel is Channel.EMAIL:
+            fields.pop("response", None)
+            fields.update(_SENDGRID_STALE, event="deferred", timestamp=fields["timestamp"] - 1)
+            fields["sg_event_id"] = _sg_event_id("deferred")
+            return _Event(delivered.notification_id, "deferred", fields, repeat=True)
+        fields.update(MessageStatus="sent", SmsStatus="sent")
+        return _Event(delivered.notification_id, "sent", fields, repeat=True)
+
+    def _try(self, post: _Post, signing: SandboxKeys) -> None:
+        ids = sorted({event.notification_id for event in post.events})
+        described = {
+            "channel": self.channel.value,
+            "receipts": [event.name for event in post.events][:20],
+            "notification_ids": ids[:20],
+            "attempt": post.attempt,
+        }
+        try:
+            self._send(post, signing)
+        except _NotAcceptedError as exc:
+            if post.attempt >= self.attempts:
+                logger.error(
+                    "sandbox receipts not accepted by the API after the last attempt; dropped",
+                    extra={**described, "problem": str(exc)},
+                )
+                return
+            wait = self.backoff_seconds * 2 ** (post.attempt - 1)
+            logger.warning(
+                "sandbox receipts not accepted by the API; trying again",
+                extra={**described, "problem": str(exc), "retry_in_seconds": wait},
+            )
+            with self._wake:
+                if not self._closed:
+                    self._push(time.monotonic() + wait, _Post(post.events, post.attempt + 1))
+                    self._wake.notify()
+            return
+        logger.debug("sandbox receipts posted", extra=described)
+
+    def _send(self, post: _Post, signing: SandboxKeys) -> None:
+        if self.channel is Channel.EMAIL:
+            url = f"{self.base_url}/webhooks/sendgrid"
+            body = json.dumps([event.fields for event in post.events], separators=(",", ":")).encode()
+            timestamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "SendGrid Event API",
+                sendgrid.TIMESTAMP_HEADER: timestamp,
+                sendgrid.SIGNATURE_HEADER: sign_sendgrid(signing.sendgrid_private_key(), timestamp, body),
+            }
+        else:
+            [event] = post.events
+            url = f"{self.base_url}/webhooks/twilio?{urlencode({'notification_id': event.notification_id})}"
+            form = {name: [str(value)] for name, value in event.fields.items()}
+            body = urlencode(event.fields).encode()
+            headers = {
+                "Content-Type": twilio.FORM_MEDIA_TYPE,
+                "User-Agent": "TwilioProxy/1.1",
+                twilio.SIGNATURE_HEADER: twilio.signature(signing.twilio_token, url, form),
+            }
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - PUBLIC_API_URL: http(s) only (settings)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as answer:  # noqa: S310 - as above
+                answer.read()
+                status = int(answer.status)
+        except urllib.error.HTTPError as error:
+            error.close()
+            raise _NotAcceptedError(f"answered {error.code}") from None
+        except OSError as exc:  # refused, reset, timed out, no such host
+            raise _NotAcceptedError(f"not answered: {type(exc).__name__}") from None
+        if not 200 <= status < 300:
+            raise _NotAcceptedError(f"answered {status}")
+
+
+def secret_keys(secret_name: str) -> Callable[[], SandboxKeys]:
+    """The sandbox's signing keys, derived from the secret `secret_name` in Secrets Manager, read
+    through the runtime's cache of it (`notifier.runtime.sandbox_secret_source`) at each call."""
+
+    def read() -> SandboxKeys:
+        from notifier import runtime  # noqa: PLC0415 - the runtime builds the providers: imported on use
+
+        secret = runtime.sandbox_secret_source().text(secret_name)
+        return SandboxKeys(secret.decode() if isinstance(secret, bytes) else secret)
+
+    return read
+
+
+def _sendgrid_event(
+    notification_id: str,
+    address: str,
+    message_id: str,
+    name: str,
+    *,
+    at: float,
+    extra: dict[str, str] | None = None,
+) -> _Event:
+    """A SendGrid event as the Event Webhook posts it: delivery events (delivered, deferred, bounce)
+    carry the message's SMTP id, engagement events (spamreport) do not."""
+    fields: dict[str, Any] = {"email": address, "timestamp": int(at)}
+    if name != "spamreport":
+        fields["smtp-id"] = f"<{message_id}@ismtpd-sandbox>"
+    fields.update(
+        event=name,
+        sg_event_id=_sg_event_id(name),
+        sg_message_id=f"{message_id}.filterdrecv-sandbox-0.0",
+        notification_id=notification_id,
+        **(extra or {}),
+    )
+    return _Event(notification_id, name, fields)
+
+
+def _sg_event_id(name: str) -> str:
+    """Unique, and shaped as SendGrid's: unpadded URL-safe base64 of the event's name and a serial."""
+    return base64.urlsafe_b64encode(f"{name}-0-{uuid.uuid4().hex}".encode()).decode().rstrip("=")
+
+
+def _twilio_callback(
+    notification_id: str, address: str, message_id: str, status: str, error_code: int | None = None
+) -> _Event:
+    """A Twilio status callback's form, as Twilio posts it."""
+    fields: dict[str, Any] = {
+        "AccountSid": SANDBOX_ACCOUNT_SID,
+        "ApiVersion": TWILIO_API_VERSION,
+        "From": SANDBOX_FROM_NUMBER,
+        "MessageSid": message_id,
+        "MessageStatus": status,
+        "SmsSid": message_id,
+        "SmsStatus": status,
+        "To": address,
+    }
+    if error_code is not None:
+        fields["ErrorCode"] = str(error_code)
+    return _Event(notification_id, status, fields)

@@ -127,17 +127,24 @@ def requeuer() -> Requeuer:
     return Requeuer(sqs_client)  # the client is built when a record is first put back
 
 
-@cache
 def _sandbox(channel: Channel) -> Provider:
+    """The channel's sandbox provider, built once (and closed by `reset`: it may hold a receipts
+    thread)."""
     from notifier.providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
 
-    logger.info(
-        "no vendor credentials configured; delivering to the sandbox outbox", extra={"channel": channel.value}
-    )
-    return sandbox_provider(channel, consumer_settings(), outbox())
+    with _vendors_lock:
+        built = _sandboxes.get(channel)
+        if built is None:
+            logger.info(
+                "no vendor credentials configured; delivering to the sandbox outbox",
+                extra={"channel": channel.value},
+            )
+            built = _sandboxes[channel] = sandbox_provider(channel, consumer_settings(), outbox())
+    return built
 
 
 _vendors: dict[Channel, tuple[str, Provider]] = {}
+_sandboxes: dict[Channel, Provider] = {}
 _overrides: dict[Channel, Provider] = {}
 _vendors_lock = threading.Lock()
 
@@ -224,7 +231,6 @@ def reset() -> None:
         sandbox_secret_source,
         verification_keys,
         requeuer,
-        _sandbox,
         publisher,
         idempotency,
     ):
@@ -234,8 +240,9 @@ def reset() -> None:
     receipt_deps.cache_clear()
     forget_settings()
     with _vendors_lock:
-        for _, built in _vendors.values():
+        for built in [*(provider for _, provider in _vendors.values()), *_sandboxes.values()]:
             built.close()
         _vendors.clear()
+        _sandboxes.clear()
     _overrides.clear()
     reset_clients()

@@ -117,7 +117,8 @@ def test_an_event_that_cannot_be_read_is_skipped_with_why_and_the_rest_apply(sen
 
     assert len(batch.receipts) == 1
     assert len(batch.invalid) == 1
-    assert batch.invalid[0].startswith("[0]: ") and problem in batch.invalid[0]
+    assert batch.invalid[0].startswith("[0]: ")
+    assert problem in batch.invalid[0]
 
 
 @pytest.mark.parametrize("body", ["{}", '{"event": "delivered"}', "not json", "", "null", "[1, 2"])

@@ -490,6 +490,9 @@ def test_the_app_reports_a_push_delivered_then_opened(flow, user_123):
         ({"channel": "email", "event": "delivered"}, "channel"),
         ({"channel": "push", "event": "bounced"}, "event"),
         ({"channel": "push", "event": "opened", "occurred_at": "yesterday"}, "occurred_at"),
+        ({"channel": "push", "event": "opened", "occurred_at": 0}, "occurred_at"),
+        ({"channel": "push", "event": "opened", "occurred_at": "2026-12-03T12:00:00"}, "occurred_at"),
+        ({"channel": "push", "event": "opened", "occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at"),
         ({"channel": "push", "event": "opened", "extra": 1}, "extra"),
     ],
 )
@@ -498,6 +501,18 @@ def test_a_push_receipt_that_is_not_one_is_a_400_naming_the_field(flow, body, fi
 
     assert answer["statusCode"] == 400
     assert [f["field"] for f in json.loads(answer["body"])["fields"]] == [field]
+
+
+def test_a_push_that_failed_is_never_opened(flow, user_123, recipients):
+    recipients.put(
+        user_123.model_copy(update={"contacts": user_123.contacts.model_copy(update={"push_tokens": []})})
+    )
+    failed = flow.send({"recipientId": "user-123", "type": "push", "messageBody": "New follower"})
+
+    answer = flow.publish(push_receipt(failed, {"channel": "push", "event": "opened"}))
+
+    push = json.loads(answer["body"])["channels"]["push"]
+    assert (answer["statusCode"], push["status"], push["opened_at"]) == (200, "FAILED", None)
 
 
 def test_a_push_receipt_for_an_unknown_notification_is_a_404(publish):

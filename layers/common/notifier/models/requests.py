@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -305,6 +305,17 @@ IdempotencyKey = Annotated[
 """The value of the optional `Idempotency-Key` request header of every POST."""
 
 
+RECEIPT_CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of ours a device's clock may be."""
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """A time is text: pydantic would otherwise read a number as seconds since 1970."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
 class PushReceiptRequest(BaseModel):
     """The app's word that a push notification reached the device, or was opened: push has no vendor
     receipt. The app finds the notification's id in the push message's data (`notification_id`)."""
@@ -315,6 +326,15 @@ class PushReceiptRequest(BaseModel):
         description="Only push: e-mail and SMS receipts come from the vendors' webhooks."
     )
     event: Literal["delivered", "opened"]
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="When it happened on the device (RFC 3339 with an offset); default now."
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)] | None = Field(
+        default=None,
+        description="When it happened on the device (RFC 3339 with an offset, not in the future); "
+        "default now.",
     )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC) + RECEIPT_CLOCK_SKEW:
+            raise ValueError("is in the future")
+        return value

@@ -15,6 +15,7 @@ written.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -60,6 +61,8 @@ class Settled:
 
 
 _SETTLING = frozenset({ReceiptKind.DELIVERED, ReceiptKind.BOUNCED})
+ENGAGEABLE = ALLOWED_FROM[Status.DELIVERED] | {Status.DELIVERED}
+"""Where engagement is kept: the vendor took the message (or may have, on a retry)."""
 
 _MOMENT = {
     ReceiptKind.DELIVERED: "delivered_at",
@@ -90,12 +93,29 @@ class ReceiptStore:
             terminal = next(r for r in receipts if r.kind in ENGAGEMENT)
         if terminal is None:
             return None
+        applied = self._settle(terminal, notification_id, receipts)
+        if applied.effect is not Effect.CHANGED:
+            return None
+        return Settled(replace(applied, delivered=terminal.kind in ENGAGEMENT), terminal)
+
+    def apply(self, receipt: Receipt, notification_id: str) -> Applied:
+        match receipt.kind:
+            case ReceiptKind.DELIVERED | ReceiptKind.BOUNCED:
+                return self._settle(receipt, notification_id)
+            case ReceiptKind.DEFERRED:
+                return self._deferred(receipt, notification_id)
+        assert receipt.kind in ENGAGEMENT  # noqa: S101 - every kind is matched above or here
+        return self._engaged(receipt, notification_id)
+
+    def _settle(self, terminal: Receipt, notification_id: str, receipts: Sequence[Receipt] = ()) -> Applied:
+        """DELIVERED (or BOUNCED, when `terminal` is a bounce) if the status may take it, with the
+        moments of `terminal` and of the engagement among `receipts`, each kept at its first time."""
         status = Status.BOUNCED if terminal.kind is ReceiptKind.BOUNCED else Status.DELIVERED
-        moments: dict[str, datetime] = {}
-        if status is Status.DELIVERED:
-            moments["delivered_at"] = terminal.occurred_at
-        for receipt in receipts:
-            if receipt.kind in ENGAGEMENT or receipt is terminal:
+        moments: dict[str, datetime] = (
+            {"delivered_at": terminal.occurred_at} if status is Status.DELIVERED else {}
+        )
+        for receipt in (terminal, *receipts):
+            if receipt is terminal or receipt.kind in ENGAGEMENT:
                 moments.setdefault(_MOMENT[receipt.kind], receipt.occurred_at)
         sets = [f"{moment} = if_not_exists({moment}, :m{i})" for i, moment in enumerate(moments)]
         sets.append("provider_message_id = if_not_exists(provider_message_id, :pid)")
@@ -103,42 +123,9 @@ class ReceiptStore:
         if status is Status.BOUNCED and terminal.reason:
             sets.append("last_error = :reason")
             values[":reason"] = {"S": error_text(terminal.reason)}
-        with_id = next((r for r in receipts if r.provider_message_id), terminal)
-        applied = self._update(
-            with_id,
-            notification_id,
-            sets,
-            values,
-            status=status,
-            allowed=ALLOWED_FROM[status],
-            remove="lease_until",
-        )
-        if applied.effect is not Effect.CHANGED:
-            return None
-        return Settled(replace(applied, delivered=terminal.kind in ENGAGEMENT), terminal)
-
-    def apply(self, receipt: Receipt, notification_id: str) -> Applied:
-        match receipt.kind:
-            case ReceiptKind.DELIVERED:
-                return self._settle(receipt, notification_id, Status.DELIVERED)
-            case ReceiptKind.BOUNCED:
-                return self._settle(receipt, notification_id, Status.BOUNCED)
-            case ReceiptKind.DEFERRED:
-                return self._deferred(receipt, notification_id)
-        assert receipt.kind in ENGAGEMENT  # noqa: S101 - every kind is matched above or here
-        return self._engaged(receipt, notification_id)
-
-    def _settle(self, receipt: Receipt, notification_id: str, status: Status) -> Applied:
-        sets = [
-            f"{_MOMENT[receipt.kind]} = :at",
-            "provider_message_id = if_not_exists(provider_message_id, :pid)",
-        ]
-        values: dict[str, Any] = {":at": {"S": iso(receipt.occurred_at)}}
-        if status is Status.BOUNCED and receipt.reason:
-            sets.append("last_error = :reason")
-            values[":reason"] = {"S": error_text(receipt.reason)}
+        with_id = next((r for r in (terminal, *receipts) if r.provider_message_id), terminal)
         return self._update(
-            receipt,
+            with_id,
             notification_id,
             sets,
             values,
@@ -158,18 +145,22 @@ class ReceiptStore:
         )
 
     def _engaged(self, receipt: Receipt, notification_id: str) -> Applied:
+        """The moment kept at its first time, while the message is one the vendor took (or may have):
+        a notification FAILED, SUPPRESSED or BOUNCED was never opened."""
         moment = _MOMENT[receipt.kind]
+        sent, placeholders = status_in(ENGAGEABLE)
         applied = self._update(
             receipt,
             notification_id,
             [f"{moment} = :at"],
             {":at": {"S": iso(receipt.occurred_at)}},
-            condition=f"attribute_exists(#status) AND attribute_not_exists({moment})",
+            condition=f"{sent} AND attribute_not_exists({moment})",
+            placeholders=placeholders,
         )
         if applied.effect is Effect.UNKNOWN or applied.status not in ALLOWED_FROM[Status.DELIVERED]:
             return applied
         arrived = Receipt(ReceiptKind.DELIVERED, receipt.channel, notification_id, receipt.occurred_at)
-        settled = self._settle(arrived, notification_id, Status.DELIVERED)
+        settled = self._settle(arrived, notification_id)
         delivered = settled.effect is Effect.CHANGED
         status = settled.status or applied.status
         return Applied(applied.effect, status, applied.priority or settled.priority, delivered=delivered)
@@ -184,9 +175,10 @@ class ReceiptStore:
         status: Status | None = None,
         allowed: frozenset[Status] | None = None,
         condition: str | None = None,
+        placeholders: dict[str, Any] | None = None,
         remove: str = "",
     ) -> Applied:
-        placeholders: dict[str, Any] = {}
+        placeholders = dict(placeholders or {})
         if allowed is not None:
             condition, placeholders = status_in(allowed)
         expression = "SET updated_at = :now, " + ", ".join(sets)

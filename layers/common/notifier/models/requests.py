@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -309,13 +308,6 @@ RECEIPT_CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of ours a device's clock may be."""
 
 
-def _rfc3339_text(value: Any) -> Any:
-    """A time is text: pydantic would otherwise read a number as seconds since 1970."""
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 date-time string")
-    return value
-
-
 class PushReceiptRequest(BaseModel):
     """The app's word that a push notification reached the device, or was opened: push has no vendor
     receipt. The app finds the notification's id in the push message's data (`notification_id`)."""
@@ -326,7 +318,7 @@ class PushReceiptRequest(BaseModel):
         description="Only push: e-mail and SMS receipts come from the vendors' webhooks."
     )
     event: Literal["delivered", "opened"]
-    occurred_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)] | None = Field(
+    occurred_at: Rfc3339DateTime | None = Field(
         default=None,
         description="When it happened on the device (RFC 3339 with an offset, not in the future); "
         "default now.",

@@ -33,6 +33,8 @@ from notifier.receipts.sandbox_keys import SandboxKeys, sign_sendgrid
 from tests.functional.test_flow import run_consumers_once
 
 TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
+SHARED_KEY_ID = "webhooks_sharedkey_01"
+SHARED_KEY = "shared-key-secret-0123456789abcdef"
 ACCOUNT = "AC" + "a" * 32
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -53,7 +55,11 @@ def vendors(deployment, monkeypatch, sendgrid_key) -> None:
     secrets = boto3.client("secretsmanager")
     sendgrid_document = {"api_key": "SG.x", "webhook_verification_key": base64.b64encode(public).decode()}
     secrets.create_secret(Name="tests/sendgrid", SecretString=json.dumps(sendgrid_document))
-    twilio_document = {"account_sid": ACCOUNT, "auth_token": TWILIO_TOKEN}
+    twilio_document = {
+        "account_sid": ACCOUNT,
+        "auth_token": TWILIO_TOKEN,
+        "webhook_shared_keys": {SHARED_KEY_ID: SHARED_KEY},
+    }
     secrets.create_secret(Name="tests/twilio", SecretString=json.dumps(twilio_document))
     monkeypatch.setenv("SENDGRID_CREDENTIALS", "tests/sendgrid")
     monkeypatch.setenv("TWILIO_CREDENTIALS", "tests/twilio")
@@ -135,7 +141,12 @@ def sendgrid_post(
 
 
 def twilio_post(
-    notification_id: str, status: str, *, token: str = TWILIO_TOKEN, **fields: str
+    notification_id: str,
+    status: str,
+    *,
+    token: str = TWILIO_TOKEN,
+    algorithm: str = "HMAC_SHA1",
+    **fields: str,
 ) -> dict[str, Any]:
     form = {
         "AccountSid": ACCOUNT,
@@ -157,8 +168,11 @@ def twilio_post(
     )
     if os.environ.get("PUBLIC_API_URL"):
         url = f"{os.environ['PUBLIC_API_URL']}/webhooks/twilio?notification_id={notification_id}"
-    signature = twilio.signature(token, url, {k: [v] for k, v in form.items()})
-    for name, value in (("Content-Type", twilio.FORM_MEDIA_TYPE), (twilio.SIGNATURE_HEADER, signature)):
+    signature = twilio.signature(token, url, {k: [v] for k, v in form.items()}, algorithm)
+    headers = {"Content-Type": twilio.FORM_MEDIA_TYPE, twilio.SIGNATURE_HEADER: signature}
+    if token == SHARED_KEY:
+        headers[twilio.SETTINGS_HEADER] = f"key={SHARED_KEY_ID},algorithm={algorithm}"
+    for name, value in headers.items():
         event["headers"][name] = value
         event["multiValueHeaders"][name] = [value]
     return event
@@ -432,6 +446,21 @@ def test_an_undelivered_callback_for_an_unknown_handset_bounces_and_suppresses_t
 
 
 @pytest.mark.usefixtures("vendors")
+@pytest.mark.usefixtures("vendors")
+def test_a_callback_signed_with_a_webhook_shared_key_is_checked_with_it(flow, webhooks):
+    sent = flow.send(sms_to("+34600000009"))
+
+    counts = answered(webhooks, twilio_post(sent, "delivered", token=SHARED_KEY, algorithm="HMAC_SHA256"))
+
+    assert counts["applied"] == 1
+    unknown_key = twilio_post(sent, "delivered", token=SHARED_KEY, algorithm="HMAC_SHA256")
+    unknown_key["headers"][twilio.SETTINGS_HEADER] = "key=webhooks_sharedkey_99,algorithm=HMAC_SHA256"
+    unknown_key["multiValueHeaders"][twilio.SETTINGS_HEADER] = [
+        unknown_key["headers"][twilio.SETTINGS_HEADER]
+    ]
+    assert answered(webhooks, unknown_key, 401)["fields"][0]["field"] == twilio.SETTINGS_HEADER
+
+
 @pytest.mark.parametrize("how", ["other-token", "other-notification", "changed-status"])
 def test_a_forged_twilio_callback_is_refused_401(flow, webhooks, how):
     sent = flow.send(sms_to("+34600000009"))

@@ -98,6 +98,11 @@ class TwilioCredentials(BaseModel):
     auth_token: str | None = Field(default=None, min_length=1)
     api_key_sid: str | None = Field(default=None, pattern=r"^SK[0-9a-fA-F]{32}$")
     api_key_secret: str | None = Field(default=None, min_length=1)
+    webhook_shared_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Webhook SharedKeys by their id, for callbacks signed with one "
+        "(X-Twilio-Webhooks-Signature-Settings: key=<id>,...) instead of the auth token.",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_sign_in(self) -> TwilioCredentials:

@@ -45,10 +45,15 @@ class VerificationKeys:
         sandbox = self.sandbox()
         return load_verification_key(sandbox.sendgrid_verification_key()) if sandbox else None
 
-    def twilio(self) -> str | None:
+    def twilio(self, shared_key: str | None = None) -> str | None:
+        """The auth token, or the webhook SharedKey named `shared_key` (the request's signature
+        settings name it when Twilio signed with one)."""
         name = self.settings.twilio_credentials
         if name:
-            token = parse_credentials(TwilioCredentials, name, self.vendors.get(name)).auth_token
+            credentials = parse_credentials(TwilioCredentials, name, self.vendors.get(name))
+            if shared_key is not None:
+                return credentials.webhook_shared_keys.get(shared_key)
+            token = credentials.auth_token
             if token is None:
                 logger.error(
                     "Twilio receipts are refused: Twilio signs them with the account's auth token, and "
@@ -56,7 +61,7 @@ class VerificationKeys:
                 )
             return token
         sandbox = self.sandbox()
-        return sandbox.twilio_token if sandbox else None
+        return sandbox.twilio_token if sandbox and shared_key is None else None
 
     def sandbox(self) -> SandboxKeys | None:
         name = self.settings.sandbox_receipts_secret

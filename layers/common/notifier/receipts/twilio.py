@@ -5,7 +5,9 @@ Every SMS this service sends names `{PUBLIC_API_URL}/webhooks/twilio?notificatio
 `MessageStatus`, `ErrorCode`, `To`, ...) and signs it in `X-Twilio-Signature`: base64 of HMAC-SHA1,
 keyed with the account's auth token, over the full URL it called followed by each form parameter's
 name and value, sorted by name (https://www.twilio.com/docs/usage/security#validating-requests).
-With `X-Twilio-Webhooks-Signature-Settings` naming `algorithm=HMAC_SHA256`, the HMAC is SHA-256.
+With `X-Twilio-Webhooks-Signature-Settings` (`key=<id>,algorithm=HMAC_SHA256`), the request was signed
+with that webhook SharedKey instead (kept in the Twilio credentials' `webhook_shared_keys`), and with
+the algorithm it names.
 This is what the Twilio SDK's `RequestValidator` computes (the tests check ours against it), without
 loading the SDK into this function; like it, the URL is tried with and without its default port.
 
@@ -75,6 +77,9 @@ def verify(
     if algorithm not in _HASHES:
         raise UnauthorizedError({SETTINGS_HEADER: f"unsupported algorithm {algorithm!r}"})
     if token is None:
+        key = shared_key(settings_header)
+        if key is not None:
+            raise UnauthorizedError({SETTINGS_HEADER: f"this stack has no webhook SharedKey {key!r}"})
         raise UnauthorizedError({SIGNATURE_HEADER: "this stack has no Twilio auth token to check it with"})
     for candidate in _with_and_without_port(url):
         if hmac.compare_digest(signature(token, candidate, form, algorithm), signature_header.strip()):
@@ -83,11 +88,21 @@ def verify(
 
 
 def _algorithm(settings_header: str | None) -> str:
+    return (_setting(settings_header, "algorithm") or "HMAC_SHA1").upper()
+
+
+def shared_key(settings_header: str | None) -> str | None:
+    """The id of the webhook SharedKey the request was signed with, when it was (else the auth
+    token signed it)."""
+    return _setting(settings_header, "key")
+
+
+def _setting(settings_header: str | None, wanted: str) -> str | None:
     for part in (settings_header or "").split(","):
         name, separator, value = part.partition("=")
-        if separator and name.strip() == "algorithm" and value.strip():
-            return value.strip().upper()
-    return "HMAC_SHA1"
+        if separator and name.strip() == wanted and value.strip():
+            return value.strip()
+    return None
 
 
 def _with_and_without_port(url: str) -> list[str]:

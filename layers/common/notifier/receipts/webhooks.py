@@ -37,12 +37,13 @@ def sendgrid_events(body: str, headers: dict[str, str]) -> ReceiptsApplied:
 def twilio_callback(event: dict[str, Any], body: str, headers: dict[str, str]) -> ReceiptsApplied:
     form = parse_qs(body, keep_blank_values=True)
     query = event.get("multiValueQueryStringParameters") or {}
+    settings = headers.get(twilio.SETTINGS_HEADER.lower())
     twilio.verify(
         called_url(event, query),
         form,
         headers.get(twilio.SIGNATURE_HEADER.lower()),
-        headers.get(twilio.SETTINGS_HEADER.lower()),
-        runtime.verification_keys().twilio(),
+        settings,
+        runtime.verification_keys().twilio(twilio.shared_key(settings)),
     )
     notification_ids = query.get("notification_id") or [None]
     receipt = twilio.parse(form, notification_ids[0], now=datetime.now(UTC))

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from devstack.lambda_events import LambdaContext, api_event
+from devstack.lambda_events import LambdaContext, api_event, load_event
 from devstack.provision import Deployment
 from functions.webhooks import app as webhooks_app
 from notifier import runtime
@@ -596,3 +596,41 @@ def test_an_address_that_is_not_one_is_a_400_naming_it(publish, address):
 
     assert answer["statusCode"] == 400
     assert [f["field"] for f in json.loads(answer["body"])["fields"]] == ["address"]
+
+
+# ---------------------------------------------------------------------------------------- samples
+
+
+def test_the_sample_push_receipt_reports_a_push_opened(flow, user_123):
+    sample = load_event("api_report_push_receipt.json")
+    sent = flow.send({"recipientId": "user-123", "type": "push", "messageBody": "New follower"})
+    sample["path"] = sample["path"].replace(sample["pathParameters"]["event_id"], sent)
+    sample["pathParameters"] = {"event_id": sent}
+
+    answer = flow.publish(sample)
+
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["channels"]["push"]["opened_at"] == "2026-12-03T12:00:00.000Z"
+
+
+def test_the_sample_suppression_events_list_and_lift_an_address(publish):
+    runtime.suppression_store().add(
+        "gone@example.com", reason="550 5.1.1", source="sendgrid bounce", notification_id=None
+    )
+
+    listed = publish(load_event("api_list_suppressions.json"))
+    lifted = publish(load_event("api_delete_suppression.json"))
+    again = publish(load_event("api_delete_suppression.json"))
+
+    assert [item["address"] for item in json.loads(listed["body"])["items"]] == ["gone@example.com"]
+    assert (lifted["statusCode"], again["statusCode"]) == (204, 404)
+
+
+def test_the_sample_sendgrid_post_without_its_signature_is_refused(webhooks):
+    """What SendGrid posts, without the signature header: 401 naming it, before the body is read."""
+    answer = webhooks(load_event("api_webhook_sendgrid_unsigned.json"))
+
+    assert answer["statusCode"] == 401
+    assert json.loads(answer["body"])["fields"] == [
+        {"field": "X-Twilio-Email-Event-Webhook-Signature", "reason": "missing"}
+    ]

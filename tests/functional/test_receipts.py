@@ -8,6 +8,7 @@ auth token of the Twilio credentials."""
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import time
@@ -362,6 +363,50 @@ def test_a_request_without_a_valid_signature_is_refused_401_and_changes_nothing(
     assert body["fields"][0]["field"].startswith("X-Twilio-Email-Event-Webhook-")
     assert flow.status(sent)["channels"]["email"]["status"] == "SENT"
     assert json.loads(flow.publish(api_event("GET", "/suppressions"))["body"])["items"] == []
+
+
+@pytest.mark.usefixtures("vendors")
+def test_a_signed_request_played_back_is_refused_401_and_changes_nothing(flow, webhooks, sendgrid_key):
+    sent = flow.send(email_to("ana@example.com"))
+    captured = sendgrid_post(sendgrid_key, [sendgrid_event(sent, "delivered")])
+    answered(webhooks, copy.deepcopy(captured))
+
+    body = answered(webhooks, copy.deepcopy(captured), 401)
+
+    assert body["fields"] == [
+        {
+            "field": "X-Twilio-Email-Event-Webhook-Signature",
+            "reason": "replayed: this signed request was received and applied before",
+        }
+    ]
+
+
+@pytest.mark.usefixtures("vendors")
+def test_a_twilio_callback_played_back_is_refused_401(flow, webhooks):
+    sent = flow.send(sms_to("+34600000009"))
+    captured = twilio_post(sent, "delivered")
+    answered(webhooks, copy.deepcopy(captured))
+
+    assert answered(webhooks, copy.deepcopy(captured), 401)["fields"][0]["reason"].startswith("replayed")
+
+
+@pytest.mark.usefixtures("vendors")
+def test_a_request_refused_for_now_may_be_sent_again(flow, webhooks, sendgrid_key, monkeypatch):
+    """A request answered 503 is remembered as nothing: the vendor's retry of it is applied."""
+    sent = flow.send(email_to("ana@example.com"))
+    captured = sendgrid_post(sendgrid_key, [sendgrid_event(sent, "delivered")])
+    deps = runtime.receipt_deps()
+
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("DynamoDB did not answer")
+
+    monkeypatch.setattr(deps.seen, "remember", unavailable)
+    with pytest.raises(ConnectionError):
+        webhooks(copy.deepcopy(captured))
+    monkeypatch.undo()
+
+    assert answered(webhooks, copy.deepcopy(captured))["unchanged"] == 1
+    assert flow.status(sent)["channels"]["email"]["status"] == "DELIVERED"
 
 
 @pytest.mark.usefixtures("vendors")

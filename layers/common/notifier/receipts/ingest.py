@@ -11,9 +11,10 @@ notifications.
 3. Each receipt's address goes on the suppression list when the receipt says so (a hard bounce, a
    spam report, an unsubscribe), whether or not this stack knows the notification: the address is
    dead either way.
-4. The applied events' ids are remembered last. If anything fails before, the request is answered
-   503 and the vendor sends it again; what was already applied is applied again without effect
-   (every write is conditional), so nothing is lost and nothing is counted twice.
+4. The applied events' ids, and the signed request's, are remembered last. If anything fails
+   before, the request is answered 503 and the vendor sends it again; what was already applied is
+   applied again without effect (every write is conditional), so nothing is lost and nothing is
+   counted twice.
 """
 
 from __future__ import annotations
@@ -64,9 +65,16 @@ class _Tally:
 
 
 def ingest(
-    vendor: str, receipts: Sequence[Receipt], deps: ReceiptDeps, *, ignored: int = 0, invalid: int = 0
+    vendor: str,
+    receipts: Sequence[Receipt],
+    deps: ReceiptDeps,
+    *,
+    ignored: int = 0,
+    invalid: int = 0,
+    request: str | None = None,
 ) -> ReceiptsApplied:
-    """Apply `receipts` (see the module's doc); what became of them."""
+    """Apply `receipts` (see the module's doc); what became of them. `request` is remembered with the
+    events' ids once they are applied: the signed request they came in, which is not taken twice."""
     fresh, duplicates = _fresh(vendor, receipts, deps.seen)
     groups: dict[tuple[str | None, Channel], list[Receipt]] = defaultdict(list)
     for receipt in sorted(fresh, key=lambda r: r.occurred_at):
@@ -78,7 +86,7 @@ def ingest(
             _apply_group(group, deps, tally)
     else:
         list(deps.pool.map(lambda group: _apply_group(group, deps, tally), work))
-    event_ids = [r.event_id for r in fresh if r.event_id]
+    event_ids = [r.event_id for r in fresh if r.event_id] + ([request] if request else [])
     if event_ids:
         deps.seen.remember(vendor, event_ids)
     for (name, channel, priority), value in tally.counts.items():

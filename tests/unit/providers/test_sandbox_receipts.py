@@ -393,6 +393,18 @@ def test_a_post_answered_500_is_tried_again_and_signed_anew(poster, receiver):
     assert requests[2].at - requests[1].at >= 0.2  # the backoff doubles
 
 
+def test_a_post_refused_401_is_not_tried_again(poster, receiver):
+    """The webhooks refuse a signature (or a request played back) for good: the same bytes again
+    cannot pass."""
+    receiver.statuses = [401]
+
+    poster(attempts=4, backoff_seconds=0.05).post_later("n-1", "ana@example.com", "sandbox-abc")
+
+    assert len(receiver.wait_for(1)) == 1
+    time.sleep(0.3)
+    assert len(receiver.requests) == 1
+
+
 def test_after_the_last_attempt_the_receipt_is_dropped_and_logged_without_the_address(
     poster, receiver, caplog
 ):

@@ -51,6 +51,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
@@ -126,6 +127,10 @@ class _Due:
 
 class _NotAcceptedError(Exception):
     """The API answered other than 2xx, or not at all."""
+
+
+class _RefusedError(_NotAcceptedError):
+    """The API refused the signature (401): posting the same request again cannot help."""
 
 
 class ReceiptPoster:
@@ -312,6 +317,13 @@ class ReceiptPoster:
         }
         try:
             self._send(post, signing)
+        except _RefusedError as exc:
+            if all(event.repeat for event in post.events):
+                # A repeated Twilio callback is the same signed request again: refused as a replay.
+                logger.debug("a repeated sandbox receipt was refused as a replay", extra=described)
+            else:
+                logger.error("sandbox receipts refused by the API", extra={**described, "problem": str(exc)})
+            return
         except _NotAcceptedError as exc:
             if post.attempt >= self.attempts:
                 logger.error(
@@ -359,6 +371,8 @@ class ReceiptPoster:
                 status = int(answer.status)
         except urllib.error.HTTPError as error:
             error.close()
+            if error.code == HTTPStatus.UNAUTHORIZED:  # the same bytes would be refused again
+                raise _RefusedError(f"answered {error.code}") from None
             raise _NotAcceptedError(f"answered {error.code}") from None
         except OSError as exc:  # refused, reset, timed out, no such host
             raise _NotAcceptedError(f"not answered: {type(exc).__name__}") from None

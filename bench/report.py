@@ -66,6 +66,8 @@ def _at_most(limit: float) -> Callable[[float, dict[str, Any]], bool]:
     return lambda value, _: value <= limit
 
 
+WEBHOOK_BUDGET_SECONDS = 3.0  # bench.webhook_ingest writes it beside its figure
+
 ROWS = [
     Row("cold_ms.floor", "ms", "bench.cold_start"),
     Row("cold_ms.publish", "ms", "bench.cold_start", "<= 1.5 x floor", _times_floor(1.5)),
@@ -85,7 +87,7 @@ ROWS = [
     Row("local_e2e.p95_ms", "ms", "bench.local_latency"),
     Row("local_e2e.events_per_s", "events/s", "bench.local_latency"),
     Row("local_e2e.bulk_events_per_s", "events/s", "bench.local_latency"),
-    Row("webhook_ingest.seconds", "s", "bench.webhook_ingest", "<= 3 s", _at_most(3.0)),
+    Row("webhook_ingest.seconds", "s", "bench.webhook_ingest", "<= 3 s", _at_most(WEBHOOK_BUDGET_SECONDS)),
     Row("webhook_ingest.lost", "events", "bench.webhook_ingest", "0", _at_most(0)),
     Row("webhook_ingest.suppressed_missing", "addresses", "bench.webhook_ingest", "0", _at_most(0)),
     Row("webhook_ingest.moto_seconds", "s", "bench.webhook_ingest"),

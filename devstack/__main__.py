@@ -6,12 +6,15 @@ import argparse
 import os
 import signal
 import sys
-import threading
+import time
 
 from .faults import Faults
 from .output import write_whole_lines
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
 from .template import TemplateError, parse_overrides, profile_overrides
+
+STOP_POLL_SECONDS = 0.1
+"""How often the main thread looks for a stop signal."""
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -92,9 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
     )
     stack = LocalStack(config)
-    stopping = threading.Event()
+    # The handlers only note the signal: one that takes a lock (Event.set) deadlocks when a second
+    # signal interrupts the first handler inside it (Ctrl-C twice, or `timeout` then `kill`), and the
+    # stack then never stops.
+    received: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, lambda signum, _frame: received.append(signum))
     try:
         stack.start()
     except StartupError as exc:
@@ -110,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "  Ctrl-C to stop",
         flush=True,
     )
-    stopping.wait()
+    while not received:
+        time.sleep(STOP_POLL_SECONDS)
     print("stopping...", file=sys.stderr, flush=True)
     stack.stop()
     return 0

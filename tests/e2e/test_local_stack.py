@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -183,6 +184,20 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback():
     assert run.returncode == 1
     assert f"127.0.0.1:{port} is already in use" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_stop_signal_sent_again_and_again_still_stops_it(tmp_path):
+    """Ctrl-C pressed twice, or `timeout` then `kill`: each signal lands while the last is handled."""
+    local = LocalStackProcess(tmp_path / "local.log").start()
+    assert local.process is not None
+    try:
+        for _ in range(20):
+            local.process.send_signal(signal.SIGTERM)
+            local.process.send_signal(signal.SIGINT)
+        assert local.process.wait(timeout=20) == 0
+    finally:
+        local.stop()
+    assert "stopping..." in local.log()
 
 
 def test_the_readmes_curl_for_event_is_delivered_within_two_seconds(local):

@@ -48,10 +48,10 @@ RECIPIENTS = [
 ]
 BULK_SIZE = max(1, min(100, int(os.environ.get("NOTIFIER_BULK_SIZE", "10"))))
 
-# Event types by weight: mostly LIKE (push only), as a social app's traffic is; the others fan out
-# to e-mail and SMS too (layers/common/notifier/routing_rules.json).
+# Event types by weight: mostly LIKE (push and the in-app inbox), as a social app's traffic is; the
+# others fan out to e-mail and SMS too (layers/common/notifier/api/routing_rules.json).
 EVENT_TYPES = ["LIKE"] * 6 + ["COMMENT", "SHARE", "FOLLOW", "MENTION", "MESSAGE", "POST"]
-CHANNELS = ["push", "push", "email", "sms"]
+CHANNELS = ["push", "push", "email", "sms", "inapp"]
 
 
 def _event() -> dict[str, Any]:
@@ -101,6 +101,9 @@ class NotifierUser(HttpUser):
         }
         if channel == "email":
             body["subject"] = "Order update"
+        elif channel == "inapp":
+            body["title"] = "Order update"
+            body["data"] = {"order_id": str(random.randint(1, 100_000))}  # noqa: S311
         self._post("/api/v1/notifications/publish", body, "notificationId")
 
     @task(1)

@@ -11,8 +11,9 @@ line:
     lost_receipts=R duplicates=X seconds=T
 
 `lost` counts accepted notifications without a settled status when the wait ends; `lost_receipts`
-the e-mails and SMS still SENT then, whose receipt never arrived (push has none: it stays SENT);
-`duplicates` counts outbox deliveries beyond the first per (notification, channel). A few
+the e-mails and SMS still SENT then, whose receipt never arrived (push and in-app have none: they stay SENT);
+`duplicates` counts outbox deliveries beyond the first per (notification, channel): in-app items are
+stored in the inbox, not the outbox, and the inbox stores each (recipient, notification) once. A few
 notifications go to the sandbox's addresses whose receipt bounces or complains, so `bounced` is not
 0, and the later ones to the same address are SUPPRESSED by then. Every injected crash or timeout
 names the one send it cut off after the vendor took it (see `devstack.faults`), so each duplicate is
@@ -43,17 +44,18 @@ import boto3
 from .process import LocalStackProcess
 
 SETTLED = {"SENT", "DELIVERED", "BOUNCED", "FAILED", "SUPPRESSED", "DEAD_LETTERED"}
-CHANNELS = ("email", "sms", "push")
+CHANNELS = ("email", "sms", "push", "inapp")
 RECEIPT_CHANNELS = ("email", "sms")
 """The channels whose vendors (and so the sandbox) send receipts."""
 RECEIPT_FAILURES = {
     0: "bounced@simulator.sandbox",  # e-mail: a hard bounce
     1: "+15005550305",  # SMS: undelivered, unknown handset
-    3: "complaint@simulator.sandbox",  # e-mail: delivered, then a spam report
+    4: "complaint@simulator.sandbox",  # e-mail: delivered, then a spam report
 }
 """Notification index % 60 -> an address the sandbox accepts and then fails by its receipt: the sandbox's
 RECEIPT_BOUNCES and RECEIPT_COMPLAINT (notifier.providers.sandbox; not importable here, where the
-layer is not on the path; tests/unit/devstack check they agree). Each index falls on its channel."""
+layer is not on the path; tests/unit/devstack check they agree). Each index falls on its channel
+(index % len(CHANNELS))."""
 RECEIPT_FAULTS = "receipt_duplicate=0.1,receipt_reorder=0.1"
 PRIORITIES = ("critical", "standard")
 VENDOR_FAULTS = [
@@ -114,22 +116,25 @@ class Result:
 
 
 def notification(index: int) -> dict[str, Any]:
+    """The `index`th notification: the channels in turn, then the priorities; an inline address on
+    every channel but in-app, whose address is the recipient's inbox (the API refuses a `to`)."""
     channel = CHANNELS[index % len(CHANNELS)]
-    to = (
-        RECEIPT_FAILURES.get(index % 60)
-        or {
-            "email": f"chaos-{index}@example.com",
-            "sms": f"+1415{index:07d}",
-            "push": f"chaos-device-token-{index:06d}",
-        }[channel]
-    )
-    return {
+    request: dict[str, Any] = {
         "recipientId": f"chaos-{index}",
         "type": channel,
         "priority": PRIORITIES[(index // len(CHANNELS)) % len(PRIORITIES)],
         "messageBody": f"chaos notification {index}",
-        "to": to,
     }
+    if channel != "inapp":
+        request["to"] = (
+            RECEIPT_FAILURES.get(index % 60)
+            or {
+                "email": f"chaos-{index}@example.com",
+                "sms": f"+1415{index:07d}",
+                "push": f"chaos-device-token-{index:06d}",
+            }[channel]
+        )
+    return request
 
 
 def publish_all(local: LocalStackProcess, count: int, threads: int) -> tuple[list[str], int]:

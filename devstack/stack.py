@@ -197,7 +197,7 @@ class LocalStack:
         from notifier.models.channels import Channel  # noqa: PLC0415
         from notifier.platform.settings import consumer_settings  # noqa: PLC0415
         from notifier.providers.factory import credentials_name, sandbox_provider  # noqa: PLC0415
-        from notifier.providers.sandbox_receipts import ReceiptFaults  # noqa: PLC0415
+        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS, ReceiptFaults  # noqa: PLC0415
 
         from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
 
@@ -208,7 +208,10 @@ class LocalStack:
         )
         for channel in Channel:
             inner: Provider
-            if faults.receipts and credentials_name(settings, channel) is None:
+            # Only a channel with receipts gets a sandbox of its own here: in-app's provider is the
+            # inbox, never a sandbox, and has no vendor credentials to look up.
+            with_receipts = faults.receipts and channel in RECEIPT_CHANNELS
+            if with_receipts and credentials_name(settings, channel) is None:
                 inner = sandbox_provider(channel, settings, runtime.outbox(), receipt_faults=receipt_faults)
             else:
                 inner = runtime.provider(channel)

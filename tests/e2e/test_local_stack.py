@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
+from notifier.models.channels import Channel, Priority
 from tests.e2e.conftest import emulator, messages_in_queues, wait_for, wait_for_value
 
 SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
@@ -51,9 +52,10 @@ def test_both_seed_payloads_reach_the_outbox_and_end_sent(local):
         "sandbox-token-user_12345-ios",
         "sandbox-token-user_12345-web",
     ]
-    # The sandbox's signed receipt makes the e-mail DELIVERED; push has no vendor receipt.
+    # The sandbox's signed receipt makes the e-mail DELIVERED; push has no vendor receipt, and the
+    # LIKE's inbox item is SENT once stored.
     wait_for_value(lambda: channel_statuses(local, notification_id), {"email": "DELIVERED"})
-    wait_for_value(lambda: channel_statuses(local, event_id), {"push": "SENT"})
+    wait_for_value(lambda: channel_statuses(local, event_id), {"push": "SENT", "inapp": "SENT"})
 
 
 @pytest.mark.parametrize("path", ["/event", "/api/v1/notifications/publish"])
@@ -225,7 +227,7 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
             _, event = local.request("POST", "/event", SEED_EVENT)
             wait_for(lambda: delivered(local, event["event_id"]))
             queues = emulator(local, "sqs").list_queues()["QueueUrls"]
-            assert len(queues) == 12
+            assert len(queues) == 2 * len(Channel) * len(Priority)  # each channel x priority, and its DLQ
             assert f"emulator {local.endpoint}" in local.log()
         finally:
             local.stop()
@@ -250,7 +252,7 @@ def test_a_recipient_put_over_http_gets_events_in_their_language_and_not_on_chan
     [push] = wait_for(lambda: delivered(local, event["event_id"]))
     assert push["address"] == "sandbox-token-ana-android"
     assert push["content"]["title"] == "Nuevo comentario"
-    expected = {"push": "SENT", "email": "SUPPRESSED"}
+    expected = {"push": "SENT", "email": "SUPPRESSED", "inapp": "SENT"}
     wait_for_value(lambda: channel_statuses(local, event["event_id"]), expected)
     assert local.request("DELETE", "/recipients/ana")[0] == 204
     assert local.request("GET", "/recipients/ana")[0] == 404

@@ -14,6 +14,7 @@ import pytest
 from devstack.lambda_events import LambdaContext, sqs_record
 from devstack.provision import Deployment
 from functions.email import app as email
+from functions.inapp import app as inapp
 from functions.publish import app
 from functions.push import app as push
 from functions.sms import app as sms
@@ -83,7 +84,8 @@ def consumers(deployment) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]
     def handler(name: str, module: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return lambda event: module.lambda_handler(event, LambdaContext(function_name=name))
 
-    return {name: handler(name, module) for name, module in (("email", email), ("sms", sms), ("push", push))}
+    modules = (("email", email), ("sms", sms), ("push", push), ("inapp", inapp))
+    return {name: handler(name, module) for name, module in modules}
 
 
 @pytest.fixture

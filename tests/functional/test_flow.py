@@ -7,7 +7,7 @@ import json
 from devstack.lambda_events import api_event, load_event
 from tests.functional.conftest import receive_all
 
-CONSUMER_OF = {"Email": "email", "Sms": "sms", "Push": "push"}
+CONSUMER_OF = {"Email": "email", "Sms": "sms", "Push": "push", "Inapp": "inapp"}
 
 
 def run_consumers_once(deployment, consumers) -> None:
@@ -19,6 +19,8 @@ def run_consumers_once(deployment, consumers) -> None:
         "SmsStandardQueue",
         "PushCriticalQueue",
         "PushStandardQueue",
+        "InappCriticalQueue",
+        "InappStandardQueue",
     ):
         records = receive_all(deployment, queue)
         if records:
@@ -61,8 +63,10 @@ def test_a_published_multi_channel_event_is_sent_once_on_each_channel(
     assert {ch: (s["status"], s["attempts"]) for ch, s in channels.items()} == {
         "push": ("SENT", 1),
         "sms": ("SENT", 1),
+        "inapp": ("SENT", 1),
     }
-    assert all(s["provider_message_id"].startswith("sandbox-") for s in channels.values())
+    assert channels["inapp"]["provider_message_id"] == f"user-123/{event_id}"  # the inbox's key
+    assert all(channels[c]["provider_message_id"].startswith("sandbox-") for c in ("push", "sms"))
 
 
 def test_the_seed_notification_reaches_the_recipients_stored_address(

@@ -192,7 +192,7 @@ def test_publishing_counts_each_channel_of_each_notification_it_queued(deploymen
             "/event",
             body={
                 "user_id": "user-123",
-                "event_type": "MENTION",  # push and email, critical
+                "event_type": "MENTION",  # push, email and inapp, critical
                 "payload": {"parent_id": "p-1", "parent_type": "post", "timestamp": "2026-01-01T00:00:00Z"},
             },
         )
@@ -212,9 +212,9 @@ def test_publishing_counts_each_channel_of_each_notification_it_queued(deploymen
             "/events/bulk",
             body={
                 "events": [
-                    social("user-1", "MESSAGE"),  # push and sms, critical
-                    social("user-2", "COMMENT"),  # push and email, standard
-                    social("user-3", "LIKE", priority="critical"),  # push, critical by its payload
+                    social("user-1", "MESSAGE"),  # push, sms and inapp, critical
+                    social("user-2", "COMMENT"),  # push, email and inapp, standard
+                    social("user-3", "LIKE", priority="critical"),  # push and inapp, critical by its payload
                     social(REFUSED, "COMMENT"),  # not queued: not counted
                 ]
             },
@@ -229,6 +229,8 @@ def test_publishing_counts_each_channel_of_each_notification_it_queued(deploymen
         ("email", "critical"): {"NotificationsPublished": 1},
         ("push", "standard"): {"NotificationsPublished": 1},
         ("email", "standard"): {"NotificationsPublished": 1},
+        ("inapp", "critical"): {"NotificationsPublished": 3},
+        ("inapp", "standard"): {"NotificationsPublished": 1},
     }
     # The events' own counts stay as they were: by service only, with the function's other metrics
     events = defaultdict(float)

@@ -77,6 +77,11 @@ def test_bad_input_gets_a_400_naming_each_field_and_publishes_nothing(deployment
         ({"type": "email", "to": "not-an-address"}, "to", "e-mail"),
         ({"type": "sms", "messageBody": "x" * 1601}, "messageBody", "1600"),
         ({"type": "sms", "subject": "Hi"}, "subject", "only e-mail"),
+        ({"type": "push", "title": "Hi"}, "title", "only in-app"),
+        ({"type": "email", "data": {"order_id": "1"}}, "data", "only in-app"),
+        ({"type": "inapp", "to": "user-123"}, "to", "inbox"),
+        ({"type": "inapp", "title": "x" * 201}, "title", "200"),
+        ({"type": "inapp", "messageBody": "x" * 2001}, "messageBody", "2000"),
         ({"priority": "urgent"}, "priority", "critical"),
         ({"recipientId": "user 123"}, "recipientId", "pattern"),
         ({"messageBody": ""}, "messageBody", "at least 1"),
@@ -110,7 +115,10 @@ def test_the_status_of_a_published_event_is_accepted_per_channel(deployment, pub
     assert body["event_id"] == event_id
     assert body["recipient_id"] == "user_12345"
     assert body["priority"] == "critical"
-    assert {ch: s["status"] for ch, s in body["channels"].items()} == {"push": "ACCEPTED"}
+    assert {ch: s["status"] for ch, s in body["channels"].items()} == {
+        "push": "ACCEPTED",
+        "inapp": "ACCEPTED",
+    }
 
 
 def test_the_status_of_an_unknown_event_is_a_404(deployment, publish):

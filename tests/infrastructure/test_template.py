@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from devstack.template import REPO_ROOT, Stack, load_template
+from notifier.stores import inbox
 
 TEMPLATE = load_template()
 STACK = Stack(TEMPLATE)
@@ -37,13 +38,13 @@ def test_every_function_runs_python_3_13():
     assert all("Runtime" not in fn["Properties"] for fn in FUNCTIONS.values())
 
 
-def test_six_source_queues_each_have_their_own_dead_letter_queue():
-    assert len(SOURCE_QUEUES) == 6
+def test_eight_source_queues_each_have_their_own_dead_letter_queue():
+    assert len(SOURCE_QUEUES) == 8
     dlqs = [
         QUEUES[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in SOURCE_QUEUES
     ]
-    assert len(set(dlqs)) == 6
+    assert len(set(dlqs)) == 8
     assert set(dlqs).isdisjoint(SOURCE_QUEUES)
     for queue in SOURCE_QUEUES:
         assert QUEUES[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
@@ -60,11 +61,25 @@ def role_statements(function: str) -> list[dict]:
 
 
 def test_consumers_back_off_through_their_own_queues_only():
-    for name in ("EmailFunction", "SmsFunction", "PushFunction"):
+    for name in ("EmailFunction", "SmsFunction", "PushFunction", "InappFunction"):
         own = {q for n, _, props in SQS_EVENTS if n == name for q in [props["Queue"]["Fn::GetAtt"][0]]}
         [statement] = [s for s in role_statements(name) if s.get("Sid") == "BackOffFailedRecords"]
         assert statement["Action"] == "sqs:ChangeMessageVisibility"
         assert {r["Fn::GetAtt"][0] for r in statement["Resource"]} == own
+
+
+def test_only_the_consumers_quiet_hours_hold_back_may_put_records_back_on_their_standard_queue():
+    deferring = {}
+    for name in ("EmailFunction", "SmsFunction", "PushFunction", "InappFunction"):
+        sends = [s for s in role_statements(name) if "sqs:SendMessage" in str(s.get("Action"))]
+        deferring[name] = [s["Resource"]["Fn::GetAtt"][0] for s in sends]
+    # In-app notifications are never deferred (an inbox item makes no sound), so never sent back.
+    assert deferring == {
+        "EmailFunction": ["EmailStandardQueue"],
+        "SmsFunction": ["SmsStandardQueue"],
+        "PushFunction": ["PushStandardQueue"],
+        "InappFunction": [],
+    }
 
 
 def test_the_backoff_parameters_reach_every_consumer():
@@ -197,6 +212,71 @@ def test_the_suppression_list_is_kept_by_address_and_never_expires():
     assert variables["SUPPRESSIONS_TABLE"] == {"Ref": "SuppressionsTable"}
 
 
+INBOX_INDEXES = ("newest", "active", "archived", "unread", "unseen")
+
+
+def test_the_inbox_table_has_the_indexes_the_inbox_store_reads_and_expires_items():
+    table = of_type("AWS::DynamoDB::Table")["InboxTable"]
+    properties = table["Properties"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"  # as the recipients
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "recipient_id", "KeyType": "HASH"},
+        {"AttributeName": "notification_id", "KeyType": "RANGE"},
+    ]
+    indexes = {index["IndexName"]: index for index in properties["LocalSecondaryIndexes"]}
+    assert tuple(indexes) == INBOX_INDEXES == inbox.INDEXES
+    for name, index in indexes.items():
+        assert index["KeySchema"] == [
+            {"AttributeName": "recipient_id", "KeyType": "HASH"},
+            {"AttributeName": f"{name}_key", "KeyType": "RANGE"},
+        ], name
+        assert index["Projection"] == {"ProjectionType": "ALL"}, name
+    assert "GlobalSecondaryIndexes" not in properties
+    keys = ["recipient_id", "notification_id", *(f"{name}_key" for name in INBOX_INDEXES)]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": k, "AttributeType": "S"} for k in keys]
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert (PARAMETERS["InboxTtlDays"]["Default"], PARAMETERS["InboxTtlDays"]["MinValue"]) == (90, 1)
+    assert PARAMETERS["InboxTtlDays"]["MaxValue"] == 3650
+
+
+def test_only_the_inapp_function_knows_the_inbox_table_and_only_it_may_write_it():
+    assert "INBOX_TABLE" not in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    knowing = {
+        name
+        for name, fn in FUNCTIONS.items()
+        if "INBOX_TABLE" in fn["Properties"]["Environment"]["Variables"]
+    }
+    assert knowing == {"InappFunction"}
+    assert FUNCTIONS["InappFunction"]["Properties"]["Environment"]["Variables"] == {
+        "RECIPIENTS_TABLE": {"Ref": "RecipientsTable"},
+        "INBOX_TABLE": {"Ref": "InboxTable"},
+        "INBOX_TTL_DAYS": {"Ref": "InboxTtlDays"},
+    }
+    grants = {
+        name: [a for s in every_grant(name) if _on_the_inbox(s) for a in _actions(s)] for name in FUNCTIONS
+    }
+    assert {name: actions for name, actions in grants.items() if actions} == {
+        "InappFunction": ["dynamodb:PutItem", "dynamodb:GetItem"]
+    }
+
+
+def every_grant(function: str) -> list[dict[str, Any]]:
+    """The statements of the function's own role, both branches of a conditional one."""
+    role = FUNCTIONS[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [policy] = of_type("AWS::IAM::Role")[role]["Properties"]["Policies"]
+    branches = [s["Fn::If"][1:] if "Fn::If" in s else [s] for s in policy["PolicyDocument"]["Statement"]]
+    return [b for branch in branches for b in branch if b != {"Ref": "AWS::NoValue"}]
+
+
+def _on_the_inbox(statement: dict[str, Any]) -> bool:
+    return "InboxTable" in json.dumps(statement["Resource"])
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
 def test_the_webhooks_function_de_duplicates_receipts_in_the_idempotency_table():
     variables = FUNCTIONS["WebhooksFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
@@ -267,7 +347,7 @@ def pins(path: Path) -> dict[str, str]:
     "requirements",
     [
         "layers/common/requirements.txt",
-        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push", "webhooks")),
+        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push", "inapp", "webhooks")),
     ],
 )
 def test_what_ships_is_the_versions_the_tests_run(requirements):
@@ -282,6 +362,7 @@ def test_what_ships_is_the_versions_the_tests_run(requirements):
         ("email", "sendgrid", {"twilio", "firebase-admin"}),
         ("sms", "twilio", {"sendgrid", "firebase-admin"}),
         ("push", "firebase-admin", {"sendgrid", "twilio"}),
+        ("inapp", None, {"sendgrid", "twilio", "firebase-admin"}),  # no vendor: the inbox is a table
         ("publish", None, {"sendgrid", "twilio", "firebase-admin"}),
         ("webhooks", None, {"sendgrid", "twilio", "firebase-admin"}),
     ],
@@ -329,11 +410,13 @@ def test_vendor_credentials_are_readable_only_by_the_functions_using_them_and_on
     }
 
 
-CONSUMER_FUNCTIONS = ("EmailFunction", "SmsFunction", "PushFunction")
+# The consumers whose deliveries are receipted, by the vendor or by the sandbox in its stead (in-app
+# is neither: storing the item is the delivery).
+RECEIPTED_CONSUMERS = ("EmailFunction", "SmsFunction", "PushFunction")
 EXECUTE_API_URL = "https://${NotificationApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}"
 
 
-@pytest.mark.parametrize("function", CONSUMER_FUNCTIONS)
+@pytest.mark.parametrize("function", RECEIPTED_CONSUMERS)
 def test_the_public_api_url_reaches_each_consumer_or_else_the_stages_own(function):
     variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
     assert variables["PUBLIC_API_URL"] == {
@@ -395,6 +478,7 @@ def test_the_receipt_parameters_have_their_bounds():
     assert set(groups) == set(PARAMETERS)  # every Parameter is in a group of the console's form
     assert groups["PublicApiUrl"] == "API"
     assert groups["BounceRateAlarmPercent"] == "Alarms"
+    assert groups["InboxTtlDays"] == groups["StatusTtlDays"] == "Operations"
 
 
 # ------------------------------------------------------------------ the documentation routes

@@ -27,7 +27,7 @@ ROLES = STACK.resources_of_type("AWS::IAM::Role")
 QUEUES = STACK.resources_of_type("AWS::SQS::Queue")
 DLQS = {name for name in QUEUES if name.endswith("DLQ")}
 SOURCE_QUEUES = set(QUEUES) - DLQS
-CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push"}
+CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push", "InappFunction": "Inapp"}
 # The routes the vendors call with their receipts: open to anyone, verified by the vendor's signature.
 WEBHOOKS = {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
 # Paths a browser never preflights: GETs it sends without one, and the server-to-server webhooks.
@@ -145,6 +145,7 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
         "SandboxReceiptsSecret",
         "DataKey",
         f"{channel}LogGroup",
+        *(["InboxTable"] if channel == "Inapp" else []),
         "AWS::Partition",
         "AWS::Region",
         "AWS::AccountId",
@@ -249,7 +250,7 @@ def test_every_topic_is_encrypted_with_the_data_key():
 
 
 def test_every_queue_is_sqs_encrypted_and_every_dlq_keeps_messages_14_days():
-    assert len(DLQS) == 6
+    assert len(DLQS) == 8
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in QUEUES.values())
     assert all(QUEUES[d]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600 for d in DLQS)
 
@@ -455,7 +456,7 @@ def test_with_an_origin_every_path_answers_preflight_without_authorization():
 def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_apply():
     resources = _translated()["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 6
+    assert len(mappings) == 8
     assert all(m["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive") for m in mappings)
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions
@@ -576,7 +577,7 @@ def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_
         {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
-    assert len(ALARMS) == 6 + 6 + 3 + 1 + 2
+    assert len(ALARMS) == 8 + 8 + 4 + 1 + 2  # DLQs, queue ages, consumers' error rates, API, bounces
     for alarm in ALARMS.values():
         assert alarm["Properties"]["AlarmActions"] == actions
         assert alarm["Properties"]["OKActions"] == actions

@@ -117,7 +117,9 @@ def test_the_derivation_follows_variables_globals_and_conditions():
         "EmailFunction",
         "SmsFunction",
         "PushFunction",
+        "InappFunction",
     }
+    assert {f for f in FUNCTIONS if "InboxTtlDays" in MADE_OF[f]} == {"InappFunction"}
     assert {f for f in FUNCTIONS if "SendGridCredentials" in MADE_OF[f]} == {
         "EmailFunction",
         "WebhooksFunction",

@@ -40,7 +40,8 @@ VENDOR_MODULES = {
     "sms": "notifier.providers.twilio_sms",
     "push": "notifier.providers.fcm_push",
 }
-"""The vendor SDK's module of each channel (keyed by the channel's value)."""
+"""The vendor SDK's module of each channel with a vendor (keyed by the channel's value); in-app has
+none."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,6 +94,7 @@ def warm_consumer(channel: Channel) -> Callable[[], None]:
         import importlib  # noqa: PLC0415 - see the module's docstring
 
         from notifier import runtime  # noqa: PLC0415
+        from notifier.models.channels import Channel  # noqa: PLC0415
         from notifier.platform import clients  # noqa: PLC0415
         from notifier.platform.settings import consumer_settings  # noqa: PLC0415
         from notifier.providers.factory import credentials_name  # noqa: PLC0415
@@ -100,6 +102,9 @@ def warm_consumer(channel: Channel) -> Callable[[], None]:
         runtime.status_store()
         runtime.recipient_store()
         clients.sqs_client()
+        if channel is Channel.INAPP:
+            runtime.inbox_store()
+            return  # no vendor: the inbox is the provider
         settings = consumer_settings()
         if credentials_name(settings, channel) is None:
             return  # the sandbox: nothing more to warm

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from notifier.providers import Outbox, Provider
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
+    from notifier.stores.inbox import InboxStore
     from notifier.stores.receipts import ReceiptStore
     from notifier.stores.suppressions import SuppressionStore
 
@@ -67,6 +68,17 @@ def suppression_store() -> SuppressionStore:
     from notifier.stores.suppressions import SuppressionStore  # noqa: PLC0415 - see the imports
 
     return SuppressionStore(function_settings().require("suppressions_table"), dynamodb_client())
+
+
+@cache
+def inbox_store() -> InboxStore:
+    """The in-app channel's inbox (INBOX_TABLE), its items kept INBOX_TTL_DAYS."""
+    from notifier.stores.inbox import InboxStore  # noqa: PLC0415 - see the imports
+
+    settings = consumer_settings()
+    return InboxStore(
+        settings.require("inbox_table"), dynamodb_client(), ttl=timedelta(days=settings.inbox_ttl_days)
+    )
 
 
 @cache
@@ -127,24 +139,37 @@ def requeuer() -> Requeuer:
     return Requeuer(sqs_client)  # the client is built when a record is first put back
 
 
+def _inbox_provider() -> Provider:
+    from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
+    from notifier.providers.inbox import InboxProvider  # noqa: PLC0415
+
+    with _vendors_lock:
+        built = _keyless.get(Channel.INAPP)
+        if built is None:
+            concurrency = consumer_settings().delivery_concurrency
+            built = _keyless[Channel.INAPP] = InboxProvider(inbox_store(), max_concurrency=concurrency)
+    return built
+
+
 def _sandbox(channel: Channel) -> Provider:
     """The channel's sandbox provider, built once (and closed by `reset`: it may hold a receipts
     thread)."""
     from notifier.providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
 
     with _vendors_lock:
-        built = _sandboxes.get(channel)
+        built = _keyless.get(channel)
         if built is None:
             logger.info(
                 "no vendor credentials configured; delivering to the sandbox outbox",
                 extra={"channel": channel.value},
             )
-            built = _sandboxes[channel] = sandbox_provider(channel, consumer_settings(), outbox())
+            built = _keyless[channel] = sandbox_provider(channel, consumer_settings(), outbox())
     return built
 
 
 _vendors: dict[Channel, tuple[str, Provider]] = {}
-_sandboxes: dict[Channel, Provider] = {}
+_keyless: dict[Channel, Provider] = {}
+"""The providers that need no credentials: each channel's sandbox, and the in-app inbox."""
 _overrides: dict[Channel, Provider] = {}
 _vendors_lock = threading.Lock()
 
@@ -155,10 +180,13 @@ def provider(channel: Channel) -> Provider:
     The credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
     rotation) the vendor client is built again with the new ones.
     """
+    from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
     from notifier.providers.factory import credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
 
     if channel in _overrides:
         return _overrides[channel]
+    if channel is Channel.INAPP:  # no vendor: the recipient's inbox
+        return _inbox_provider()
     settings = consumer_settings()
     name = credentials_name(settings, channel)
     if name is None:
@@ -226,6 +254,7 @@ def reset() -> None:
         recipient_store,
         suppression_store,
         receipt_store,
+        inbox_store,
         outbox,
         credential_source,
         sandbox_secret_source,
@@ -240,9 +269,9 @@ def reset() -> None:
     receipt_deps.cache_clear()
     forget_settings()
     with _vendors_lock:
-        for built in [*(provider for _, provider in _vendors.values()), *_sandboxes.values()]:
+        for built in [*(provider for _, provider in _vendors.values()), *_keyless.values()]:
             built.close()
         _vendors.clear()
-        _sandboxes.clear()
+        _keyless.clear()
     _overrides.clear()
     reset_clients()

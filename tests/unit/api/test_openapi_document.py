@@ -117,7 +117,14 @@ def test_path_parameters_and_contacts_carry_their_constraints(document):
 @pytest.mark.parametrize(
     ("model", "events"),
     [
-        (PublishRequest, ["api_publish_notification.json", "api_publish_notification_sms_critical.json"]),
+        (
+            PublishRequest,
+            [
+                "api_publish_notification.json",
+                "api_publish_notification_sms_critical.json",
+                "api_publish_notification_inapp.json",
+            ],
+        ),
         (EventRequest, ["api_publish_event.json"]),
         (BulkEventRequest, ["api_publish_events_bulk.json"]),
         (RecipientDocument, ["api_put_recipient.json"]),

@@ -32,3 +32,18 @@ def test_a_direct_message_is_a_critical_channel_for_messages():
     rule = routing_rules()[SocialEventType.MESSAGE]
     assert rule.priority is Priority.CRITICAL
     assert Channel.SMS in rule.channels
+
+
+INBOX_EVENTS = {"COMMENT", "MENTION", "MESSAGE", "FOLLOW", "LIKE"}
+
+
+def test_the_events_a_user_looks_back_on_reach_the_inbox_and_the_others_do_not():
+    reach_inbox = {str(t) for t, rule in routing_rules().items() if Channel.INAPP in rule.channels}
+
+    assert reach_inbox == INBOX_EVENTS
+
+
+def test_an_event_routed_to_the_inbox_keeps_its_other_channels():
+    # The inbox is added beside push, never instead of it.
+    assert all(Channel.PUSH in routing_rules()[SocialEventType(t)].channels for t in INBOX_EVENTS)
+    assert route_event(event("COMMENT")).channels == [Channel.PUSH, Channel.EMAIL, Channel.INAPP]

@@ -150,6 +150,45 @@ def test_given_quiet_hours_when_a_critical_notification_is_due_inside_then_it_is
     assert decide(someone, Channel.SMS, SocialEventType.MESSAGE, CRITICAL, utc(2026, 6, 16, 3, 0)) == Send()
 
 
+@pytest.mark.parametrize("event_type", [*SocialEventType, DIRECT_EVENT_TYPE])
+@pytest.mark.parametrize(
+    ("quiet", "now"),
+    [
+        (("22:00", "07:00"), utc(2026, 6, 16, 3, 0)),
+        (("22:00", "07:00"), utc(2026, 6, 15, 22, 0)),
+        (("13:00", "15:00"), utc(2026, 6, 15, 14, 0)),
+    ],
+)
+def test_given_quiet_hours_when_an_inapp_notification_is_due_inside_then_it_is_sent_not_deferred(
+    event_type, quiet, now
+):
+    # An inbox item makes no sound: holding it back would only make the inbox late.
+    assert decide(recipient(quiet=quiet), Channel.INAPP, event_type, STANDARD, now) == Send()
+
+
+def test_given_quiet_hours_when_inapp_and_push_are_due_inside_then_only_push_waits():
+    someone, night = recipient(quiet=("22:00", "07:00")), utc(2026, 6, 16, 3, 0)
+
+    assert standard_like(someone, night, Channel.PUSH) == Defer(utc(2026, 6, 16, 7, 0))
+    assert standard_like(someone, night, Channel.INAPP) == Send()
+
+
+def test_given_an_opt_out_of_inapp_when_an_inapp_notification_is_due_then_it_is_suppressed():
+    assert decide(recipient(channels=("inapp",)), Channel.INAPP, SocialEventType.MESSAGE, CRITICAL, NOON) == (
+        Suppress("recipient opted out of inapp")
+    )
+
+
+def test_given_an_opt_out_of_likes_when_an_inapp_like_is_due_in_quiet_hours_then_it_is_suppressed():
+    someone = recipient(event_types=("LIKE",), quiet=("22:00", "07:00"))
+
+    assert isinstance(standard_like(someone, utc(2026, 6, 16, 3, 0), Channel.INAPP), Suppress)
+
+
+def test_given_an_opt_out_of_inapp_when_a_push_is_due_then_it_is_sent():
+    assert standard_like(recipient(channels=("inapp",)), NOON, Channel.PUSH) == Send()
+
+
 def test_given_quiet_hours_when_it_is_night_in_tokyo_and_day_in_new_york_then_only_tokyo_is_quiet():
     quiet = QuietHours.model_validate({"start": "22:00", "end": "07:00"})
     instant = utc(2026, 6, 15, 14, 0)  # 23:00 in Tokyo, 10:00 in New York

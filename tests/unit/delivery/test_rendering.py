@@ -12,7 +12,14 @@ from pydantic import ValidationError
 from notifier.delivery.catalog import DEFAULT_LOCALE
 from notifier.delivery.rendering import TemplateCatalog, catalog, render, sms_segments
 from notifier.models.channels import Channel, Priority, SocialEventType
-from notifier.models.envelope import EmailMessage, Envelope, EventContent, MessageContent, PushMessage
+from notifier.models.envelope import (
+    EmailMessage,
+    Envelope,
+    EventContent,
+    InAppMessage,
+    MessageContent,
+    PushMessage,
+)
 
 SHIPPED_TRANSLATIONS = ["de", "es", "fr", "pt-BR"]
 LOCALES = [DEFAULT_LOCALE, *SHIPPED_TRANSLATIONS]
@@ -133,6 +140,50 @@ def test_given_an_event_when_rendered_for_push_then_the_data_carries_the_event_f
         "parent_type": "post",
     }
     assert (push.title, push.body) == ("Nuevo comentario", "Alguien comentó tu post.")
+
+
+@pytest.mark.parametrize(
+    ("locale", "title", "body"),
+    [
+        ("en", "New comment", "Ana commented on your photo."),
+        ("es", "Nuevo comentario", "Ana comentó tu photo."),
+        ("fr", "Nouveau commentaire", "Ana a commenté votre photo."),
+        ("de", "Neuer Kommentar", "Ana hat deinen photo kommentiert."),
+        ("pt-BR", "Novo comentário", "Ana comentou no seu photo."),
+    ],
+)
+def test_given_an_event_when_rendered_for_inapp_then_title_body_and_data_are_in_the_recipients_language(
+    locale, title, body
+):
+    item = rendered("COMMENT", Channel.INAPP, locale, parent_id="ph_9", parent_type="photo", actor_name="Ana")
+
+    assert isinstance(item, InAppMessage)
+    assert (item.event_type, item.title, item.body) == ("COMMENT", title, body)
+    assert item.data == {"parent_id": "ph_9", "parent_type": "photo", "timestamp": "2026-11-21T10:00:00Z"}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("event_type", list(SocialEventType))
+def test_given_any_event_and_locale_when_rendered_for_inapp_then_it_has_a_title_and_the_events_parent(
+    locale, event_type
+):
+    item = rendered(event_type, Channel.INAPP, locale)
+
+    assert item.title
+    assert item.body
+    assert (item.event_type, item.data["parent_id"]) == (event_type.value, "post_67890")
+
+
+def test_given_a_very_long_payload_value_when_rendered_for_inapp_then_title_and_body_fit_the_inbox():
+    data = english()
+    data["events"]["LIKE"]["inapp"]["title"] = "{actor_name} liked it"
+    templates = TemplateCatalog.model_validate({"default": data})
+
+    item = rendered("LIKE", Channel.INAPP, templates=templates, actor_name="A" * 1024, parent_type="p" * 1024)
+
+    assert (len(item.title), len(item.body)) == (200, 2000)
+    assert item.title.endswith("…")
+    assert item.body.endswith("…")
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,7 +319,8 @@ DIRECT_BODY = "Order <b>shipped</b> & {paid}\n\nTrack it: 🚚 " + "x" * 500
 
 
 @pytest.mark.parametrize(
-    ("channel", "field"), [(Channel.EMAIL, "text"), (Channel.SMS, "text"), (Channel.PUSH, "body")]
+    ("channel", "field"),
+    [(Channel.EMAIL, "text"), (Channel.SMS, "text"), (Channel.PUSH, "body"), (Channel.INAPP, "body")],
 )
 @pytest.mark.parametrize("locale", [None, "es"])
 def test_given_a_direct_message_when_rendered_then_the_body_is_sent_verbatim(channel, field, locale):
@@ -302,6 +354,22 @@ def test_given_a_direct_message_when_rendered_for_push_then_the_data_names_the_n
     push = direct("Hi", Channel.PUSH)
 
     assert (push.title, push.data) == ("New notification", {"notification_id": "n-1"})
+
+
+def test_given_a_direct_inapp_message_when_rendered_then_title_body_and_data_are_the_callers():
+    content = MessageContent(body="Your order is on its way", title="Shipped", data={"order_id": 12})
+
+    item = render(envelope("NOTIFICATION", content, Channel.INAPP), Channel.INAPP, "es")
+
+    assert item == InAppMessage(
+        event_type="NOTIFICATION", title="Shipped", body="Your order is on its way", data={"order_id": 12}
+    )
+
+
+def test_given_a_direct_inapp_message_without_title_when_rendered_then_it_has_none():
+    item = direct("Hi", Channel.INAPP, "pt-BR")
+
+    assert (item.title, item.body, item.data) == (None, "Hi", {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,6 +522,22 @@ def test_given_an_event_type_without_a_channel_when_validated_then_the_event_and
     del data["events"]["LIKE"]["push"]
 
     assert "default.events.LIKE.push\n  Field required" in invalid({"default": data})
+
+
+def test_given_an_event_type_without_its_inapp_template_when_validated_then_the_event_and_channel_are_named():
+    data = english()
+    del data["events"]["MESSAGE"]["inapp"]
+
+    assert "default.events.MESSAGE.inapp\n  Field required" in invalid({"default": data})
+
+
+def test_given_a_partial_translation_when_inapp_is_missing_then_the_inapp_item_is_in_english():
+    spanish = {"events": {"COMMENT": {"push": {"title": "Comentario", "body": "{actor_name} comentó."}}}}
+    templates = TemplateCatalog.model_validate({"default": english(), "translations": {"es": spanish}})
+
+    item = rendered("COMMENT", Channel.INAPP, "es", templates, actor_name="Ana")
+
+    assert (item.title, item.body) == ("New comment", "Ana commented on your post.")
 
 
 def test_given_no_templates_for_an_event_type_when_validated_then_it_is_named():

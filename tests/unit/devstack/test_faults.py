@@ -12,6 +12,7 @@ from devstack.faulty_provider import FaultyProvider, SimulatedCrashError
 from devstack.template import TemplateError, profile_overrides
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import SmsMessage
+from notifier.models.requests import PublishRequest
 from notifier.providers import Delivery, Outbox, SandboxProvider
 
 
@@ -67,13 +68,19 @@ def test_traces_interleaved_with_other_output_are_still_found():
     assert unheard_sends(log) == Counter({("abc-1", "push"): 1, ("def-2", "email"): 2})
 
 
-def test_chaos_notifications_cover_every_channel_and_priority_with_inline_addresses():
-    drawn = [notification(i) for i in range(12)]
+def test_chaos_notifications_cover_every_channel_and_priority_with_inline_addresses_but_inapp():
+    drawn = [notification(i) for i in range(16)]
 
     assert {(n["type"], n["priority"]) for n in drawn} == {
-        (c, p) for c in ("email", "sms", "push") for p in ("critical", "standard")
+        (c, p) for c in ("email", "sms", "push", "inapp") for p in ("critical", "standard")
     }
-    assert all(n["to"] for n in drawn)
+    assert all(n["to"] for n in drawn if n["type"] != "inapp")
+    assert not [n for n in drawn if n["type"] == "inapp" and "to" in n]  # the API refuses one
+
+
+def test_every_chaos_notification_is_a_valid_publish_request():
+    for index in range(120):
+        PublishRequest.model_validate(notification(index))
 
 
 def test_the_fast_profile_bounds_the_time_to_the_dead_letter_queue():

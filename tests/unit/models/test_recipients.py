@@ -328,3 +328,19 @@ def test_given_a_recipient_without_an_address_on_the_channel_when_resolving_then
 
     with pytest.raises(PermanentDeliveryError, match="has no sms address"):
         addresses_for(envelope(), Channel.SMS, recipient)
+
+
+def test_given_a_recipient_without_any_contact_when_resolving_inapp_then_the_inbox_is_their_id():
+    recipient = Recipient(recipient_id="ana")
+
+    assert addresses_for(envelope(), Channel.INAPP, recipient) == ["ana"]
+    assert recipient.addresses(Channel.INAPP) == ["ana"]
+
+
+def test_given_no_stored_recipient_when_resolving_inapp_then_the_inbox_is_still_the_recipient_id():
+    # The inbox is keyed by the id: a recipient who never stored a document still has one.
+    assert addresses_for(envelope(), Channel.INAPP, None) == ["ana"]
+
+
+def test_given_an_inline_address_for_another_channel_when_resolving_inapp_then_it_is_ignored():
+    assert addresses_for(envelope({Channel.EMAIL: "inline@example.com"}), Channel.INAPP, None) == ["ana"]

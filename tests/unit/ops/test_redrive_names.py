@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from notifier.models.channels import Channel, Priority
 from ops.redrive import UsageError, friendly_name, logical_id_for, main, template_dead_letter_queues
 
 
@@ -13,6 +14,7 @@ from ops.redrive import UsageError, friendly_name, logical_id_for, main, templat
         ("email-critical", "EmailCriticalDLQ"),
         ("sms-standard", "SmsStandardDLQ"),
         ("push_critical", "PushCriticalDLQ"),
+        ("inapp-standard", "InappStandardDLQ"),
         ("email-critical-dlq", "EmailCriticalDLQ"),
         ("EmailCriticalDLQ", "EmailCriticalDLQ"),
     ],
@@ -30,7 +32,7 @@ def test_given_a_malformed_name_when_read_then_it_is_refused(queue):
 def test_given_the_template_when_its_dlqs_are_listed_then_each_has_a_friendly_name_that_reads_back():
     dlqs = template_dead_letter_queues()
 
-    assert len(dlqs) == 6
+    assert len(dlqs) == len(Channel) * len(Priority)  # one per channel and priority
     assert all(logical_id_for(friendly_name(dlq)) == dlq for dlq in dlqs)
 
 

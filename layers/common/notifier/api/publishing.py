@@ -59,7 +59,9 @@ def notification_envelope(request: PublishRequest, *, correlation_id: str) -> En
         event_type=DIRECT_EVENT_TYPE,
         priority=route.priority,
         channels=route.channels,
-        content=MessageContent(body=request.message_body, subject=request.subject),
+        content=MessageContent(
+            body=request.message_body, subject=request.subject, title=request.title, data=request.data or {}
+        ),
         addresses={request.type: request.to} if request.to else {},
         created_at=datetime.now(UTC),
     )

@@ -11,7 +11,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from notifier.models.channels import SocialEventType
+from notifier.models.channels import Channel, SocialEventType
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DEFAULT_LOCALE = "en"
@@ -90,15 +90,24 @@ class PushTemplate(_Template):
     body: str
 
 
+class InAppTemplate(_Template):
+    """The inbox item's words. Its `data` is not templated: it is what the app acts on (the event's
+    parent), the same in every language, so `rendering` builds it from the payload."""
+
+    title: str
+    body: str
+
+
 class EventTemplates(TemplateData):
     """Every channel, so a routing change never meets a missing template."""
 
     email: EmailTemplate
     sms: SmsTemplate
     push: PushTemplate
+    inapp: InAppTemplate
 
     def channels(self) -> dict[str, _Template]:
-        return {"email": self.email, "sms": self.sms, "push": self.push}
+        return {"email": self.email, "sms": self.sms, "push": self.push, "inapp": self.inapp}
 
 
 class PartialEventTemplates(TemplateData):
@@ -107,10 +116,16 @@ class PartialEventTemplates(TemplateData):
     email: EmailTemplate | None = None
     sms: SmsTemplate | None = None
     push: PushTemplate | None = None
+    inapp: InAppTemplate | None = None
 
     def channels(self) -> dict[str, _Template]:
-        given = {"email": self.email, "sms": self.sms, "push": self.push}
+        given = {"email": self.email, "sms": self.sms, "push": self.push, "inapp": self.inapp}
         return {channel: template for channel, template in given.items() if template is not None}
+
+
+_CHANNELS_WITHOUT_TEMPLATES = set(Channel) - set(EventTemplates.model_fields)
+if _CHANNELS_WITHOUT_TEMPLATES:  # a new channel must bring its templates, or no module loads
+    raise TypeError(f"EventTemplates has no templates for {sorted(_CHANNELS_WITHOUT_TEMPLATES)}")
 
 
 class DirectEmail(TemplateData):

@@ -22,10 +22,11 @@ from notifier.platform.tracing import AWS, VENDOR_HTTP_REQUESTS, VENDOR_HTTP_URL
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
-VENDOR_HTTP = {
-    Channel.EMAIL: VENDOR_HTTP_URLLIB,  # SendGrid's SDK (python_http_client) is urllib
-    Channel.SMS: VENDOR_HTTP_REQUESTS,  # twilio
-    Channel.PUSH: VENDOR_HTTP_REQUESTS,  # firebase-admin, google-auth
+VENDOR_HTTP: dict[Channel, tuple[str, ...]] = {
+    Channel.EMAIL: (VENDOR_HTTP_URLLIB,),  # SendGrid's SDK (python_http_client) is urllib
+    Channel.SMS: (VENDOR_HTTP_REQUESTS,),  # twilio
+    Channel.PUSH: (VENDOR_HTTP_REQUESTS,),  # firebase-admin, google-auth
+    Channel.INAPP: (),  # no vendor: the inbox is a DynamoDB table, traced with botocore
 }
 
 
@@ -36,7 +37,7 @@ def handler(channel: Channel) -> Handler:
     consumer = ChannelConsumer(channel)
     coldstart.register(coldstart.warm_consumer(channel))  # with SnapStart on
 
-    @traced(patch=(AWS, VENDOR_HTTP[channel]))
+    @traced(patch=(AWS, *VENDOR_HTTP[channel]))
     @logger.inject_lambda_context
     @metrics.log_metrics(capture_cold_start_metric=True)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 from notifier.models.channels import Channel, Priority
 from notifier.models.recipients import QuietHours, Recipient
 
+SILENT_CHANNELS = frozenset({Channel.INAPP})
+"""Channels that never interrupt the recipient, so quiet hours do not apply to them."""
+
 
 @dataclass(frozen=True)
 class Send:
@@ -42,8 +45,10 @@ def decide(
 ) -> Decision:
     """What to do with a notification of `event_type` on `channel` for `recipient` at `now` (aware).
 
-    Opt-outs come first and hold at any priority: they are the recipient's explicit wish. Quiet hours
-    hold back standard notifications only; a critical one (a security code, say) cannot wait.
+    Opt-outs come first and hold at any priority and on every channel: they are the recipient's
+    explicit wish. Quiet hours hold back standard notifications only; a critical one (a security code,
+    say) cannot wait. They never hold back in-app ones: an inbox item makes no sound and is read when
+    the recipient opens the app, so waiting would only make the inbox late.
     """
     _require_aware(now)
     opt_out = recipient.preferences.opt_out
@@ -53,7 +58,7 @@ def decide(
     if event_type in opt_out.event_types:
         return Suppress(f"recipient opted out of {event_type} notifications")
     quiet = recipient.preferences.quiet_hours
-    if priority is Priority.CRITICAL or quiet is None:
+    if priority is Priority.CRITICAL or quiet is None or channel in SILENT_CHANNELS:
         return Send()
     end = quiet_hours_end(quiet, ZoneInfo(recipient.timezone), now)
     return Send() if end is None else Defer(end)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from notifier.delivery.catalog import (
     DEFAULT_LOCALE,
@@ -27,11 +27,18 @@ from notifier.delivery.catalog import (
     is_language_tag,
     placeholder_names,
 )
-from notifier.models.channels import Channel, SocialEventType
+from notifier.models.channels import (
+    DIRECT_EVENT_TYPE,
+    INAPP_MAX_CHARS,
+    INAPP_TITLE_MAX_CHARS,
+    Channel,
+    SocialEventType,
+)
 from notifier.models.envelope import (
     EmailMessage,
     Envelope,
     EventContent,
+    InAppMessage,
     MessageContent,
     OutboundMessage,
     PushMessage,
@@ -137,7 +144,10 @@ class TemplateCatalog(TemplateData):
         for event_type, english in self.default.events.items():
             own = translation.events.get(event_type, PartialEventTemplates())
             events[event_type] = EventTemplates(
-                email=own.email or english.email, sms=own.sms or english.sms, push=own.push or english.push
+                email=own.email or english.email,
+                sms=own.sms or english.sms,
+                push=own.push or english.push,
+                inapp=own.inapp or english.inapp,
             )
         direct = DirectDefaults(
             email=translation.direct.email or self.default.direct.email,
@@ -214,6 +224,12 @@ def _render_direct(
                 body=content.body,
                 data={"notification_id": notification_id},
             )
+        case Channel.INAPP:
+            # No default title: an inbox lists the body alone well, and the caller's words are all
+            # there is to show. The data is the caller's, as given: the inbox item has its own id.
+            return InAppMessage(
+                event_type=DIRECT_EVENT_TYPE, title=content.title, body=content.body, data=content.data
+            )
 
 
 def _render_event(
@@ -248,6 +264,17 @@ def _render_event(
             return PushMessage(
                 title=_fill(event.push.title, fields), body=_fill(event.push.body, fields), data=data
             )
+        case Channel.INAPP:
+            # What the app opens from the item; the id and event type are the item's own attributes.
+            parent: dict[str, JsonValue] = {
+                name: fields[name] for name in ("parent_id", "parent_type", "timestamp") if name in fields
+            }
+            return InAppMessage(
+                event_type=event_type.value,
+                title=_cut(_fill(event.inapp.title, fields), INAPP_TITLE_MAX_CHARS),
+                body=_cut(_fill(event.inapp.body, fields), INAPP_MAX_CHARS),
+                data=parent,
+            )
 
 
 def _payload_fields(payload: Mapping[str, Any]) -> dict[str, str]:
@@ -276,6 +303,12 @@ def _fill(template: str, fields: Mapping[str, str]) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: an inbox item is as long as a direct one may be, however
+    long the payload values it was filled with (each may be 1,024 characters)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _document(layout: str, lang: str, subject: str, content: str) -> str:

@@ -22,12 +22,22 @@ PUSH_TOKEN_PATTERN = rf"^[^{_VISIBLE}]{{8,4096}}$"
 SMS_MAX_CHARS = 1600  # Twilio's limit for one message body, split into segments by the carrier
 PUSH_MAX_CHARS = 2048  # keeps the FCM payload well under its 4 KB limit
 EMAIL_MAX_CHARS = 100_000  # keeps the SNS message under its 256 KB limit
+# The in-app inbox has no vendor limit: these keep an inbox item a glance in a notification list and
+# its DynamoDB item small (a page of 100 items stays well under a query's 1 MB), whatever the caller sends.
+INAPP_TITLE_MAX_CHARS = 200
+INAPP_MAX_CHARS = 2000
+INAPP_DATA_MAX_FIELDS = 32
+INAPP_DATA_MAX_BYTES = 4096
+"""The in-app `data` object, serialized as compact UTF-8 JSON: what the app reads to act on the item
+(open the post, the thread), not content."""
 
 
 class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PUSH = "push"
+    INAPP = "inapp"
+    """The recipient's in-app inbox: its address is the recipient id, so it needs no contact."""
 
 
 class Priority(StrEnum):
@@ -46,12 +56,17 @@ class SocialEventType(StrEnum):
     POST = "POST"
 
 
-BODY_LIMITS = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS}
+BODY_LIMITS = {Channel.SMS: SMS_MAX_CHARS, Channel.PUSH: PUSH_MAX_CHARS, Channel.INAPP: INAPP_MAX_CHARS}
 ADDRESS_RULES = {
     Channel.EMAIL: (EMAIL_PATTERN, "not a valid e-mail address"),
     Channel.SMS: (E164_PATTERN, "not an E.164 phone number (such as +14155550100)"),
     Channel.PUSH: (PUSH_TOKEN_PATTERN, "not a push registration token"),
+    Channel.INAPP: (RECIPIENT_ID_PATTERN, "not a recipient id"),
 }
+"""What an address looks like on each channel. An in-app address is the recipient id (the inbox's key),
+never written by a caller: the publish request refuses `to` for in-app."""
+INLINE_ADDRESS_CHANNELS = frozenset({Channel.EMAIL, Channel.SMS, Channel.PUSH})
+"""The channels a publish request may give an address (`to`) for."""
 
 
 DIRECT_EVENT_TYPE: Literal["NOTIFICATION"] = "NOTIFICATION"

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
 )
 
 from notifier.models.channels import Channel, Priority, SocialEventType
@@ -22,11 +23,14 @@ from notifier.models.channels import Channel, Priority, SocialEventType
 
 
 class MessageContent(BaseModel):
-    """Content written by the caller, sent as is."""
+    """Content written by the caller, sent as is. `title` and `data` are the in-app ones (the publish
+    request takes them for in-app only); defaults, so a consumer reads an envelope written before them."""
 
     kind: Literal["message"] = "message"
     body: str
     subject: str | None = None
+    title: str | None = None
+    data: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class EventContent(BaseModel):
@@ -77,4 +81,18 @@ class PushMessage(BaseModel):
     data: dict[str, str] = {}
 
 
-OutboundMessage = Annotated[EmailMessage | SmsMessage | PushMessage, Field(discriminator="channel")]
+class InAppMessage(BaseModel):
+    """An item of the recipient's inbox. `event_type` travels with it because the inbox lists and
+    filters by it, and a delivery carries only the message; `title` is None for a direct notification
+    whose caller gave none (an inbox shows the body alone, where a push needs a title to be shown)."""
+
+    channel: Literal[Channel.INAPP] = Channel.INAPP
+    event_type: str
+    title: str | None = None
+    body: str
+    data: dict[str, JsonValue] = {}
+
+
+OutboundMessage = Annotated[
+    EmailMessage | SmsMessage | PushMessage | InAppMessage, Field(discriminator="channel")
+]

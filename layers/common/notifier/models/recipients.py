@@ -239,6 +239,8 @@ class Recipient(RecipientDocument):
                 return [self.contacts.phone] if self.contacts.phone else []
             case Channel.PUSH:
                 return [t.token for t in self.contacts.push_tokens]
+            case Channel.INAPP:
+                return [self.recipient_id]
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,7 +250,13 @@ class Recipient(RecipientDocument):
 
 def addresses_for(envelope: Envelope, channel: Channel, recipient: Recipient | None) -> list[str]:
     """The addresses to send to: the envelope's inline one, else the recipient's contacts (None: there
-    is no such recipient)."""
+    is no such recipient).
+
+    In-app, the address is the recipient id, the inbox's key, whether or not the recipient is stored:
+    an inbox needs no contact, and a recipient who never registered one still has the app's inbox.
+    """
+    if channel is Channel.INAPP:
+        return [envelope.recipient_id]
     inline = envelope.addresses.get(channel)
     if inline:
         return [inline]

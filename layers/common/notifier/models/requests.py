@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -30,6 +31,10 @@ from notifier.models.channels import (
     ADDRESS_RULES,
     BODY_LIMITS,
     EMAIL_MAX_CHARS,
+    INAPP_DATA_MAX_BYTES,
+    INAPP_DATA_MAX_FIELDS,
+    INAPP_TITLE_MAX_CHARS,
+    INLINE_ADDRESS_CHANNELS,
     Channel,
     Priority,
     RecipientId,
@@ -49,17 +54,21 @@ IDEMPOTENCY_KEY_JSON_PATTERN = f"^{_IDEMPOTENCY_KEY_PATTERN.pattern}$"
 
 def _per_channel_rules() -> list[JsonValue]:
     """What PublishRequest's validators check per `type`, as JSON Schema says it (if/then), for the
-    published contract: the body's length, the inline address's form, a subject for e-mail only."""
+    published contract: the body's length, the inline address's form (none for in-app), a subject for
+    e-mail only, a title and data for in-app only."""
     rules: list[JsonValue] = []
     for channel in Channel:
-        pattern, _ = ADDRESS_RULES[channel]
-        then: dict[str, JsonValue] = {
-            "to": {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}]}
-        }
+        then: dict[str, JsonValue] = {"to": {"type": "null"}}
+        if channel in INLINE_ADDRESS_CHANNELS:
+            pattern, _ = ADDRESS_RULES[channel]
+            then["to"] = {"anyOf": [{"type": "string", "pattern": pattern}, {"type": "null"}]}
         if channel in BODY_LIMITS:
             then["messageBody"] = {"maxLength": BODY_LIMITS[channel]}
         if channel is not Channel.EMAIL:
             then["subject"] = {"type": "null"}
+        if channel is not Channel.INAPP:
+            then["title"] = {"type": "null"}
+            then["data"] = {"type": "null"}
         condition: JsonValue = {"properties": {"type": {"const": channel.value}}, "required": ["type"]}
         rules.append({"if": condition, "then": {"properties": then}})
     return rules
@@ -77,7 +86,8 @@ class PublishRequest(BaseModel):
         extra="forbid",
         populate_by_name=True,
         json_schema_extra={
-            # events/api_publish_notification.json, events/api_publish_notification_sms_critical.json
+            # events/api_publish_notification.json, api_publish_notification_sms_critical.json,
+            # api_publish_notification_inapp.json
             "examples": [
                 {"recipientId": "user-123", "type": "email", "messageBody": "Order shipped"},
                 {
@@ -86,6 +96,13 @@ class PublishRequest(BaseModel):
                     "messageBody": "Your login code is 482913",
                     "priority": "critical",
                     "to": "+14155550100",
+                },
+                {
+                    "recipientId": "user-123",
+                    "type": "inapp",
+                    "title": "Order shipped",
+                    "messageBody": "Your order 1234 is on its way.",
+                    "data": {"order_id": "1234", "action": "open_order"},
                 },
             ],
             "allOf": _per_channel_rules(),
@@ -102,7 +119,19 @@ class PublishRequest(BaseModel):
         min_length=1,
         max_length=4096,
         description="An inline address (e-mail, E.164 phone number or push token) used instead "
-        "of the recipient's stored contact.",
+        "of the recipient's stored contact. Not for in-app: the inbox is the recipient's.",
+    )
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=INAPP_TITLE_MAX_CHARS,
+        description="In-app only: the inbox item's title (none: the body alone).",
+    )
+    data: dict[str, JsonValue] | None = Field(
+        default=None,
+        description=f"In-app only: what the app reads to act on the inbox item; a JSON object of at "
+        f"most {INAPP_DATA_MAX_FIELDS} fields and {INAPP_DATA_MAX_BYTES} bytes as compact UTF-8 JSON.",
+        json_schema_extra={"maxProperties": INAPP_DATA_MAX_FIELDS},
     )
 
     # `type` is declared before the fields below, so their validators can read it from info.data.
@@ -122,12 +151,33 @@ class PublishRequest(BaseModel):
             raise ValueError("only e-mail notifications take a subject")
         return value
 
+    @field_validator("title", "data")
+    @classmethod
+    def _only_for_inapp(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("type", Channel.INAPP) is not Channel.INAPP:
+            raise ValueError(f"only in-app notifications take a {info.field_name}")
+        return value
+
+    @field_validator("data")
+    @classmethod
+    def _data_fits_inbox(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if value is None:
+            return value
+        if len(value) > INAPP_DATA_MAX_FIELDS:
+            raise ValueError(f"at most {INAPP_DATA_MAX_FIELDS} fields (got {len(value)})")
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > INAPP_DATA_MAX_BYTES:
+            raise ValueError(f"at most {INAPP_DATA_MAX_BYTES} bytes as JSON (got {size})")
+        return value
+
     @field_validator("to")
     @classmethod
     def _address_fits_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
         channel = info.data.get("type")
         if value is None or channel is None:
             return value
+        if channel not in INLINE_ADDRESS_CHANNELS:
+            raise ValueError(f"{channel} notifications go to the recipient's inbox and take no address")
         problem = address_problem(channel, value)
         if problem:
             raise ValueError(problem)

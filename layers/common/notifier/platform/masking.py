@@ -88,12 +88,14 @@ _BY_KIND: dict[str, Callable[[str], str]] = {
     "phone": mask_phone,
     "push": mask_token,
     "token": mask_token,
+    # An in-app address is the recipient id, which every status and log line names anyway: no contact.
+    "inapp": str,
 }
 
 
 def mask_address(kind: str, value: str) -> str:
-    """Mask `value` as the address of `kind`: a channel ("email", "sms", "push"; a `Channel` is one)
-    or "phone" / "token". An unknown kind masks as a token."""
+    """Mask `value` as the address of `kind`: a channel ("email", "sms", "push", "inapp"; a `Channel`
+    is one) or "phone" / "token". An unknown kind masks as a token."""
     return _BY_KIND.get(str(kind), mask_token)(value)
 
 

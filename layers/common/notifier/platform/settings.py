@@ -153,6 +153,10 @@ class ConsumerSettings(VendorSettings):
     )
     vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
 
+    # The in-app channel's inbox
+    inbox_table: str | None = Field(alias="INBOX_TABLE", default=None)
+    inbox_ttl_days: int = Field(alias="INBOX_TTL_DAYS", default=90, ge=1, le=3650)
+
     # SendGrid
     sendgrid_host: str = Field(
         alias="SENDGRID_HOST", default="https://api.sendgrid.com", pattern=r"^https?://"

@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 
 
 def credentials_name(settings: ConsumerSettings, channel: Channel) -> str | None:
-    """The name of the channel's vendor credentials; None means the channel uses the sandbox."""
+    """The name of the channel's vendor credentials; None means the channel uses the sandbox (or,
+    in-app, which has no vendor, the inbox)."""
     return {
         Channel.EMAIL: settings.sendgrid_credentials,
         Channel.SMS: settings.twilio_credentials,
         Channel.PUSH: settings.fcm_credentials,
-    }[channel]
+    }.get(channel)
 
 
 def sandbox_provider(
@@ -121,3 +122,4 @@ def vendor_provider(channel: Channel, settings: ConsumerSettings, document: dict
                 ),
                 max_concurrency=concurrency,
             )
+    raise ConfigurationError(f"the {channel} channel has no vendor to sign in to")

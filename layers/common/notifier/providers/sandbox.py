@@ -53,6 +53,8 @@ TRANSIENT_FAILURES = {
     Channel.SMS: "+15005550429",
     Channel.PUSH: "sandbox-unavailable",
 }
+"""The addresses each vendor channel's sandbox fails. In-app has none: it has no sandbox (its provider,
+the inbox, stores), and its address is a recipient id, not one a vendor could refuse."""
 RECEIPT_BOUNCES = {
     Channel.EMAIL: "bounced@simulator.sandbox",
     Channel.SMS: "+15005550305",
@@ -133,14 +135,14 @@ class SandboxProvider(Provider):
         options = self.options
         if options.latency_ms:
             time.sleep(options.latency_ms / 1000)
-        if delivery.address == PERMANENT_FAILURES[self.channel]:
+        if delivery.address == PERMANENT_FAILURES.get(self.channel):
             # Worded as the vendors word it, address included (Twilio: "The 'To' number +1... is not a
             # valid phone number"), so what logs and statuses do with vendor texts is exercised.
             reason = f"sandbox: {self.channel} address {delivery.address} rejected permanently"
             if self.channel is Channel.PUSH:  # as FCM answers UNREGISTERED for a dead token
                 raise UnregisteredAddressError(f"{reason} (token not registered)")
             raise PermanentDeliveryError(reason)
-        if delivery.address == TRANSIENT_FAILURES[self.channel]:
+        if delivery.address == TRANSIENT_FAILURES.get(self.channel):
             raise TransientDeliveryError(f"sandbox: {self.channel} provider temporarily unavailable")
         with self._random_lock:
             draw = self._random.random()

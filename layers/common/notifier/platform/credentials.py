@@ -48,10 +48,14 @@ class CredentialSource:
         self.max_age_seconds = max_age_seconds
         self._clock = clock
         self._cached: dict[str, tuple[float, str | bytes]] = {}  # name -> (read at, what is stored)
+        self._documents: dict[str, tuple[str | bytes, dict[str, Any]]] = {}  # name -> (that, parsed)
 
     def get(self, name: str) -> dict[str, Any]:
         """The JSON document stored under `name`; a ConfigurationError naming it when there is none."""
         text = self.text(name)
+        parsed = self._documents.get(name)
+        if parsed is not None and parsed[0] is text:  # read once, parsed once: consumers ask every batch
+            return parsed[1]
         try:
             document = json.loads(text)
         except ValueError:  # UnicodeDecodeError included
@@ -60,6 +64,7 @@ class CredentialSource:
             ) from None
         if not isinstance(document, dict):
             raise ConfigurationError(f"credentials {name!r} in {self.store} are not a JSON object")
+        self._documents[name] = (text, document)
         return document
 
     def text(self, name: str) -> str | bytes:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from notifier.models.channels import Channel
 from notifier.models.responses import Suppression, SuppressionPage
 from notifier.stores.batches import batch_get
+from notifier.stores.status import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,7 +52,7 @@ class SuppressionStore:
             "channel": {"S": channel_of(key).value},
             "reason": {"S": reason[:500]},
             "source": {"S": source[:100]},
-            "created_at": {"S": _now()},
+            "created_at": {"S": iso(datetime.now(UTC))},
         }
         if notification_id:
             item["notification_id"] = {"S": notification_id}
@@ -115,7 +116,3 @@ def _suppression(item: dict[str, Any]) -> Suppression:
         notification_id=item.get("notification_id", {}).get("S"),
         created_at=item["created_at"]["S"],
     )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -43,7 +43,8 @@ DEV_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 # Each deployment unit of template.yaml (CodeUri/ContentUri) and its dependency group in pyproject.toml.
 SHIPPED := layers/common:layer-common functions/publish:function-publish functions/email:function-email \
 	functions/sms:function-sms functions/push:function-push \
-	functions/webhooks:function-webhooks functions/inapp:function-inapp
+	functions/webhooks:function-webhooks functions/inapp:function-inapp \
+	functions/socket:function-socket
 
 .PHONY: help setup run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
 	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean

@@ -1,17 +1,26 @@
 """What Lambda hands a handler, for the local stack, the tests and the benchmarks alike: events shaped
 as API Gateway and Lambda's SQS event source build them (from the samples in `events/`), and a context.
 
+The WebSocket API's events (`websocket_authorizer_event`, `websocket_event`) follow the events API
+Gateway sends a Lambda REQUEST authorizer and a Lambda proxy integration of a WebSocket API (captured
+samples: powertools-lambda-python `tests/events/apiGatewayAuthorizerWebSocketEvent.json` and
+`apiGatewayWebSocketApi{Connect,Message,Disconnect}.json`).
+
 Only the standard library: `bench.cold_start` loads this file into a Lambda-like interpreter by path.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
+import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +160,143 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
     if "BinaryValue" in value:
         converted["binaryValue"] = value["BinaryValue"]
     return converted
+
+
+# ------------------------------------------------------------------------------ API Gateway pieces
+
+
+def split_values(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Headers or query parameters as API Gateway's v1 events give them: each name's last value
+    (`headers`, `queryStringParameters`) and all its values in order (the `multiValue...` twin)."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def request_time(epoch_ms: int) -> str:
+    """`requestContext.requestTime`: the CLF date API Gateway writes, `11/Nov/2024:13:45:46 +0000`."""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def gateway_id() -> str:
+    """An id shaped as API Gateway's WebSocket connection, request and message ids (`BFHPhfCWIAMCKlQ=`):
+    11 random bytes in URL-safe base64, 16 characters ending in `=`, which a URL must percent-encode."""
+    return base64.urlsafe_b64encode(os.urandom(11)).decode()
+
+
+@dataclass(frozen=True)
+class WebSocketConnection:
+    """What API Gateway knows of one WebSocket connection from its opening handshake, and puts in
+    each of its events."""
+
+    connection_id: str
+    api_id: str
+    stage: str
+    domain_name: str
+    source_ip: str
+    connected_at: int  # epoch milliseconds
+    headers: tuple[tuple[str, str], ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def user_agent(self) -> str | None:
+        return next((v for k, v in reversed(self.headers) if k.lower() == "user-agent"), None)
+
+    def method_arn(self, region: str, account_id: str) -> str:
+        """The ARN a $connect authorizer's policy must allow: no HTTP verb, the route key last."""
+        return f"arn:aws:execute-api:{region}:{account_id}:{self.api_id}/{self.stage}/$connect"
+
+
+def _websocket_context(
+    connection: WebSocketConnection, route_key: str, event_type: str, request_id: str
+) -> dict[str, Any]:
+    now = epoch_ms()
+    identity: dict[str, Any] = {"sourceIp": connection.source_ip}
+    if connection.user_agent is not None:
+        identity["userAgent"] = connection.user_agent
+    return {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": request_id,
+        "requestTime": request_time(now),
+        "messageDirection": "IN",
+        "stage": connection.stage,
+        "connectedAt": connection.connected_at,
+        "requestTimeEpoch": now,
+        "identity": identity,
+        "requestId": request_id,
+        "domainName": connection.domain_name,
+        "connectionId": connection.connection_id,
+        "apiId": connection.api_id,
+    }
+
+
+def websocket_authorizer_event(
+    connection: WebSocketConnection, *, region: str, account_id: str, request_id: str | None = None
+) -> dict[str, Any]:
+    """The event of a Lambda REQUEST authorizer on `$connect`: the handshake's headers and query
+    string, and `methodArn` for the policy to allow."""
+    headers, multi_headers = split_values(connection.headers)
+    query, multi_query = split_values(connection.query)
+    context = _websocket_context(connection, "$connect", "CONNECT", request_id or gateway_id())
+    return {
+        "type": "REQUEST",
+        "methodArn": connection.method_arn(region, account_id),
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "stageVariables": {},
+        "requestContext": context,
+    }
+
+
+_DISCONNECT_HEADERS = ("x-api-key", "X-Forwarded-For", "x-restapi")
+"""The headers of a $disconnect event besides Host, empty, as API Gateway sends them."""
+
+
+def websocket_event(
+    connection: WebSocketConnection,
+    route_key: str,
+    *,
+    body: str | None = None,
+    authorizer: dict[str, str] | None = None,
+    disconnect_status_code: int | None = None,
+    disconnect_reason: str = "",
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """A WebSocket API's Lambda proxy event: `$connect` (the handshake's headers and query string,
+    and the authorizer's principal and context), `$disconnect` (the close code and reason), or a
+    message routed to `route_key` (its text in `body`)."""
+    request_id = request_id or gateway_id()
+    if route_key == "$connect":
+        context = _websocket_context(connection, route_key, "CONNECT", request_id)
+        headers, multi_headers = split_values(connection.headers)
+        event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
+        if connection.query:
+            query, multi_query = split_values(connection.query)
+            event.update(queryStringParameters=query, multiValueQueryStringParameters=multi_query)
+    elif route_key == "$disconnect":
+        context = _websocket_context(connection, route_key, "DISCONNECT", request_id)
+        context["disconnectStatusCode"] = disconnect_status_code
+        context["disconnectReason"] = disconnect_reason
+        headers, multi_headers = split_values(
+            [("Host", connection.domain_name), *((name, "") for name in _DISCONNECT_HEADERS)]
+        )
+        event = {"headers": headers, "multiValueHeaders": multi_headers}
+    else:
+        context = _websocket_context(connection, route_key, "MESSAGE", request_id)
+        context["messageId"] = gateway_id()
+        event = {"body": body}
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    event["requestContext"] = context
+    event["isBase64Encoded"] = False
+    return event

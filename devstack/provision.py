@@ -2,12 +2,18 @@
 
 Works against whatever boto3 is pointed at: moto in-process (functional tests), moto's server or
 LocalStack (the local stack). Functions are not created; they are described (`FunctionSpec`) so the
-local stack can run their handlers in-process the way Lambda would.
+local stack can run their handlers in-process the way Lambda would. The APIs are not created either:
+the local stack serves them itself. What refers to them resolves to a fixed local id, the REST API's
+routes are read from the functions' Api events, and an `AWS::Serverless::WebSocketApi` is described
+(`WebSocketApiSpec`: its routes, authorizer and stage) for `devstack.websocket`. Given the local
+stack's API key, the REST API's usage plan is created in the emulator with that key in it, for the
+functions that list a plan's keys themselves.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -69,10 +75,24 @@ class FunctionSpec:
     api_routes: list[ApiRoute] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    """An `AWS::Serverless::WebSocketApi`, as the local stack serves it (`devstack.websocket`)."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    route_selection_expression: str  # `$request.body.<field>[.<field>...]`
+    routes: dict[str, str]  # route key ($connect, $disconnect, $default, or a custom key) -> function
+    authorizer: str | None = None  # the function of the $connect REQUEST authorizer (AuthType CUSTOM)
+    identity_sources: tuple[str, ...] = ()  # route.request.querystring.<name> / route.request.header.<name>
+
+
 @dataclass
 class Deployment:
     stack: Stack
     functions: dict[str, FunctionSpec]
+    websocket_apis: dict[str, WebSocketApiSpec] = field(default_factory=dict)
 
     def output(self, name: str) -> str:
         value: str = self.stack.resolve(self.stack.template["Outputs"][name]["Value"])
@@ -89,8 +109,10 @@ class Deployment:
 ClientFactory = Callable[[str], Any]
 
 
-def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
-    """Create every supported resource of `stack`, in dependency order, and describe its functions."""
+def provision(stack: Stack, client: ClientFactory | None = None, *, api_key: str | None = None) -> Deployment:
+    """Create every supported resource of `stack`, in dependency order, and describe its functions and
+    its WebSocket APIs. With `api_key`, the REST API's usage plan is created too, holding that key
+    (see `_usage_plans`)."""
     # One client per service for the whole run (building a boto3 client costs milliseconds).
     make_client = cache(client or (lambda service: boto3.client(service, region_name=stack.region)))
     creators: dict[str, Callable[[Stack, str, dict[str, Any], ClientFactory], None]] = {
@@ -114,24 +136,192 @@ def provision(stack: Stack, client: ClientFactory | None = None) -> Deployment:
             continue
         properties = stack.resolve(resource.get("Properties", {}))
         creators[resource["Type"]](stack, logical_id, properties, make_client)
+    if api_key is not None:
+        _usage_plans(stack, api_key, make_client)
     functions = {
         logical_id: _function_spec(stack, logical_id)
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
     }
-    return Deployment(stack=stack, functions=functions)
+    websocket_apis = {
+        logical_id: websocket_api(stack, logical_id)
+        for logical_id, resource in stack.resources_of_type("AWS::Serverless::WebSocketApi").items()
+        if stack.condition(resource.get("Condition"))
+    }
+    return Deployment(stack=stack, functions=functions, websocket_apis=websocket_apis)
 
 
 LOCAL_API_ID = "local"
 """What Ref gives for the template's REST API: the id the local stack's gateway gives its events
 (`devstack.api.ApiGateway.api_id`)."""
 
+LOCAL_WEBSOCKET_API_ID = "localws"
+"""What Ref gives for the template's WebSocket API, and the `apiId` of its events."""
+
 
 def _name_apis(stack: Stack) -> None:
-    """The REST API is not created (the local stack serves it itself), but what refers to it must
-    resolve: its execute-api URL, for one (https://local.execute-api...). The local stack gives the
-    functions its own URL instead, through the PublicApiUrl Parameter."""
+    """The APIs are not created (the local stack serves them itself), but what refers to them must
+    resolve: their execute-api URLs, for one (https://local.execute-api...). The local stack gives the
+    functions its own URLs instead: the REST API's through the PublicApiUrl Parameter, the WebSocket
+    API's @connections endpoint as WEBSOCKET_MANAGEMENT_URL (`devstack.stack`)."""
     for logical_id in stack.resources_of_type("AWS::Serverless::Api"):
         stack.refs.setdefault(logical_id, LOCAL_API_ID)
+    for logical_id in stack.resources_of_type("AWS::Serverless::WebSocketApi"):
+        stack.refs.setdefault(logical_id, LOCAL_WEBSOCKET_API_ID)
+        # The attributes of the AWS::ApiGatewayV2::Api SAM makes.
+        stack.attrs.setdefault((logical_id, "ApiId"), LOCAL_WEBSOCKET_API_ID)
+        stack.attrs.setdefault(
+            (logical_id, "ApiEndpoint"),
+            f"wss://{LOCAL_WEBSOCKET_API_ID}.execute-api.{stack.region}.{stack.pseudo('AWS::URLSuffix')}",
+        )
+
+
+# ------------------------------------------------------------------------------ the WebSocket API
+
+_ROUTE_SELECTION = re.compile(r"\$request\.body\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+_IDENTITY_SOURCE = re.compile(r"route\.request\.(querystring|header)\.([^.\s]+)")
+
+
+def websocket_api(stack: Stack, logical_id: str) -> WebSocketApiSpec:
+    """An `AWS::Serverless::WebSocketApi` of the template: its stage, route selection expression,
+    routes (`Routes: {<key>: {FunctionArn: !Ref <Fn>.Alias}}`; also `!Ref <Fn>` or `!GetAtt <Fn>.Arn`)
+    and its $connect authorizer (`Auth: {AuthType: CUSTOM, AuthArn: ..., IdentitySource: [...]}`).
+    What the local stack cannot serve raises TemplateError naming it."""
+    properties = stack.resources[logical_id].get("Properties", {})
+    where = f"{logical_id} (AWS::Serverless::WebSocketApi)"
+    expression = str(stack.resolve(properties.get("RouteSelectionExpression", "$request.body.action")))
+    if not _ROUTE_SELECTION.fullmatch(expression):
+        raise TemplateError(
+            f"{where}: RouteSelectionExpression {expression!r}: the local stack evaluates "
+            "$request.body.<field> only"
+        )
+    routes: dict[str, str] = {}
+    declared = _present(stack, properties.get("Routes")) or {}
+    if not isinstance(declared, dict):
+        raise TemplateError(f"{where}: Routes is not a map")
+    for route_key, route in declared.items():
+        route = _present(stack, route)
+        if route is None:
+            continue
+        if not isinstance(route, dict) or "FunctionArn" not in route:
+            raise TemplateError(f"{where}: route {route_key} has no FunctionArn")
+        routes[str(route_key)] = _function_named(stack, route["FunctionArn"], f"{where}: route {route_key}")
+    authorizer: str | None = None
+    sources: tuple[str, ...] = ()
+    auth = _present(stack, properties.get("Auth"))
+    auth_type = str(stack.resolve(auth.get("AuthType", "NONE"))) if isinstance(auth, dict) else "NONE"
+    if auth_type == "CUSTOM" and isinstance(auth, dict):
+        authorizer = _function_named(stack, auth.get("AuthArn"), f"{where}: Auth.AuthArn")
+        sources = tuple(str(s) for s in stack.resolve(auth.get("IdentitySource") or []))
+        for source in sources:
+            if not _IDENTITY_SOURCE.fullmatch(source):
+                raise TemplateError(
+                    f"{where}: IdentitySource {source!r}: the local stack reads "
+                    "route.request.querystring.<name> and route.request.header.<name> only"
+                )
+    elif auth_type != "NONE":
+        raise TemplateError(f"{where}: AuthType {auth_type}: the local stack emulates CUSTOM and NONE only")
+    return WebSocketApiSpec(
+        logical_id=logical_id,
+        api_id=str(stack.refs.get(logical_id, LOCAL_WEBSOCKET_API_ID)),
+        stage=str(stack.resolve(properties.get("StageName", "default"))),
+        route_selection_expression=expression,
+        routes=routes,
+        authorizer=authorizer,
+        identity_sources=sources,
+    )
+
+
+def _function_named(stack: Stack, node: Any, where: str) -> str:
+    """The function a route or authorizer invokes: `!Ref <Fn>.Alias`, `!Ref <Fn>` or
+    `!GetAtt <Fn>.Arn`, where <Fn> is an AWS::Serverless::Function of the template."""
+    node = _present(stack, node)
+    name: str | None = None
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref" and isinstance(arg, str):
+            name = arg.removesuffix(".Alias")
+        elif key == "Fn::GetAtt":
+            name = str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+    resource = stack.resources.get(name or "")
+    if resource is None or resource["Type"] != "AWS::Serverless::Function":
+        raise TemplateError(f"{where}: {node!r} is not a Ref or GetAtt of a function of the template")
+    return str(name)
+
+
+# ------------------------------------------------------------------------------ the usage plan
+
+
+def _usage_plans(stack: Stack, api_key: str, client: ClientFactory) -> None:
+    """The REST API's usage plan (`Auth.UsagePlan` with a `UsagePlanName`), created in the emulator
+    with an API key whose value is `api_key`, the key the local stack's gateway takes: functions that
+    check a key themselves list the plan's keys (GetUsagePlans, GetUsagePlanKeys, GetApiKey). A plan
+    or key already there (an emulator kept running) is kept."""
+    for logical_id, api in stack.resources_of_type("AWS::Serverless::Api").items():
+        if not stack.condition(api.get("Condition")):
+            continue
+        auth = _present(stack, api.get("Properties", {}).get("Auth"))
+        plan = _present(stack, auth.get("UsagePlan")) if isinstance(auth, dict) else None
+        if not isinstance(plan, dict):
+            continue
+        plan = stack.resolve(plan)
+        if str(plan.get("CreateUsagePlan", "NONE")) == "NONE" or not plan.get("UsagePlanName"):
+            continue
+        _usage_plan_with_key(stack, client("apigateway"), str(plan["UsagePlanName"]), api_key, logical_id)
+
+
+def _usage_plan_with_key(stack: Stack, apigateway: Any, name: str, api_key: str, api_logical_id: str) -> None:
+    plans = [
+        plan
+        for page in apigateway.get_paginator("get_usage_plans").paginate()
+        for plan in page.get("items", [])
+        if plan.get("name") == name
+    ]
+    plan_id = plans[0]["id"] if plans else apigateway.create_usage_plan(name=name)["id"]
+    keys = apigateway.get_paginator("get_usage_plan_keys").paginate(usagePlanId=plan_id)
+    if any(key.get("value") == api_key for page in keys for key in page.get("items", [])):
+        return
+    key_id = _api_key(stack, apigateway, f"{stack.name}-{api_logical_id}-local-key", api_key)
+    apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+
+
+_MIN_API_KEY_LENGTH = 20
+"""API Gateway's (and moto's) shortest API key value; the local stack's default key is shorter."""
+
+
+def _api_key(stack: Stack, apigateway: Any, name: str, value: str) -> str:
+    """The id of an enabled API key of that value: one already there, or a new one. A value shorter
+    than API Gateway allows is set on the key in moto's backend directly when moto runs in this
+    process (the local stack's own emulator); another emulator must be given a longer key."""
+    for page in apigateway.get_paginator("get_api_keys").paginate(includeValues=True):
+        for key in page.get("items", []):
+            if key.get("value") == value:
+                if not key.get("enabled"):
+                    apigateway.update_api_key(
+                        apiKey=key["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}]
+                    )
+                return str(key["id"])
+    if len(value) >= _MIN_API_KEY_LENGTH:
+        return str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
+    key_id = str(apigateway.create_api_key(name=name, enabled=True)["id"])
+    if not _set_key_value_in_moto(stack, key_id, value):
+        apigateway.delete_api_key(apiKey=key_id)
+        raise TemplateError(
+            f"the API key is {len(value)} characters, and API Gateway takes {_MIN_API_KEY_LENGTH} or more; "
+            "give a longer one (LOCAL_API_KEY) to use this emulator"
+        )
+    return key_id
+
+
+def _set_key_value_in_moto(stack: Stack, key_id: str, value: str) -> bool:
+    try:
+        from moto.apigateway.models import apigateway_backends  # noqa: PLC0415 - moto is optional here
+    except ImportError:
+        return False
+    key = apigateway_backends[stack.account_id][stack.region].keys.get(key_id)
+    if key is None:  # the emulator is not this process's moto
+        return False
+    key.value = value
+    return True
 
 
 def _key(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:

@@ -53,12 +53,17 @@ class UnsupportedMediaTypeError(InvalidRequestError):
 
 
 class UnauthorizedError(NotifierError):
-    """A vendor's webhook request whose signature is missing, wrong or too old; nothing was read."""
+    """A request whose credentials (a vendor's signature, an inbox token or API key) are missing, wrong
+    or too old; nothing was read."""
 
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__("; ".join(f"{field}: {reason}" for field, reason in problems.items()))
         self.problems = problems
         """Each header at fault, and why."""
+
+
+class ForbiddenError(NotifierError):
+    """The caller is known, and may not do this: an inbox token used on another recipient's inbox."""
 
 
 class PublishError(NotifierError):

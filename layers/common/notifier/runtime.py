@@ -19,6 +19,7 @@ from notifier.platform.settings import (
     consumer_settings,
     forget_settings,
     function_settings,
+    inbox_settings,
     publish_settings,
     vendor_settings,
     webhook_settings,
@@ -35,11 +36,16 @@ if TYPE_CHECKING:
     from notifier.api.publishing import Publisher
     from notifier.delivery.batch import DeliveryDeps
     from notifier.delivery.requeue import Requeuer
+    from notifier.inbox.access import InboxAccess
+    from notifier.inbox.live import LiveConnections
+    from notifier.inbox.service import Inbox
+    from notifier.inbox.tokens import InboxTokens
     from notifier.models.channels import Channel
     from notifier.platform.credentials import CredentialSource
     from notifier.providers import Outbox, Provider
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
+    from notifier.stores.connections import ConnectionStore
     from notifier.stores.inbox import InboxStore
     from notifier.stores.receipts import ReceiptStore
     from notifier.stores.suppressions import SuppressionStore
@@ -75,10 +81,83 @@ def inbox_store() -> InboxStore:
     """The in-app channel's inbox (INBOX_TABLE), its items kept INBOX_TTL_DAYS."""
     from notifier.stores.inbox import InboxStore  # noqa: PLC0415 - see the imports
 
-    settings = consumer_settings()
+    settings = inbox_settings()
     return InboxStore(
         settings.require("inbox_table"), dynamodb_client(), ttl=timedelta(days=settings.inbox_ttl_days)
     )
+
+
+@cache
+def connection_store() -> ConnectionStore:
+    from notifier.stores.connections import ConnectionStore  # noqa: PLC0415 - see the imports
+
+    return ConnectionStore(inbox_settings().require("connections_table"), dynamodb_client())
+
+
+@cache
+def live_connections() -> LiveConnections | None:
+    """Posts to the recipients' open WebSockets at WEBSOCKET_MANAGEMENT_URL; None without it or without
+    CONNECTIONS_TABLE (no live inbox)."""
+    settings = inbox_settings()
+    if not settings.connections_table or not settings.websocket_management_url:
+        return None
+    return connections_at(settings.websocket_management_url)
+
+
+@cache
+def connections_at(url: str) -> LiveConnections:
+    """Posts to open WebSockets through the @connections API at `url` (one WebSocket API stage)."""
+    from notifier.inbox.live import LiveConnections  # noqa: PLC0415 - see the imports
+    from notifier.platform.clients import connections_client  # noqa: PLC0415
+
+    return LiveConnections(connection_store(), lambda: connections_client(url))
+
+
+@cache
+def inbox() -> Inbox:
+    from notifier.inbox.service import Inbox  # noqa: PLC0415 - see the imports
+
+    return Inbox(inbox_store(), live_connections(), receipt_store)
+
+
+_tokens: list[tuple[str | bytes, InboxTokens]] = []
+
+
+def inbox_tokens() -> InboxTokens:
+    """Issues and checks inbox tokens with the key in INBOX_TOKEN_SECRET (read through a cache, so a
+    rotated secret is taken within CREDENTIALS_CACHE_SECONDS)."""
+    from notifier.inbox.tokens import InboxTokens  # noqa: PLC0415 - see the imports
+
+    settings = inbox_settings()
+    secret = token_secret_source().text(settings.require("inbox_token_secret"))
+    if _tokens and _tokens[0][0] is secret:
+        return _tokens[0][1]
+    key = secret.encode() if isinstance(secret, str) else secret
+    key_id = hashlib.sha256(key).hexdigest()[:16]
+    tokens = InboxTokens(
+        {key_id: key},
+        key_id,
+        issuer=settings.inbox_token_issuer,
+        lifetime=timedelta(seconds=settings.inbox_token_ttl_seconds),
+    )
+    _tokens[:] = [(secret, tokens)]
+    return tokens
+
+
+@cache
+def token_secret_source() -> CredentialSource:
+    from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
+
+    return CredentialSource("secretsmanager", inbox_settings().credentials_cache_seconds)
+
+
+@cache
+def inbox_access() -> InboxAccess:
+    from notifier.inbox.access import InboxAccess, UsagePlanKeys  # noqa: PLC0415 - see the imports
+    from notifier.platform.clients import apigateway_client  # noqa: PLC0415
+
+    plan = inbox_settings().usage_plan_name
+    return InboxAccess(inbox_tokens, UsagePlanKeys(plan, apigateway_client) if plan else None)
 
 
 @cache
@@ -147,7 +226,7 @@ def _inbox_provider() -> Provider:
         built = _keyless.get(Channel.INAPP)
         if built is None:
             concurrency = consumer_settings().delivery_concurrency
-            built = _keyless[Channel.INAPP] = InboxProvider(inbox_store(), max_concurrency=concurrency)
+            built = _keyless[Channel.INAPP] = InboxProvider(inbox(), max_concurrency=concurrency)
     return built
 
 
@@ -255,6 +334,12 @@ def reset() -> None:
         suppression_store,
         receipt_store,
         inbox_store,
+        connection_store,
+        live_connections,
+        connections_at,
+        inbox,
+        token_secret_source,
+        inbox_access,
         outbox,
         credential_source,
         sandbox_secret_source,
@@ -267,6 +352,7 @@ def reset() -> None:
     if receipt_deps.cache_info().currsize:
         receipt_deps().pool.shutdown(wait=False)
     receipt_deps.cache_clear()
+    _tokens.clear()
     forget_settings()
     with _vendors_lock:
         for built in [*(provider for _, provider in _vendors.values()), *_keyless.values()]:

@@ -48,12 +48,22 @@ def test_every_route_of_the_template_is_described_and_no_other(document):
         ("GET", "/suppressions"),
         ("GET", "/suppressions/{address}"),
         ("DELETE", "/suppressions/{address}"),
+        ("GET", "/recipients/{recipientId}/inbox"),
+        ("POST", "/recipients/{recipientId}/inbox/{notificationId}/{mark}"),
+        ("POST", "/recipients/{recipientId}/inbox/mark-all/{mark}"),
+        ("POST", "/recipients/{recipientId}/inbox/token"),
         ("POST", "/webhooks/sendgrid"),
         ("POST", "/webhooks/twilio"),
     }
 
 
 WEBHOOKS = {"/webhooks/sendgrid", "/webhooks/twilio"}
+INBOX = {
+    "/recipients/{recipientId}/inbox",
+    "/recipients/{recipientId}/inbox/{notificationId}/{mark}",
+    "/recipients/{recipientId}/inbox/mark-all/{mark}",
+}
+"""The routes that take the API key or an inbox token (the token route itself: the API key only)."""
 PUBLISHING = {"/api/v1/notifications/publish", "/event", "/events/bulk"}
 
 
@@ -70,8 +80,12 @@ def test_every_operation_but_the_vendors_webhooks_needs_the_api_key(document):
             assert op["security"] == [], path  # the vendor's signature instead: a 401 without it
             assert "401" in op["responses"]
             assert all(p["required"] for p in op["parameters"] if p["in"] == "header")
+        elif path in INBOX:
+            assert op["security"] == [{"api_key": []}, {"inbox_token": []}], path
+            assert {"401", "403"} <= set(op["responses"]), path
         else:
             assert "security" not in op, path
+    assert document["components"]["securitySchemes"]["inbox_token"]["scheme"] == "bearer"
 
 
 def test_every_operation_describes_its_success_its_400_and_403_in_the_one_error_shape(document):

@@ -33,7 +33,8 @@ def test_every_client_the_functions_create_is_for_a_service_the_build_keeps(monk
     monkeypatch.setattr(clients, "_session", cache(Session))
     factories = [getattr(clients, name) for name in dir(clients) if name.endswith("_client")]
     for factory in factories:
-        factory()
+        # The @connections API has no endpoint of its own: each WebSocket API stage is one.
+        factory(*(["https://api.example/stage"] if factory is clients.connections_client else []))
     clients.reset_clients()
     assert len(created) == len(factories) >= 5
     assert set(created) <= set(slim_build.SERVICES)
@@ -84,7 +85,8 @@ SLIM_CHILD = textwrap.dedent(
             endpoints[f"{service}@{region}"] = client.meta.endpoint_url
     clients.reset_clients()
     names = [n for n in dir(clients) if n.endswith("_client")]
-    built = {n: getattr(clients, n)().meta.service_model.service_name for n in names}
+    arguments = {"connections_client": ["https://api.example/stage"]}  # each WebSocket stage its own
+    built = {n: getattr(clients, n)(*arguments.get(n, [])).meta.service_model.service_name for n in names}
     try:
         botocore.session.get_session().create_client("s3", region_name="us-east-1")
         unknown = None

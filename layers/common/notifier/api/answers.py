@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from notifier.errors import (
+    ForbiddenError,
     IdempotencyKeyInUseError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
@@ -40,6 +41,7 @@ class ErrorAnswer(NamedTuple):
 ANSWERS: dict[type[NotifierError], ErrorAnswer] = {
     InvalidRequestError: ErrorAnswer(400, "invalid_request"),
     UnauthorizedError: ErrorAnswer(401, "unauthorized"),
+    ForbiddenError: ErrorAnswer(403, "forbidden"),
     NotFoundError: ErrorAnswer(404, "not_found"),
     IdempotencyKeyInUseError: ErrorAnswer(409, "idempotency_key_in_use", retryable=True),
     PayloadTooLargeError: ErrorAnswer(413, "payload_too_large"),

@@ -38,18 +38,22 @@ DESCRIPTION = (
     "the service routes it to e-mail, SMS and push, retries what fails for a transient reason and "
     "records the status of every delivery.\n\n"
     "Every route but `/docs`, `/openapi.json` and the vendors' webhooks needs the stack's API key in "
-    "`x-api-key`; the webhooks need their vendor's signature instead. Every POST "
+    "`x-api-key`; the webhooks need their vendor's signature instead, and a recipient's inbox also "
+    "takes an inbox token for that recipient (`Authorization: Bearer`). Every POST "
     "accepts an `Idempotency-Key`. Request bodies are `application/json` in UTF-8, at most "
     "MAX_REQUEST_BYTES (1 MiB by default), nested at most 32 levels, without NaN, Infinity, numbers "
     "longer than 32 characters, lone UTF-16 surrogates or a key twice in one object. Every error is "
     "one JSON shape, `ErrorBody`, naming each field at fault."
 )
 API_KEY_SCHEME = "api_key"
+INBOX_TOKEN_SCHEME = "inbox_token"  # noqa: S105 - the scheme's name, not a token
 
 _ERRORS: dict[int, str] = {
     400: "The request is not valid: `fields` names each field (or header, or `body`) at fault, and why.",
-    401: "The vendor's signature is missing, does not match the request, or is too old: nothing was read.",
-    403: "No `x-api-key`, or not a key of this API; or no route has this method and path (API Gateway).",
+    401: "The credentials are missing, wrong or too old (a vendor's signature; on an inbox, the inbox "
+    "token or the API key): `fields` names the header, and nothing was read.",
+    403: "No `x-api-key`, or not a key of this API; or no route has this method and path (API Gateway); "
+    "or an inbox token used on another recipient's inbox.",
     404: "Nothing has this id.",
     409: "The first request with this `Idempotency-Key` is still being handled: retry after `Retry-After`.",
     413: "The body is larger than the API accepts (MAX_REQUEST_BYTES).",
@@ -94,6 +98,7 @@ def document(app: APIGatewayRestResolver) -> str:
     from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415 - see the module doc
         APIKey,
         APIKeyIn,
+        HTTPBearer,
         Server,
     )
 
@@ -105,7 +110,12 @@ def document(app: APIGatewayRestResolver) -> str:
         security_schemes={
             API_KEY_SCHEME: APIKey(
                 name="x-api-key", in_=APIKeyIn.header, description="The stack's API key (Outputs: ApiKeyId)."
-            )
+            ),
+            INBOX_TOKEN_SCHEME: HTTPBearer(
+                bearerFormat="JWT",
+                description="An inbox token (POST /recipients/{recipientId}/inbox/token), for that "
+                "recipient's inbox only.",
+            ),
         },
         security=[{API_KEY_SCHEME: []}],
     )

@@ -3,8 +3,9 @@
 Before the resolver runs (`serve`), in this order:
 - a body larger than MAX_REQUEST_BYTES is answered 413 naming the body, before it is decoded or
   parsed, so an oversized request costs no validation and publishes nothing;
-- `Content-Type`, `Idempotency-Key` or `x-api-key` sent more than once, in any casing, is a 400 naming
-  the header: which of two values a proxy or a framework would keep is anybody's guess;
+- `Content-Type`, `Idempotency-Key`, `x-api-key` or `Authorization` sent more than once, in any
+  casing, is a 400 naming the header: which of two values a proxy or a framework would keep is
+  anybody's guess;
 - a body on a POST or PUT must be `application/json` (no media type is taken to mean it; a charset, if
   given, must be UTF-8): anything else, curl's default form encoding included, is a 415 naming
   `Content-Type`, rather than a list of fields "missing" from a body that was never JSON;
@@ -34,7 +35,7 @@ from notifier.errors import (
 )
 
 JSON_MEDIA_TYPE = "application/json"
-SINGLE_HEADERS = ("Content-Type", "Idempotency-Key", "x-api-key")
+SINGLE_HEADERS = ("Content-Type", "Idempotency-Key", "x-api-key", "Authorization")
 """Headers whose meaning depends on there being one value."""
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 

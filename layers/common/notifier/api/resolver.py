@@ -1,6 +1,6 @@
 """The REST API's resolver: the routes, by resource (`notifier.api.routes`: events, status, push
-receipts, recipients, suppressions, docs, each a Powertools Router), and every refusal answered through
-one table (`notifier.api.answers`). The vendors' webhooks are another function's
+receipts, recipients, inboxes, suppressions, docs, each a Powertools Router), and every refusal
+answered through one table (`notifier.api.answers`). The vendors' webhooks are another function's
 (`notifier.receipts.resolver`).
 
 It reads no setting when imported, so the published contract (`build.openapi`) is generated from it
@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from notifier.api import strict_json
 from notifier.api.answers import answer_errors
-from notifier.api.routes import docs, events, receipts, recipients, status, suppressions
+from notifier.api.routes import docs, events, inbox, receipts, recipients, status, suppressions
 
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json.loads)
 for router in (
@@ -21,6 +21,7 @@ for router in (
     status.router,
     receipts.router,
     recipients.router,
+    inbox.router,
     suppressions.router,
     docs.router_for(app),
 ):

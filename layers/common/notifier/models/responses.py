@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -132,3 +132,39 @@ class ReceiptsApplied(BaseModel):
     ignored: int = Field(description="Events that change nothing here (SendGrid `processed`, Twilio `sent`).")
     invalid: int = Field(description="Events that could not be read; each is logged with why.")
     suppressed: int = Field(description="Addresses newly put on the suppression list.")
+
+
+class InboxItemView(BaseModel):
+    """An in-app notification in its recipient's inbox."""
+
+    id: str = Field(description="The notification id (as in `GET /event/{id}`).")
+    event_type: str
+    title: str | None
+    body: str
+    data: dict[str, Any] = Field(description="What the template and the event's payload give the app.")
+    created_at: str
+    seen_at: str | None = Field(description="When it was marked seen (or read); null until then.")
+    read_at: str | None = Field(description="When it was read; null while unread.")
+    archived_at: str | None = Field(description="When it was archived; null unless archived.")
+
+
+class InboxPageView(BaseModel):
+    items: list[InboxItemView]
+    unread_count: int = Field(description="Unread items, archived ones left out.")
+    unseen_count: int = Field(description="Unseen items, archived ones left out.")
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last.")
+
+
+class InboxCounts(BaseModel):
+    """What a mark did, and the counts after it."""
+
+    marked: int = Field(description="Items the mark changed.")
+    unread_count: int
+    unseen_count: int
+
+
+class InboxToken(BaseModel):
+    token: str = Field(
+        description="Send as `Authorization: Bearer <token>`, or as `?token=` to the WebSocket."
+    )
+    expires_at: str

@@ -18,6 +18,8 @@ import botocore.session
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
@@ -59,6 +61,35 @@ def ssm_client() -> SSMClient:
     return cast("SSMClient", _session().create_client("ssm", config=_CONFIG))
 
 
+@cache
+def apigateway_client() -> APIGatewayClient:
+    return cast("APIGatewayClient", _session().create_client("apigateway", config=_CONFIG))
+
+
+CONNECTIONS_POOL = 32
+"""Posts to WebSocket connections in flight at once (`notifier.inbox.live`)."""
+
+
+@cache
+def connections_client(endpoint_url: str) -> ApiGatewayManagementApiClient:
+    """The @connections API of one WebSocket API stage. A 410 Gone is an answer, not a failure: botocore
+    does not retry it; a 429 (the client's buffer is full) it retries as throttling."""
+    config = _CONFIG.merge(Config(max_pool_connections=CONNECTIONS_POOL, read_timeout=2))
+    return cast(
+        "ApiGatewayManagementApiClient",
+        _session().create_client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=config),
+    )
+
+
 def reset_clients() -> None:
-    for factory in (_session, sns_client, dynamodb_client, sqs_client, secrets_client, ssm_client):
+    for factory in (
+        _session,
+        sns_client,
+        dynamodb_client,
+        sqs_client,
+        secrets_client,
+        ssm_client,
+        apigateway_client,
+        connections_client,
+    ):
         factory.cache_clear()

@@ -27,6 +27,13 @@ class FunctionSettings(BaseModel):
     status_ttl_days: int = Field(alias="STATUS_TTL_DAYS", default=30, ge=1, le=3650)
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
     suppressions_table: str | None = Field(alias="SUPPRESSIONS_TABLE", default=None)
+    credentials_cache_seconds: int = Field(
+        alias="CREDENTIALS_CACHE_SECONDS",
+        default=300,
+        ge=0,
+        le=3600,
+        description="Seconds a secret (vendor credentials, the inbox token key) is used before a new read.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -44,8 +51,35 @@ class FunctionSettings(BaseModel):
         return str(value)
 
 
-class PublishSettings(FunctionSettings):
-    """The publish function's: the topic, idempotency, and the API's edge."""
+class InboxSettings(FunctionSettings):
+    """The in-app inbox's: read and marked by the publish and socket functions, filled by the inapp
+    consumer, and told live to the recipient's WebSocket connections by all three."""
+
+    inbox_table: str | None = Field(alias="INBOX_TABLE", default=None)
+    inbox_ttl_days: int = Field(alias="INBOX_TTL_DAYS", default=90, ge=1, le=3650)
+    inbox_token_secret: str | None = Field(
+        alias="INBOX_TOKEN_SECRET",
+        default=None,
+        description="The Secrets Manager secret inbox tokens are signed with.",
+    )
+    inbox_token_ttl_seconds: int = Field(alias="INBOX_TOKEN_TTL_SECONDS", default=3600, ge=60, le=86400)
+    inbox_token_issuer: str = Field(alias="INBOX_TOKEN_ISSUER", default="notifier", min_length=1)
+    connections_table: str | None = Field(alias="CONNECTIONS_TABLE", default=None)
+    websocket_management_url: str | None = Field(
+        alias="WEBSOCKET_MANAGEMENT_URL",
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The WebSocket API's @connections endpoint (https://<api>.execute-api.<region>.<suffix>/<stage>).",
+    )
+    usage_plan_name: str | None = Field(
+        alias="USAGE_PLAN_NAME",
+        default=None,
+        description="The usage plan whose API keys the inbox routes take; unset: they take tokens only.",
+    )
+
+
+class PublishSettings(InboxSettings):
+    """The publish function's: the topic, idempotency, the API's edge, and the inbox routes."""
 
     topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
     # Idempotency of the API's POSTs (Powertools idempotency)
@@ -83,7 +117,6 @@ class VendorSettings(FunctionSettings):
     credentials_store: Literal["secretsmanager", "ssm"] = Field(
         alias="CREDENTIALS_STORE", default="secretsmanager"
     )
-    credentials_cache_seconds: int = Field(alias="CREDENTIALS_CACHE_SECONDS", default=300, ge=0, le=3600)
     sendgrid_credentials: str | None = Field(alias="SENDGRID_CREDENTIALS", default=None)
     twilio_credentials: str | None = Field(alias="TWILIO_CREDENTIALS", default=None)
     fcm_credentials: str | None = Field(alias="FCM_CREDENTIALS", default=None)
@@ -129,7 +162,7 @@ class WebhookSettings(VendorSettings):
     max_request_bytes: int = Field(alias="MAX_REQUEST_BYTES", default=1_048_576, ge=1024, le=6_291_456)
 
 
-class ConsumerSettings(VendorSettings):
+class ConsumerSettings(VendorSettings, InboxSettings):
     """A consumer function's (email, sms, push): retries, delivery, the vendor, the sandbox."""
 
     # Retries of the consumers: SQS redelivery with backoff, then the dead-letter queue
@@ -152,10 +185,6 @@ class ConsumerSettings(VendorSettings):
         description="Records of one batch handled at once; vendor calls in flight per execution environment.",
     )
     vendor_timeout_seconds: float = Field(alias="VENDOR_TIMEOUT_SECONDS", default=5.0, gt=0, le=60)
-
-    # The in-app channel's inbox
-    inbox_table: str | None = Field(alias="INBOX_TABLE", default=None)
-    inbox_ttl_days: int = Field(alias="INBOX_TTL_DAYS", default=90, ge=1, le=3650)
 
     # SendGrid
     sendgrid_host: str = Field(
@@ -241,6 +270,12 @@ def consumer_settings() -> ConsumerSettings:
 
 
 @cache
+def inbox_settings() -> InboxSettings:
+    """The inbox's, in any function that reads or fills it."""
+    return settings_from(dict(os.environ), InboxSettings)
+
+
+@cache
 def vendor_settings() -> VendorSettings:
     """Where the vendors' credentials are, in a consumer or the webhooks function."""
     return settings_from(dict(os.environ), VendorSettings)
@@ -253,5 +288,12 @@ def webhook_settings() -> WebhookSettings:
 
 def forget_settings() -> None:
     """Read the environment again on next use (tests, and the local stack between runs)."""
-    for read in (function_settings, publish_settings, consumer_settings, vendor_settings, webhook_settings):
+    for read in (
+        function_settings,
+        publish_settings,
+        consumer_settings,
+        inbox_settings,
+        vendor_settings,
+        webhook_settings,
+    ):
         read.cache_clear()

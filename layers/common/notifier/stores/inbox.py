@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from notifier.errors import InvalidRequestError, NotFoundError, RecipientConflictError
+from notifier.stores.status import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 INDEXES = ("newest", "active", "archived", "unread", "unseen")
 """Each index's sort key attribute is `<index>_key`."""
 MARK_ATTEMPTS = 5
+MARK_ALL_LIMIT = 1000
+"""Items one mark-all changes at most: the rest wait for the next call (the counts say how many)."""
+MARK_ALL_CONCURRENCY = 8
 
 
 class Mark(StrEnum):
@@ -62,6 +67,8 @@ class InboxItem:
     seen_at: datetime | None = None
     read_at: datetime | None = None
     archived_at: datetime | None = None
+    delivered: bool = False
+    """Told to an open app, or fetched by one: its notification's status says DELIVERED."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class InboxStore:
             "event_type": {"S": item.event_type},
             "body": {"S": item.body},
             "data": {"S": json.dumps(item.data, separators=(",", ":"))},
-            "created_at": {"S": _iso(item.created_at)},
+            "created_at": {"S": iso(item.created_at)},
             "expires_at": {"N": str(int((item.created_at + self.ttl).timestamp()))},
             **{f"{index}_key": {"S": order} for index in ("newest", "active", "unread", "unseen")},
         }
@@ -153,19 +160,78 @@ class InboxStore:
 
     def mark(self, recipient_id: str, notification_id: str, mark: Mark) -> InboxItem:
         """The item after `mark`; NotFoundError when the recipient has no such item."""
+        return self.marked(recipient_id, notification_id, mark)[0]
+
+    def marked(self, recipient_id: str, notification_id: str, mark: Mark) -> tuple[InboxItem, bool]:
+        """The item after `mark`, and whether the mark changed it; NotFoundError as `mark`'s."""
         for _ in range(MARK_ATTEMPTS):
             found = self._read(recipient_id, notification_id)
             if found is None:
                 raise NotFoundError(f"no item {notification_id!r} in this inbox")
             updated = self._apply(found, mark)
             if updated is not None:
-                return _item(updated)
+                return _item(updated), updated is not found
         raise RecipientConflictError(f"inbox item {notification_id!r} kept changing while marked {mark}")
+
+    def mark_all(self, recipient_id: str, mark: Mark) -> list[InboxItem]:
+        """Mark every item that `mark` changes (unseen ones seen, unread ones read, active ones archived),
+        at most MARK_ALL_LIMIT of them; the items it changed, as they were before."""
+        index = {Mark.SEEN: "unseen", Mark.READ: "unread", Mark.ARCHIVED: "active"}.get(mark)
+        if index is None:
+            raise InvalidRequestError({"mark": f"mark-all takes seen, read or archived, not {mark}"})
+        records: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        while len(records) < MARK_ALL_LIMIT:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": "recipient_id = :r",
+                "ExpressionAttributeValues": {":r": {"S": recipient_id}},
+                "Limit": MARK_ALL_LIMIT - len(records),
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            answer = self.client.query(**request)
+            records += answer.get("Items", [])
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                break
+
+        def one(record: dict[str, Any]) -> InboxItem | None:
+            before = _item(record)
+            if self._apply(dict(record), mark) is None:  # changed meanwhile: read it again
+                try:
+                    self.mark(recipient_id, before.notification_id, mark)
+                except NotFoundError:  # expired or deleted meanwhile
+                    return None
+            return before
+
+        if len(records) <= 1:
+            changed = [one(record) for record in records]
+        else:
+            with ThreadPoolExecutor(MARK_ALL_CONCURRENCY, thread_name_prefix="mark-all") as pool:
+                changed = list(pool.map(one, records))
+        return [item for item in changed if item is not None]
+
+    def set_delivered(self, recipient_id: str, notification_ids: list[str]) -> None:
+        """Remember that these items' notifications are DELIVERED, so a fetch does not say so again."""
+        for notification_id in notification_ids:
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=_key(recipient_id, notification_id),
+                    UpdateExpression="SET delivered = :t",
+                    ConditionExpression="attribute_exists(notification_id)",
+                    ExpressionAttributeValues={":t": {"BOOL": True}},
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
 
     def _apply(self, found: dict[str, Any], mark: Mark) -> dict[str, Any] | None:
         """Write `mark` over the item as read; None when it changed meanwhile."""
         state = {name: name in found for name in ("seen_at", "read_at", "archived_at")}
-        sets, removes = _changes(found, state, mark, _iso(self.clock()))
+        sets, removes = _changes(found, state, mark, iso(self.clock()))
         if not sets and not removes:
             return found
         expression = " ".join(
@@ -267,11 +333,7 @@ def _key(recipient_id: str, notification_id: str) -> dict[str, Any]:
 
 
 def _order(created_at: datetime, notification_id: str) -> str:
-    return f"{_iso(created_at)}#{notification_id}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{iso(created_at)}#{notification_id}"
 
 
 def _when(record: dict[str, Any], name: str) -> datetime | None:
@@ -294,6 +356,7 @@ def _item(record: dict[str, Any]) -> InboxItem:
         seen_at=_when(record, "seen_at"),
         read_at=_when(record, "read_at"),
         archived_at=_when(record, "archived_at"),
+        delivered=bool(record.get("delivered", {}).get("BOOL")),
     )
 
 

@@ -18,14 +18,18 @@ These answers of the gateway's own are its "gateway responses": the template's
 `devstack.provision.gateway_responses`; a type it does not declare falls back to its family's
 DEFAULT_4XX / DEFAULT_5XX, then to API Gateway's status code with a body in the API's error shape.
 
-`GET /_local/outbox` (no key) lists what the sandbox provider delivered. Requests are handled one at a
-time (see `ApiGateway.__init__`).
+`GET /_local/outbox` (no key) lists what the sandbox provider delivered, and `GET /_local/inbox` is a
+page that shows a recipient's in-app inbox live (`devstack/inbox_page.html`); any other `/_local/` path
+answers 404. Requests are handled one at a time (see `ApiGateway.__init__`).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
+import os
 import re
 import socket
 import threading
@@ -37,6 +41,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 

@@ -109,7 +109,13 @@ class Deployment:
 ClientFactory = Callable[[str], Any]
 
 
-def provision(stack: Stack, client: ClientFactory | None = None, *, api_key: str | None = None) -> Deployment:
+def provision(
+    stack: Stack,
+    client: ClientFactory | None = None,
+    *,
+    api_key: str | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> Deployment:
     """Create every supported resource of `stack`, in dependency order, and describe its functions and
     its WebSocket APIs. With `api_key`, the REST API's usage plan is created too, holding that key
     (see `_usage_plans`)."""
@@ -137,7 +143,7 @@ def provision(stack: Stack, client: ClientFactory | None = None, *, api_key: str
         properties = stack.resolve(resource.get("Properties", {}))
         creators[resource["Type"]](stack, logical_id, properties, make_client)
     if api_key is not None:
-        _usage_plans(stack, api_key, make_client)
+        _usage_plans(stack, api_key, make_client, log)
     functions = {
         logical_id: _function_spec(stack, logical_id)
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
@@ -198,8 +204,8 @@ def websocket_api(stack: Stack, logical_id: str) -> WebSocketApiSpec:
     declared = _present(stack, properties.get("Routes")) or {}
     if not isinstance(declared, dict):
         raise TemplateError(f"{where}: Routes is not a map")
-    for route_key, route in declared.items():
-        route = _present(stack, route)
+    for route_key, declared_route in declared.items():
+        route = _present(stack, declared_route)
         if route is None:
             continue
         if not isinstance(route, dict) or "FunctionArn" not in route:
@@ -251,11 +257,12 @@ def _function_named(stack: Stack, node: Any, where: str) -> str:
 # ------------------------------------------------------------------------------ the usage plan
 
 
-def _usage_plans(stack: Stack, api_key: str, client: ClientFactory) -> None:
+def _usage_plans(stack: Stack, api_key: str, client: ClientFactory, log: Callable[[str], None]) -> None:
     """The REST API's usage plan (`Auth.UsagePlan` with a `UsagePlanName`), created in the emulator
     with an API key whose value is `api_key`, the key the local stack's gateway takes: functions that
     check a key themselves list the plan's keys (GetUsagePlans, GetUsagePlanKeys, GetApiKey). A plan
-    or key already there (an emulator kept running) is kept."""
+    or key already there (an emulator kept running) is kept. A key the emulator cannot hold (see
+    `_api_key`) is left out, and `log` says so."""
     for logical_id, api in stack.resources_of_type("AWS::Serverless::Api").items():
         if not stack.condition(api.get("Condition")):
             continue
@@ -266,7 +273,11 @@ def _usage_plans(stack: Stack, api_key: str, client: ClientFactory) -> None:
         plan = stack.resolve(plan)
         if str(plan.get("CreateUsagePlan", "NONE")) == "NONE" or not plan.get("UsagePlanName"):
             continue
-        _usage_plan_with_key(stack, client("apigateway"), str(plan["UsagePlanName"]), api_key, logical_id)
+        name = str(plan["UsagePlanName"])
+        try:
+            _usage_plan_with_key(stack, client("apigateway"), name, api_key, logical_id)
+        except _ShortKeyError as exc:
+            log(f"the usage plan {name} has no API key: {exc}")
 
 
 def _usage_plan_with_key(stack: Stack, apigateway: Any, name: str, api_key: str, api_logical_id: str) -> None:
@@ -297,7 +308,8 @@ def _api_key(stack: Stack, apigateway: Any, name: str, value: str) -> str:
             if key.get("value") == value:
                 if not key.get("enabled"):
                     apigateway.update_api_key(
-                        apiKey=key["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}]
+                        apiKey=key["id"],
+                        patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}],
                     )
                 return str(key["id"])
     if len(value) >= _MIN_API_KEY_LENGTH:
@@ -305,11 +317,16 @@ def _api_key(stack: Stack, apigateway: Any, name: str, value: str) -> str:
     key_id = str(apigateway.create_api_key(name=name, enabled=True)["id"])
     if not _set_key_value_in_moto(stack, key_id, value):
         apigateway.delete_api_key(apiKey=key_id)
-        raise TemplateError(
-            f"the API key is {len(value)} characters, and API Gateway takes {_MIN_API_KEY_LENGTH} or more; "
-            "give a longer one (LOCAL_API_KEY) to use this emulator"
+        raise _ShortKeyError(
+            f"the API key is {len(value)} characters, API Gateway takes {_MIN_API_KEY_LENGTH} or more, and "
+            "the emulator is not this process's moto; functions that check a key themselves (the inbox "
+            "routes) refuse it. Give a longer one (LOCAL_API_KEY) to use this emulator"
         )
     return key_id
+
+
+class _ShortKeyError(Exception):
+    """The emulator refuses the API key's value as too short."""
 
 
 def _set_key_value_in_moto(stack: Stack, key_id: str, value: str) -> bool:

@@ -1,4 +1,10 @@
-"""The local stack: an AWS emulator, the template's resources, the API and the event sources."""
+"""The local stack: an AWS emulator, the template's resources, the APIs and the event sources.
+
+The REST API is served on `--port` (`devstack.api`), the template's WebSocket API, when it has one, on
+`--ws-port` (`devstack.websocket`, with its @connections endpoint on the same port). Every function
+is told the local URLs instead of the execute-api ones the template resolves: PublicApiUrl is this
+REST API's URL, and WEBSOCKET_MANAGEMENT_URL this WebSocket API's @connections endpoint.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +24,17 @@ from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
 from .faults import Faults
 from .lambda_runtime import FunctionPool
-from .provision import Deployment, gateway_responses, provision
+from .provision import Deployment, WebSocketApiSpec, gateway_responses, provision
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
+from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
+from .websocket import WebSocketGateway, WebSocketServer
 
 if TYPE_CHECKING:
     from notifier.providers import Provider
 
 SEED_FILE = Path(__file__).with_name("seed_recipients.json")
 DEFAULT_API_KEY = "local-dev-key"
+MANAGEMENT_URL_VARIABLE = "WEBSOCKET_MANAGEMENT_URL"
 
 
 class StartupError(RuntimeError):
@@ -37,6 +46,7 @@ class LocalConfig:
     host: str = "127.0.0.1"
     api_port: int = 3000
     emulator_port: int = 4566
+    ws_port: int = DEFAULT_WS_PORT
     endpoint: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     api_key: str = DEFAULT_API_KEY
@@ -58,8 +68,10 @@ class LocalStack:
         self.functions: dict[str, FunctionPool] = {}
         self._emulator: Any = None
         self._api: ApiServer | None = None
+        self._websocket: WebSocketServer | None = None
         self._providers: list[Provider] = []
         """The providers the stack built itself (--chaos), closed when it stops."""
+        self.websocket_stage: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -67,10 +79,6 @@ class LocalStack:
         config = self.config
         # The API's port first: the template is resolved with the URL it makes (see _overrides).
         self._api = _bind_api(config.host, config.api_port)
-        if self.endpoint is None:
-            _check_port_free(config.host, config.emulator_port, "emulator", "--emulator-port")
-            self._start_moto()
-        self._point_boto3_at_endpoint()
         try:
             template = load_template(config.template_path)
             stack = Stack(
@@ -82,7 +90,18 @@ class LocalStack:
             )
         except TemplateError as exc:
             raise StartupError(str(exc)) from None
-        self.deployment = provision(stack, client=self.client)
+        # Then the WebSocket API's: its @connections URL is each function's WEBSOCKET_MANAGEMENT_URL.
+        if stack.resources_of_type("AWS::Serverless::WebSocketApi"):
+            self._websocket = _bind_websocket(config.host, config.ws_port)
+        if self.endpoint is None:
+            _check_port_free(config.host, config.emulator_port, "emulator", "--emulator-port")
+            self._start_moto()
+        self._point_boto3_at_endpoint()
+        try:
+            self.deployment = provision(stack, client=self.client, api_key=config.api_key, log=_log)
+        except TemplateError as exc:
+            raise StartupError(str(exc)) from None
+        websocket_api = self._websocket_api(self.deployment)
         self._set_function_environment(self.deployment)
         _put_layers_on_path(stack)
         from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
@@ -125,6 +144,34 @@ class LocalStack:
             raise StartupError(str(exc)) from None
         self._api.attach(gateway)
         self._api.start()
+        if self._websocket is not None and websocket_api is not None:
+            self._websocket.attach(
+                WebSocketGateway(
+                    websocket_api, self.functions, region=stack.region, account_id=stack.account_id, log=_log
+                )
+            )
+            self._websocket.start()
+
+    def _websocket_api(self, deployment: Deployment) -> WebSocketApiSpec | None:
+        """The template's WebSocket API, and every function told its @connections URL: this port's,
+        whatever the template resolved (an execute-api URL the local stack does not serve). boto3
+        clients of the @connections API that name no endpoint reach it too, not the emulator (which
+        would take a post to any connection id)."""
+        apis = list(deployment.websocket_apis.values())
+        if len(apis) > 1:
+            names = ", ".join(api.logical_id for api in apis)
+            raise StartupError(
+                f"the template has {len(apis)} WebSocket APIs ({names}); the local stack serves one"
+            )
+        if not apis or self._websocket is None:
+            return None
+        [api] = apis
+        url = f"http://{_loopback(self.config.host)}:{self._websocket.port}/{api.stage}"
+        for spec in deployment.functions.values():
+            spec.environment[MANAGEMENT_URL_VARIABLE] = url
+        os.environ["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] = url
+        self.websocket_stage = api.stage
+        return api
 
     def _overrides(self, template: dict[str, Any]) -> dict[str, str]:
         """The Parameters given, and PublicApiUrl: this API's own URL unless one is given. Twilio signs
@@ -137,6 +184,8 @@ class LocalStack:
         return overrides
 
     def stop(self) -> None:
+        if self._websocket is not None:  # its clients' $disconnect still reach the functions
+            self._websocket.stop()
         for poller in self.pollers:  # all stop receiving at once, then each is waited for
             poller.signal_stop()
         for poller in self.pollers:
@@ -153,8 +202,15 @@ class LocalStack:
         """The API's URL as clients call it: its own port once bound (--port 0 binds any free one), and
         127.0.0.1 when it listens on every address."""
         port = self._api.port if self._api else self.config.api_port
-        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host  # noqa: S104 - compared, not bound
-        return f"http://{host}:{port}"
+        return f"http://{_loopback(self.config.host)}:{port}"
+
+    @property
+    def websocket_url(self) -> str | None:
+        """The WebSocket API's URL as clients call it (ws://127.0.0.1:<port>/<stage>); None when the
+        template has none."""
+        if self._websocket is None or self.websocket_stage is None:
+            return None
+        return f"ws://{_loopback(self.config.host)}:{self._websocket.port}/{self.websocket_stage}"
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.config.region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
@@ -263,6 +319,19 @@ def _bind_api(host: str, port: int) -> ApiServer:
         return ApiServer(None, host, port)
     except OSError as exc:
         raise _port_error(exc, host, port, "API", "--port") from None
+
+
+def _bind_websocket(host: str, port: int) -> WebSocketServer:
+    """The WebSocket API's socket, bound (port 0: any free port), not yet served."""
+    try:
+        return WebSocketServer(None, host, port)
+    except OSError as exc:
+        raise _port_error(exc, host, port, "WebSocket", "--ws-port") from None
+
+
+def _loopback(host: str) -> str:
+    """The address clients call: 127.0.0.1 when the stack listens on every address."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - compared, not bound
 
 
 def _check_port_free(host: str, port: int, what: str, option: str) -> None:

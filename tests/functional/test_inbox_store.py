@@ -180,3 +180,61 @@ def test_a_cursor_cannot_be_turned_to_another_inbox_or_listing(store):
         with pytest.raises(InvalidRequestError) as refused:
             bad()
         assert list(refused.value.problems) == ["after"]
+
+
+def test_mark_all_changes_only_what_it_names_and_leaves_other_inboxes_alone(store):
+    for n in range(1, 6):
+        store.put(item(n))
+    store.put(item(9, recipient="ben"))
+    store.mark("ana", "n-1", Mark.READ)
+    store.mark("ana", "n-2", Mark.ARCHIVED)
+
+    seen = store.mark_all("ana", Mark.SEEN)
+    assert sorted(i.notification_id for i in seen) == ["n-3", "n-4", "n-5"]  # n-1 was read, n-2 archived
+    assert store.counts("ana") == (3, 0)
+    read = store.mark_all("ana", Mark.READ)
+    assert sorted(i.notification_id for i in read) == ["n-3", "n-4", "n-5"]
+    assert store.counts("ana") == (0, 0)
+    assert store.mark_all("ana", Mark.READ) == []
+    archived = store.mark_all("ana", Mark.ARCHIVED)
+    assert sorted(i.notification_id for i in archived) == ["n-1", "n-3", "n-4", "n-5"]
+    assert ids(store) == []
+    assert store.counts("ben") == (1, 1)
+
+
+def test_mark_all_takes_seen_read_or_archived_only(store):
+    for mark in (Mark.UNREAD, Mark.UNARCHIVED):
+        with pytest.raises(InvalidRequestError) as refused:
+            store.mark_all("ana", mark)
+        assert list(refused.value.problems) == ["mark"]
+
+
+def test_mark_all_stops_at_its_limit_and_the_next_call_takes_the_rest(store, monkeypatch):
+    monkeypatch.setattr("notifier.stores.inbox.MARK_ALL_LIMIT", 4)
+    for n in range(1, 11):
+        store.put(item(n))
+
+    assert len(store.mark_all("ana", Mark.READ)) == 4
+    assert store.counts("ana") == (6, 6)
+    assert len(store.mark_all("ana", Mark.READ)) == 4
+    assert len(store.mark_all("ana", Mark.READ)) == 2
+    assert store.counts("ana") == (0, 0)
+
+
+def test_marked_says_whether_the_mark_changed_the_item(store):
+    store.put(item(1))
+
+    assert store.marked("ana", "n-1", Mark.READ)[1] is True
+    assert store.marked("ana", "n-1", Mark.READ)[1] is False
+    assert store.marked("ana", "n-1", Mark.SEEN)[1] is False  # read is seen already
+    assert store.marked("ana", "n-1", Mark.UNREAD)[1] is True
+
+
+def test_delivered_is_remembered_per_item(store):
+    store.put(item(1))
+    store.put(item(2))
+
+    store.set_delivered("ana", ["n-2", "n-404"])  # an item gone meanwhile is no error
+
+    assert [i.delivered for i in store.page("ana").items] == [True, False]
+    assert store.get("ana", "n-404") is None

@@ -74,7 +74,9 @@ class ChannelStatus(BaseModel):
         default=None, description="When the vendor (or the app) said it arrived."
     )
     bounced_at: str | None = Field(default=None, description="When the vendor said it never will arrive.")
-    opened_at: str | None = Field(default=None, description="First opened (e-mail, push) or read (SMS).")
+    opened_at: str | None = Field(
+        default=None, description="First opened (e-mail, push), or read (SMS, in-app)."
+    )
     clicked_at: str | None = Field(default=None, description="A link in it first clicked (e-mail).")
     complained_at: str | None = Field(default=None, description="The recipient reported it as spam.")
     unsubscribed_at: str | None = Field(default=None, description="The recipient unsubscribed from it.")

@@ -46,12 +46,13 @@ SHIPPED := layers/common:layer-common functions/publish:function-publish functio
 	functions/webhooks:function-webhooks functions/inapp:function-inapp \
 	functions/socket:function-socket
 
-.PHONY: help setup run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
+.PHONY: help setup browser run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
 	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
+	@echo "make browser    Debian's Chromium at /usr/bin/chromium, for the headless-browser tests (make test needs it)"
 	@echo "make bench      cold starts, publish CPU, batch delivery, artifact sizes, local stack, cost: a table against the budgets"
 	@echo "make load       Locust against NOTIFIER_URL (default: the local stack of make run) with NOTIFIER_API_KEY"
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts): lost and duplicated counts"
@@ -93,6 +94,19 @@ $(LOCUST_VENV)/.installed: uv.lock pyproject.toml $(UV_STAMP)
 	UV_PROJECT_ENVIRONMENT=$(LOCUST_VENV) $(UV) sync --locked --quiet --python $(PYTHON) --only-group load
 	touch $@
 
+# Debian's Chromium, which tests/e2e/test_inbox_page.py drives with Playwright (it never downloads a
+# browser of its own): installed with apt-get when missing and this is root, else what to install is said.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@[ -x $(CHROMIUM) ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	    && [ -x $(CHROMIUM) ]; \
+	else \
+	  echo "make browser: $(CHROMIUM) is missing: install Debian's chromium package" \
+	    "(sudo apt-get install --no-install-recommends chromium), then run make again" >&2; exit 1; \
+	fi
+
 # The docker-free local stack, in the foreground until Ctrl-C. Options: make run ARGS="--help";
 # PROFILE=fast starts from samconfig.toml's fast profile (short timeouts and backoff).
 run: $(VENV)/.installed
@@ -132,7 +146,7 @@ load: $(LOCUST_VENV)/.installed
 # lower priority while pytest runs, so they fill what pytest leaves of the two cores (its end-to-end
 # tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
 # ends, between pytest's; make test fails if lint or a test fails.
-test: $(VENV)/.installed $(SAM_VENV)/.installed
+test: $(VENV)/.installed $(SAM_VENV)/.installed browser
 	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \
 	trap 'kill $$lint 2>/dev/null' INT TERM; \
 	$(BIN)/pytest -n 2 --dist loadfile; tests=$$?; \

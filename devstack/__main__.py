@@ -12,6 +12,7 @@ from .faults import Faults
 from .output import write_whole_lines
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
 from .template import TemplateError, parse_overrides, profile_overrides
+from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 
 STOP_POLL_SECONDS = 0.1
 """How often the main thread looks for a stop signal."""
@@ -21,7 +22,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="make run ARGS=...",
         description="Run the notification service on 127.0.0.1: an AWS emulator, the resources of "
-        "template.yaml, the REST API and every SQS event source, with the sandbox provider.",
+        "template.yaml, the REST API, the WebSocket API and every SQS event source, with the sandbox "
+        "provider.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
@@ -29,6 +31,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("LOCAL_API_PORT", "3000")),
         help="the REST API's port (default 3000, or LOCAL_API_PORT)",
+    )
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=int(os.environ.get("LOCAL_WS_PORT", str(DEFAULT_WS_PORT))),
+        help=f"the WebSocket API's port, with its @connections endpoint (default {DEFAULT_WS_PORT}, "
+        "or LOCAL_WS_PORT; 0: any free port)",
     )
     parser.add_argument(
         "--emulator-port",
@@ -86,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     config = LocalConfig(
         host=args.host,
         api_port=args.port,
+        ws_port=args.ws_port,
         emulator_port=args.emulator_port,
         endpoint=args.endpoint,
         overrides=overrides,
@@ -108,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     sources = len(stack.pollers)
+    websocket = f"  websocket {stack.websocket_url}\n" if stack.websocket_url else ""
     print(
         f"notifier local stack ready: API {stack.api_url}  x-api-key: {config.api_key}\n"
         f"  emulator {stack.endpoint}  ({sources} SQS event sources running)\n"
         f"  docs     {stack.api_url}/docs  (OpenAPI: {stack.api_url}/openapi.json)\n"
         f"  outbox   {stack.api_url}/_local/outbox\n"
+        f"{websocket}"
         "  Ctrl-C to stop",
         flush=True,
     )

@@ -43,7 +43,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
 from .lambda_runtime import FunctionPool, InvocationError
 from .provision import ApiRoute
@@ -84,6 +84,15 @@ BAD_REQUEST = GatewayError("DEFAULT_4XX", 400, "Bad Request", "BadRequestExcepti
 FUNCTION_FAILED = GatewayError(
     "DEFAULT_5XX", 502, "Internal server error", "InternalServerErrorException", "internal_error"
 )
+
+LOCAL_PREFIX = "/_local/"
+"""The local stack's own pages: served by the gateway itself, never by a function of the template."""
+INBOX_PAGE_PATH = "/_local/inbox"
+"""The page that shows a recipient's in-app inbox live (`devstack/inbox_page.html`)."""
+_INBOX_PAGE_FILE = Path(__file__).with_name("inbox_page.html")
+_INBOX_PAGE_CONFIG = "{{config}}"  # where the page is given the API key and the WebSocket URL
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+_WEBSOCKET_ORIGIN = re.compile(r"wss?://[A-Za-z0-9.:\[\]-]+")
 
 _TEMPLATE_VARIABLE = re.compile(r"\$(?:\{context\.error\.(\w+)\}|context\.error\.(\w+))")
 
@@ -179,6 +188,82 @@ def _json(status: int, payload: Any, headers: list[tuple[str, str]] | None = Non
     )
 
 
+def _local_error(status: int, code: str, message: str) -> Answer:
+    """An answer of a local page, in the API's error shape."""
+    return _json(status, {"error": code, "message": message, "fields": [], "retryable": False})
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """`devstack/inbox_page.html`, read once, and the SHA-256 of its inline script and style: its
+    Content-Security-Policy allows those two and nothing else inline."""
+
+    html: str
+    script_sha256: str
+    style_sha256: str
+
+    @staticmethod
+    def read(path: Path = _INBOX_PAGE_FILE) -> InboxPage:
+        html = path.read_text(encoding="utf-8")
+        # The one script that runs has no attributes; the config block is type="application/json" data.
+        scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+        styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
+        if len(scripts) != 1 or len(styles) != 1 or html.count(_INBOX_PAGE_CONFIG) != 1:
+            raise TemplateError(f"{path}: needs one <script>, one <style> and one {_INBOX_PAGE_CONFIG}")
+        return InboxPage(html, _csp_hash(scripts[0]), _csp_hash(styles[0]))
+
+    def render(self, *, api_key: str | None, websocket_url: str | None) -> Answer:
+        """The page, given the API key (it plays the app's backend too, which only a page served on
+        loopback may) and the WebSocket URL, as JSON in its config block: `<`, `>` and `&` escaped,
+        so no value can end the block."""
+        config = json.dumps({"apiKey": api_key, "webSocketUrl": websocket_url})
+        config = config.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        connect = ["'self'"]
+        url = urlsplit(websocket_url or "")
+        origin = f"{url.scheme}://{url.netloc}"
+        if _WEBSOCKET_ORIGIN.fullmatch(origin):
+            connect.append(origin)
+        policy = (
+            f"default-src 'none'; script-src '{self.script_sha256}'; style-src '{self.style_sha256}'; "
+            f"connect-src {' '.join(connect)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        )
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Security-Policy", policy),
+            ("Cache-Control", "no-store"),  # it holds the API key
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        return Answer(200, headers, self.html.replace(_INBOX_PAGE_CONFIG, config).encode())
+
+
+def _csp_hash(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+@functools.cache
+def inbox_page() -> InboxPage:
+    return InboxPage.read()
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a Host header names this machine (127.0.0.1, localhost or [::1], any port)."""
+    try:
+        return urlsplit(f"//{host}").hostname in _LOOPBACK_NAMES
+    except ValueError:  # "[::1" and the like
+        return False
+
+
+def websocket_url_of(management_url: str | None) -> str | None:
+    """The WebSocket URL of a local stack's @connections endpoint: one port serves both
+    (`devstack.websocket`), so `http://127.0.0.1:3001/prod` gives `ws://127.0.0.1:3001/prod`. None for
+    anything but a loopback HTTP URL (the template's own value names AWS's execute-api host)."""
+    url = urlsplit(management_url or "")
+    if url.scheme not in ("http", "https") or url.hostname not in _LOOPBACK_NAMES:
+        return None
+    return urlunsplit(("ws" if url.scheme == "http" else "wss", url.netloc, url.path.rstrip("/"), "", ""))
+
+
 class ApiGateway:
     """Matches requests to routes, checks the key, builds the proxy event and invokes the function."""
 
@@ -194,6 +279,7 @@ class ApiGateway:
         outbox: Callable[[], list[dict[str, Any]]],
         log: Callable[[str], None] = lambda message: None,
         gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
+        websocket_url: str | None = None,
     ) -> None:
         self.log = log
         self.routes = [_compile(r) for r in routes]
@@ -204,6 +290,9 @@ class ApiGateway:
         self.account_id = account_id
         self.api_id = "local"
         self.outbox = outbox
+        self.websocket_url = websocket_url
+        """The WebSocket API's URL, for the inbox page; None: derived from WEBSOCKET_MANAGEMENT_URL,
+        which the local stack gives its functions (see `websocket_url_of`)."""
         self.gateway_responses = {
             str(kind): _GatewayResponse.parse(str(kind), declared, log)
             for kind, declared in (gateway_responses or {}).items()
@@ -221,7 +310,9 @@ class ApiGateway:
         request_id = str(uuid.uuid4())
         local = self._local_routes().get((method, request.url.path))
         if local is not None:
-            return local()
+            return local(request)
+        if request.url.path.startswith(LOCAL_PREFIX):
+            return _local_error(404, "not_found", f"the local stack has no {method} {request.url.path}")
         matched = self._match(method, request.url.path)
         if matched is None:
             return self.failure(MISSING_AUTHENTICATION_TOKEN, request_id)
@@ -277,11 +368,23 @@ class ApiGateway:
         headers = [(n, v) for n, v in headers if n.lower() not in customized] + response.headers
         return Answer(response.status or error.status, headers, body)
 
-    def _local_routes(self) -> dict[tuple[str, str], Callable[[], Answer]]:
+    def _local_routes(self) -> dict[tuple[str, str], Callable[[_Request], Answer]]:
         return {
-            ("GET", "/_local/outbox"): lambda: _json(200, self.outbox()),
-            ("GET", "/_local/health"): lambda: _json(200, {"status": "ok"}),
+            ("GET", "/_local/outbox"): lambda request: _json(200, self.outbox()),
+            ("GET", "/_local/health"): lambda request: _json(200, {"status": "ok"}),
+            ("GET", INBOX_PAGE_PATH): self._inbox_page,
         }
+
+    def _inbox_page(self, request: _Request) -> Answer:
+        """The inbox page, for a browser on this machine only: it holds the API key, so a request
+        whose Host is not a loopback name (a DNS-rebound one, say) is refused."""
+        host = next((v for k, v in reversed(request.headers) if k.lower() == "host"), "")
+        if not _is_loopback(host):
+            return _local_error(
+                403, "forbidden", "the inbox page holds the API key: open it as 127.0.0.1 or localhost"
+            )
+        websocket_url = self.websocket_url or websocket_url_of(os.environ.get("WEBSOCKET_MANAGEMENT_URL"))
+        return inbox_page().render(api_key=self.api_key, websocket_url=websocket_url)
 
     def _match(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
         found = [(c, m) for c in self.routes if (m := c.match(method, path)) is not None]

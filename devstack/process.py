@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .template import REPO_ROOT
+
+_WEBSOCKET_LINE = re.compile(r"^  websocket (ws://\S+)$", re.MULTILINE)
 
 
 def free_port() -> int:
@@ -37,6 +40,7 @@ class LocalStackProcess:
     ) -> None:
         self.log_path = log_path
         self.api_port = free_port()
+        self.ws_port = free_port()
         self.emulator_port = free_port()
         self.api_key = api_key
         self.overrides = overrides or []
@@ -44,11 +48,22 @@ class LocalStackProcess:
         self.chaos = chaos
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
+        self.ws_url: str | None = None
+        """The WebSocket API's URL (ws://127.0.0.1:<ws_port>/<stage>), read from the ready banner;
+        None before start, or when the template has no WebSocket API."""
         self.external_endpoint = endpoint
         self.endpoint = endpoint or f"http://127.0.0.1:{self.emulator_port}"
 
     def start(self, timeout: float = 60) -> LocalStackProcess:
-        command = [sys.executable, "-m", "devstack", "--port", str(self.api_port)]
+        command = [
+            sys.executable,
+            "-m",
+            "devstack",
+            "--port",
+            str(self.api_port),
+            "--ws-port",
+            str(self.ws_port),
+        ]
         if self.external_endpoint:
             command += ["--endpoint", self.external_endpoint]
         else:
@@ -70,11 +85,19 @@ class LocalStackProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the local stack exited with {self.process.returncode}:\n{self.log()}")
-            if "local stack ready" in self.log():
+            output = self.log()
+            if "local stack ready" in output and "Ctrl-C to stop" in output:
+                found = _WEBSOCKET_LINE.search(output)
+                self.ws_url = found.group(1) if found else None
                 return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the local stack did not start within {timeout} s:\n{self.log()}")
+
+    @property
+    def management_url(self) -> str | None:
+        """The WebSocket API's @connections endpoint, as boto3's `endpoint_url` takes it."""
+        return None if self.ws_url is None else "http" + self.ws_url.removeprefix("ws")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

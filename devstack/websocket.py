@@ -619,6 +619,7 @@ class WebSocketServer:
         self._websockets: Server | None = None
         self._gateway: WebSocketGateway | None = None
         self._stop = threading.Event()
+        self._wake, self._waker = socket.socketpair()  # wakes the accept loop's select() to stop
         self._sockets: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -670,9 +671,13 @@ class WebSocketServer:
         """Stop accepting, close every connection (each invokes $disconnect on its own thread, waited
         for a few seconds at most), then every other socket, and the listening socket."""
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
         if self._accept.is_alive():
             self._accept.join()
         self.listener.close()
+        self._wake.close()
+        self._waker.close()
         if self._gateway is not None:
             self._gateway.close_all()
         with self._lock:
@@ -693,8 +698,8 @@ class WebSocketServer:
 
     def _accept_loop(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self.listener], [], [], 0.1)
-            if not ready:
+            ready, _, _ = select.select([self.listener, self._wake], [], [])
+            if self.listener not in ready:
                 continue
             try:
                 sock, address = self.listener.accept()

@@ -23,6 +23,7 @@ os.environ.update(
     SUPPRESSIONS_TABLE="notifier-tests-suppressions",
     TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:notifier-tests",
     IDEMPOTENCY_TABLE="notifier-tests-idempotency",
+    CONNECTIONS_TABLE="notifier-tests-connections",
 )
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_variable, None)

@@ -176,12 +176,16 @@ def test_the_api_has_the_contract_recipient_suppression_and_receipt_routes_and_n
         ("get", "/event/{event_id}"),
         ("get", "/openapi.json"),
         ("get", "/recipients/{recipientId}"),
+        ("get", "/recipients/{recipientId}/inbox"),
         ("get", "/suppressions"),
         ("get", "/suppressions/{address}"),
         ("post", "/api/v1/notifications/publish"),
         ("post", "/event"),
         ("post", "/event/{event_id}/receipts"),
         ("post", "/events/bulk"),
+        ("post", "/recipients/{recipientId}/inbox/mark-all/{mark}"),
+        ("post", "/recipients/{recipientId}/inbox/token"),
+        ("post", "/recipients/{recipientId}/inbox/{notificationId}/{mark}"),
         ("post", "/webhooks/sendgrid"),
         ("post", "/webhooks/twilio"),
         ("put", "/recipients/{recipientId}"),
@@ -240,24 +244,31 @@ def test_the_inbox_table_has_the_indexes_the_inbox_store_reads_and_expires_items
     assert PARAMETERS["InboxTtlDays"]["MaxValue"] == 3650
 
 
-def test_only_the_inapp_function_knows_the_inbox_table_and_only_it_may_write_it():
+def test_only_the_inapp_function_writes_new_inbox_items_and_only_the_inbox_functions_know_the_table():
     assert "INBOX_TABLE" not in TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     knowing = {
         name
         for name, fn in FUNCTIONS.items()
         if "INBOX_TABLE" in fn["Properties"]["Environment"]["Variables"]
     }
-    assert knowing == {"InappFunction"}
+    assert knowing == {"InappFunction", "PublishFunction", "SocketFunction"}
     assert FUNCTIONS["InappFunction"]["Properties"]["Environment"]["Variables"] == {
         "RECIPIENTS_TABLE": {"Ref": "RecipientsTable"},
         "INBOX_TABLE": {"Ref": "InboxTable"},
         "INBOX_TTL_DAYS": {"Ref": "InboxTtlDays"},
+        "CONNECTIONS_TABLE": {"Ref": "ConnectionsTable"},
+        "WEBSOCKET_MANAGEMENT_URL": FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"][
+            "WEBSOCKET_MANAGEMENT_URL"
+        ],
     }
     grants = {
         name: [a for s in every_grant(name) if _on_the_inbox(s) for a in _actions(s)] for name in FUNCTIONS
     }
+    # Marks update items (the publish and socket functions); only the consumer puts new ones.
     assert {name: actions for name, actions in grants.items() if actions} == {
-        "InappFunction": ["dynamodb:PutItem", "dynamodb:GetItem"]
+        "InappFunction": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
+        "PublishFunction": ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
+        "SocketFunction": ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"],
     }
 
 

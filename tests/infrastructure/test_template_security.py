@@ -30,6 +30,12 @@ SOURCE_QUEUES = set(QUEUES) - DLQS
 CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push", "InappFunction": "Inapp"}
 # The routes the vendors call with their receipts: open to anyone, verified by the vendor's signature.
 WEBHOOKS = {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
+# A recipient's inbox: the API key or an inbox token, checked by the publish function.
+INBOX = {
+    ("get", "/recipients/{recipientId}/inbox"),
+    ("post", "/recipients/{recipientId}/inbox/{notificationId}/{mark}"),
+    ("post", "/recipients/{recipientId}/inbox/mark-all/{mark}"),
+}
 # Paths a browser never preflights: GETs it sends without one, and the server-to-server webhooks.
 NO_PREFLIGHT = {"/docs", "/openapi.json", "/webhooks/sendgrid", "/webhooks/twilio"}
 
@@ -145,7 +151,8 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
         "SandboxReceiptsSecret",
         "DataKey",
         f"{channel}LogGroup",
-        *(["InboxTable"] if channel == "Inapp" else []),
+        # the inbox, and the recipients' open WebSockets (their table, and posting to this stage's)
+        *(["InboxTable", "ConnectionsTable", "InboxSocketApi", "StageName"] if channel == "Inapp" else []),
         "AWS::Partition",
         "AWS::Region",
         "AWS::AccountId",
@@ -162,7 +169,10 @@ def test_only_the_publish_function_publishes_and_it_cannot_read_the_queues():
     assert publishers == {"PublishRole"}
     actions = {a for s in _statements(ROLES["PublishRole"]) for a in _as_list(s["Action"])}
     assert not {a for a in actions if a.startswith("sqs:")}
-    assert not {a for a in actions if a.startswith(("secretsmanager:", "ssm:"))}
+    assert not {a for a in actions if a.startswith("ssm:")}
+    # No vendor's credentials: the only secret it reads is the inbox tokens' key.
+    readers = [s for s in _statements(ROLES["PublishRole"]) if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in readers] == [{"Ref": "InboxTokenSecret"}]
 
 
 def test_the_key_is_used_only_through_the_services_that_need_it():
@@ -178,7 +188,7 @@ def test_the_key_is_used_only_through_the_services_that_need_it():
                 }
                 if via.startswith("secretsmanager."):  # and only for the stack's own secret
                     context = statement["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"]
-                    assert context == {"Ref": "SandboxReceiptsSecret"}
+                    assert context in ({"Ref": "SandboxReceiptsSecret"}, {"Ref": "InboxTokenSecret"})
                     assert statement["Action"] == "kms:Decrypt"
 
 
@@ -300,6 +310,8 @@ def test_no_environment_variable_carries_a_credential():
             assert "NoEcho" not in PARAMETERS[value["Ref"]]
         elif name.endswith("_SECRET"):  # the ARN of the stack's own secret, whose value is generated
             assert RESOURCES[value["Ref"]]["Type"] == "AWS::SecretsManager::Secret", name
+        elif name in ("INBOX_TOKEN_TTL_SECONDS", "INBOX_TOKEN_ISSUER"):  # about tokens, not one
+            assert value in ({"Ref": "InboxTokenTtlSeconds"}, {"Ref": "AWS::StackName"}), name
         else:
             assert not re.search(r"(PASSWORD|SECRET|TOKEN|API_KEY)", name), name
 
@@ -345,11 +357,12 @@ def test_every_route_declares_its_authorization_and_no_other_route_exists():
         ]
     }
     # The documentation is open to anyone while ApiDocs is Enabled, behind the same authorization
-    # otherwise; the vendors' webhooks always (their function verifies the vendor's signature).
+    # otherwise; the vendors' webhooks always (their function verifies the vendor's signature), and the
+    # inbox (its function checks a token or the API key: notifier/inbox/access.py).
     docs = {("get", "/docs"), ("get", "/openapi.json")}
     for method, path in declared:
         wanted = {"Fn::If": ["ApiDocsOn", [], expected]} if (method, path) in docs else expected
-        wanted = [] if (method, path) in WEBHOOKS else wanted
+        wanted = [] if (method, path) in WEBHOOKS | INBOX else wanted
         assert body["paths"][path][method]["security"] == wanted, (method, path)
     assert RESOURCES["NotificationApi"]["Properties"]["MergeDefinitions"] is True
 
@@ -417,11 +430,15 @@ DOCS = [("/docs", "get"), ("/openapi.json", "get")]
 def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
     body = _api_body(parameters)
     methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
-    assert len(methods) == 15  # no OPTIONS: CORS is closed by default
+    assert len(methods) == 19  # no OPTIONS: CORS is closed by default
     for path, method, operation in methods:
         open_docs = path in ("/docs", "/openapi.json")  # ApiDocs is Enabled by default
         webhook = (method, path) in WEBHOOKS
-        assert operation["security"] == ([] if open_docs or webhook else [{scheme: []}]), (path, method)
+        checked_by_the_function = webhook or (method, path) in INBOX
+        assert operation["security"] == ([] if open_docs or checked_by_the_function else [{scheme: []}]), (
+            path,
+            method,
+        )
         integration = operation["x-amazon-apigateway-integration"]
         assert integration["type"] == "aws_proxy", (path, method)
         # the `live` alias (AutoPublishAlias), which SnapStart needs: published versions only
@@ -461,8 +478,11 @@ def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_a
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions
     for permission in permissions:
-        route = permission["SourceArn"]["Fn::Sub"][0].rsplit("/", 1)[-1]
+        source = permission["SourceArn"]["Fn::Sub"]
+        route = (source[0] if isinstance(source, list) else source).rsplit("/", 1)[-1]
         function = "WebhooksFunction" if route in ("sendgrid", "twilio") else "PublishFunction"
+        # the inbox WebSocket's routes and its authorizer
+        function = "SocketFunction" if "InboxSocketApi" in json.dumps(source) else function
         assert permission["FunctionName"] == {"Ref": f"{function}Aliaslive"}, route
     functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
     assert all(

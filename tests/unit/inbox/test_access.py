@@ -77,7 +77,9 @@ def test_the_plans_keys_are_read_once_a_minute_so_wrong_keys_cost_no_calls(apiga
     assert calls.count == 1
 
     key_id = apigateway.get_api_keys(nameQuery="backend")["items"][0]["id"]
-    apigateway.update_api_key(apiKey=key_id, patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}])
+    apigateway.update_api_key(
+        apiKey=key_id, patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}]
+    )
     clock[0] = 59.0
     assert keys.holds("backend-key-0123456789")  # within the minute: still the keys read before
     clock[0] = 60.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
@@ -35,10 +35,8 @@ NotificationPath = Annotated[
 
 
 def _check(recipient_id: str) -> None:
-    event = router.current_event
-    runtime.inbox_access().check(
-        recipient_id, event.get_header_value("authorization"), event.get_header_value("x-api-key")
-    )
+    headers = router.current_event.headers  # case-insensitive; each sent once (the edge refuses two)
+    runtime.inbox_access().check(recipient_id, headers.get("authorization"), headers.get("x-api-key"))
 
 
 # Registered before the item route, which would otherwise take `mark-all` for a notification id.
@@ -67,9 +65,12 @@ def mark_all(
     tags=_TAGS,
     responses=responses({201: (InboxToken, "Issued.")}, (400, 403, 429, 503)),
 )
-def issue_token(recipientId: RecipientPath) -> Response[InboxToken]:  # noqa: N803 - see mark_all
+def issue_token(recipientId: RecipientPath) -> Response[str]:  # noqa: N803 - see mark_all
     issued = runtime.inbox_tokens().issue(recipientId)
-    return Response(status_code=201, body=InboxToken(token=issued.token, expires_at=iso(issued.expires_at)))
+    answer = InboxToken(token=issued.token, expires_at=iso(issued.expires_at))
+    return Response(
+        status_code=201, content_type=content_types.APPLICATION_JSON, body=answer.model_dump_json()
+    )
 
 
 @router.get(

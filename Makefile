@@ -131,6 +131,7 @@ bench: $(VENV)/.installed
 	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
 	PYTHONPATH=layers/common $(BIN)/python -m bench.webhook_ingest
 	$(BIN)/python -m bench.local_latency
+	$(BIN)/python -m bench.inbox_latency
 	$(MAKE) build
 	$(BIN)/python -m bench.artifacts --no-build
 	$(BIN)/python -m bench.cost

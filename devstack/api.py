@@ -209,7 +209,7 @@ class InboxPage:
         scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
         styles = re.findall(r"<style>(.*?)</style>", html, re.DOTALL)
         if len(scripts) != 1 or len(styles) != 1 or html.count(_INBOX_PAGE_CONFIG) != 1:
-            raise TemplateError(f"{path}: needs one <script>, one <style> and one {_INBOX_PAGE_CONFIG}")
+            raise RuntimeError(f"{path}: needs one <script>, one <style> and one {_INBOX_PAGE_CONFIG}")
         return InboxPage(html, _csp_hash(scripts[0]), _csp_hash(styles[0]))
 
     def render(self, *, api_key: str | None, websocket_url: str | None) -> Answer:

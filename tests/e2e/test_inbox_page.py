@@ -118,7 +118,7 @@ def rest_inbox(local: LocalStackProcess, recipient_id: str) -> dict[str, Any]:
 
 def read_at(local: LocalStackProcess, recipient_id: str, notification_id: str) -> str | None:
     [item] = [i for i in rest_inbox(local, recipient_id)["items"] if i["id"] == notification_id]
-    return item["read_at"]
+    return None if item["read_at"] is None else str(item["read_at"])
 
 
 def test_a_notification_appears_live_and_the_page_marks_items_read(local, chromium):

@@ -347,7 +347,9 @@ def test_a_route_with_empty_security_answers_without_a_key_and_the_others_still_
 ORIGIN = "https://app.example.com"
 
 
-def test_the_templates_publishing_routes_need_the_key_and_only_its_documents_may_go_without(deployment):
+def test_the_templates_publishing_routes_need_the_key_and_only_its_documents_and_inboxes_may_go_without(
+    deployment,
+):
     routes = {
         (r.method, r.path): r.api_key_required for r in deployment.functions["PublishFunction"].api_routes
     }
@@ -355,9 +357,14 @@ def test_the_templates_publishing_routes_need_the_key_and_only_its_documents_may
     assert routes[("POST", "/event")] is True
     assert routes[("POST", "/api/v1/notifications/publish")] is True
     assert routes[("GET", "/event/{event_id}")] is True
+    assert routes[("POST", "/recipients/{recipientId}/inbox/token")] is True
+    # An inbox takes the key or a recipient's token: the function checks either (notifier/inbox/access.py).
     assert {route for route, required in routes.items() if not required} <= {
         ("GET", "/docs"),
         ("GET", "/openapi.json"),
+        ("GET", "/recipients/{recipientId}/inbox"),
+        ("POST", "/recipients/{recipientId}/inbox/{notificationId}/{mark}"),
+        ("POST", "/recipients/{recipientId}/inbox/mark-all/{mark}"),
     }
 
 

@@ -50,7 +50,7 @@ SHIPPED := layers/common:layer-common functions/publish:function-publish functio
 	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean
 
 help:
-	@echo "make run        the whole service on 127.0.0.1 (API :3000, emulator :4566); ARGS='--help' for options"
+	@echo "make run        the whole service on 127.0.0.1 (API :3000, WebSocket :3001, emulator :4566); ARGS='--help' for options"
 	@echo "make test       set up, lint, and run every test"
 	@echo "make browser    Debian's Chromium at /usr/bin/chromium, for the headless-browser tests (make test needs it)"
 	@echo "make bench      cold starts, publish CPU, batch delivery, artifact sizes, local stack, cost: a table against the budgets"

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from .api import INBOX_PAGE_PATH
 from .faults import Faults
 from .output import write_whole_lines
 from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
@@ -118,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         return 1
     sources = len(stack.pollers)
-    websocket = f"  websocket {stack.websocket_url}\n" if stack.websocket_url else ""
+    websocket = (
+        f"  websocket {stack.websocket_url}\n"
+        f"  inbox    {stack.api_url}{INBOX_PAGE_PATH}  (a recipient's in-app inbox, live)\n"
+        if stack.websocket_url
+        else ""
+    )
     print(
         f"notifier local stack ready: API {stack.api_url}  x-api-key: {config.api_key}\n"
         f"  emulator {stack.endpoint}  ({sources} SQS event sources running)\n"

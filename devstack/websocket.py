@@ -116,7 +116,6 @@ class _Client:
 
     info: WebSocketConnection
     socket: ServerConnection
-    authorizer: dict[str, str] | None
     last_active: float = field(default_factory=time.time)  # epoch seconds, a data frame either way
     opened: float = field(default_factory=time.monotonic)
 
@@ -189,7 +188,6 @@ class WebSocketGateway:
         self._selection = api.route_selection_expression.removeprefix("$request.body.").split(".")
         self._clients: dict[str, _Client] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
 
     @property
     def stage(self) -> str:
@@ -224,7 +222,7 @@ class WebSocketGateway:
             self.log(f"WebSocket $connect {url.path}: 500:\n{traceback.format_exc()}")
             return _refusal(connection, 500, "Internal server error")
         if isinstance(connection, _SocketConnection):
-            connection.client = _Client(info, connection, authorizer)
+            connection.client = _Client(info, connection)
         return None
 
     def _authorize(self, info: WebSocketConnection, headers: Headers) -> dict[str, str]:
@@ -258,8 +256,7 @@ class WebSocketGateway:
         if not isinstance(status, int):
             raise _RefusedError(500, "Internal server error", f"$connect answered {result!r:.200}")
         if not 200 <= status < 300:
-            phrase = http.HTTPStatus(status).phrase if _known(status) else "Refused"
-            raise _RefusedError(status, phrase, "refused by $connect")
+            raise _RefusedError(status, _phrase(status), "refused by $connect")
 
     # ------------------------------------------------------------------ an open connection
 
@@ -409,7 +406,6 @@ class WebSocketGateway:
 
     def close_all(self) -> None:
         """Close every open connection (1001, as a server going away), each then $disconnect-ed."""
-        self._stopping.set()
         with self._lock:
             clients = list(self._clients.values())
         threads = [
@@ -516,8 +512,11 @@ def _refusal(connection: ServerConnection, status: int, message: str) -> Respons
     return response
 
 
-def _known(status: int) -> bool:
-    return status in http.HTTPStatus._value2member_map_
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:  # a status code HTTP does not name
+        return "Refused"
 
 
 def _iso(epoch_seconds: float) -> str:

@@ -35,41 +35,8 @@ from devstack.provision import Deployment, FunctionSpec, WebSocketApiSpec, provi
 from devstack.stack import LocalConfig, LocalStack, StartupError
 from devstack.template import Stack, load_template
 from devstack.websocket import WebSocketGateway, WebSocketServer
-from tests.unit.conftest import NetworkBlockedError
 
 TIMEOUT = 2.0  # every wait of these tests: a receive, a handshake, an event
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    """The unit tests' guard (tests/unit/conftest.py), narrowed to what these tests need: connections
-    to the server under test on 127.0.0.1; any other address still fails the test."""
-    connect_to, connect_ex_to, create_connection = (
-        socket.socket.connect,
-        socket.socket.connect_ex,
-        socket.create_connection,
-    )
-
-    def loopback_only(address: Any) -> None:
-        if not (isinstance(address, tuple) and address[0] in LOOPBACK):
-            raise NetworkBlockedError(f"unit tests may only connect to loopback, not {address!r}")
-
-    def checked_connect(self: socket.socket, address: Any) -> None:
-        loopback_only(address)
-        connect_to(self, address)
-
-    def checked_connect_ex(self: socket.socket, address: Any) -> int:
-        loopback_only(address)
-        return connect_ex_to(self, address)
-
-    def checked_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-        loopback_only(address)
-        return create_connection(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", checked_connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", checked_connect_ex)
-    monkeypatch.setattr(socket, "create_connection", checked_create_connection)
 
 
 GATEWAY_ID = re.compile(r"[A-Za-z0-9_-]{15}=")  # API Gateway's connection ids: BFHPhfCWIAMCKlQ=

@@ -1,9 +1,10 @@
 """DynamoDB's batch calls, in as few calls as DynamoDB allows, with what it leaves unprocessed retried
-after a backoff (as DynamoDB advises) and an error when it still leaves some."""
+after a backoff (as DynamoDB advises) and an error when it still leaves some; and a query read page by
+page to its end."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from time import sleep
 from typing import TYPE_CHECKING, Any
 
@@ -52,3 +53,15 @@ def batch_put(client: DynamoDBClient, table: str, items: Sequence[dict[str, Any]
             sleep(0.05 * 2**attempt)
         else:
             raise UnprocessedError(f"DynamoDB left {len(request[table])} items of {table} unwritten")
+
+
+def query_pages(client: DynamoDBClient, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each answer of the Query `request`, following LastEvaluatedKey until there is none."""
+    request = dict(request)
+    while True:
+        answer = client.query(**request)
+        yield dict(answer)
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            return
+        request["ExclusiveStartKey"] = start

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from notifier.stores.batches import query_pages
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -55,22 +57,18 @@ class ConnectionStore:
 
     def of_recipient(self, recipient_id: str) -> list[str]:
         """The ids of the recipient's live connections."""
-        found: list[str] = []
-        start: dict[str, Any] | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": "recipient",
-                "KeyConditionExpression": "recipient_id = :r",
-                "ExpressionAttributeValues": {":r": {"S": recipient_id}},
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            answer = self.client.query(**request)
-            found += [i["connection_id"]["S"] for i in answer.get("Items", []) if not self._expired(i)]
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return found
+        request = {
+            "TableName": self.table,
+            "IndexName": "recipient",
+            "KeyConditionExpression": "recipient_id = :r",
+            "ExpressionAttributeValues": {":r": {"S": recipient_id}},
+        }
+        return [
+            item["connection_id"]["S"]
+            for answer in query_pages(self.client, request)
+            for item in answer.get("Items", [])
+            if not self._expired(item)
+        ]
 
     def remove(self, connection_id: str) -> None:
         self.client.delete_item(TableName=self.table, Key={"connection_id": {"S": connection_id}})

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from notifier.errors import InvalidRequestError, NotFoundError, RecipientConflictError
+from notifier.stores.batches import query_pages
 from notifier.stores.status import iso
 
 if TYPE_CHECKING:
@@ -135,14 +136,7 @@ class InboxStore:
         start = _cursor_key(after, recipient_id, index) if after else None
         items: list[InboxItem] = []
         while True:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": "recipient_id = :r",
-                "ExpressionAttributeValues": {":r": {"S": recipient_id}},
-                "ScanIndexForward": False,
-                "Limit": limit - len(items),
-            }
+            request = self._query(recipient_id, index, ScanIndexForward=False, Limit=limit - len(items))
             if start:
                 request["ExclusiveStartKey"] = start
             answer = self.client.query(**request)
@@ -180,21 +174,9 @@ class InboxStore:
         if index is None:
             raise InvalidRequestError({"mark": f"mark-all takes seen, read or archived, not {mark}"})
         records: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while len(records) < MARK_ALL_LIMIT:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": "recipient_id = :r",
-                "ExpressionAttributeValues": {":r": {"S": recipient_id}},
-                "Limit": MARK_ALL_LIMIT - len(records),
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            answer = self.client.query(**request)
-            records += answer.get("Items", [])
-            start = answer.get("LastEvaluatedKey")
-            if not start:
+        for answer in query_pages(self.client, self._query(recipient_id, index, Limit=MARK_ALL_LIMIT)):
+            records += answer.get("Items", [])[: MARK_ALL_LIMIT - len(records)]
+            if len(records) >= MARK_ALL_LIMIT:
                 break
 
         def one(record: dict[str, Any]) -> InboxItem | None:
@@ -265,22 +247,18 @@ class InboxStore:
         return dict(answer["Attributes"])
 
     def _count(self, recipient_id: str, index: str) -> int:
-        total, start = 0, None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": index,
-                "KeyConditionExpression": "recipient_id = :r",
-                "ExpressionAttributeValues": {":r": {"S": recipient_id}},
-                "Select": "COUNT",
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            answer = self.client.query(**request)
-            total += int(answer.get("Count", 0))
-            start = answer.get("LastEvaluatedKey")
-            if not start:
-                return total
+        request = self._query(recipient_id, index, Select="COUNT")
+        return sum(int(answer.get("Count", 0)) for answer in query_pages(self.client, request))
+
+    def _query(self, recipient_id: str, index: str, **options: Any) -> dict[str, Any]:
+        """A Query of one recipient's items in `index`."""
+        return {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "recipient_id = :r",
+            "ExpressionAttributeValues": {":r": {"S": recipient_id}},
+            **options,
+        }
 
     def _read(self, recipient_id: str, notification_id: str) -> dict[str, Any] | None:
         found = self.client.get_item(

@@ -30,7 +30,10 @@ _EITHER: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}, {INBOX_TOKEN_SCHEME
 
 RecipientPath = Annotated[str, Path(pattern=RECIPIENT_ID_PATTERN, description="The recipient's id.")]
 NotificationPath = Annotated[
-    str, Path(min_length=1, max_length=128, description="The item's notification id.")
+    str,
+    Path(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$", description="The item's notification id."
+    ),
 ]
 
 

@@ -171,7 +171,11 @@ def test_only_the_publish_function_publishes_and_it_cannot_read_the_queues():
     assert not {a for a in actions if a.startswith("sqs:")}
     assert not {a for a in actions if a.startswith("ssm:")}
     # No vendor's credentials: the only secret it reads is the inbox tokens' key.
-    readers = [s for s in _statements(ROLES["PublishRole"]) if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+    readers = [
+        s
+        for s in _statements(ROLES["PublishRole"])
+        if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+    ]
     assert [s["Resource"] for s in readers] == [{"Ref": "InboxTokenSecret"}]
 
 

@@ -120,7 +120,10 @@ def test_the_derivation_follows_variables_globals_and_conditions():
         "InappFunction",
     }
     assert {f for f in FUNCTIONS if "InboxTtlDays" in MADE_OF[f]} == {"InappFunction"}
-    assert {f for f in FUNCTIONS if "InboxTokenTtlSeconds" in MADE_OF[f]} == {"PublishFunction", "SocketFunction"}
+    assert {f for f in FUNCTIONS if "InboxTokenTtlSeconds" in MADE_OF[f]} == {
+        "PublishFunction",
+        "SocketFunction",
+    }
     assert {f for f in FUNCTIONS if "SendGridCredentials" in MADE_OF[f]} == {
         "EmailFunction",
         "WebhooksFunction",

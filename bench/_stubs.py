@@ -6,7 +6,8 @@ SDK's request building and answer handling; requests' session and adapter mounti
 token exchange):
 
 - AWS: `botocore.httpsession.URLLib3Session.send` answers as the service would (DynamoDB, SNS,
-  SQS, Secrets Manager), from the request botocore built (target header, or the query `Action`);
+  SQS, Secrets Manager, and a WebSocket API's @connections), from the request botocore built (target
+  header, the query `Action`, or the @connections path);
 - Twilio, and FCM with google-auth: `requests.adapters.HTTPAdapter.send`;
 - SendGrid (python_http_client is urllib): `urllib.request.HTTPSHandler.https_open` (and HTTP's);
 - the CA store: `ssl.SSLContext.load_default_certs` loads nothing. botocore and requests load their
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 calls: Counter[str] = Counter()
 _calls_lock = threading.Lock()
@@ -59,14 +60,24 @@ class Answers:
     """Recipient id -> its stored JSON document (the recipients table's `document`)."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Secret name -> its SecretString."""
+    connections: dict[str, str] = field(default_factory=dict)
+    """WebSocket connection id -> the recipient it was opened for (the connections table's items,
+    found by id, and by recipient through its `recipient` index); every one is live, and the
+    @connections API takes a post to any of them."""
 
     def to_json(self) -> str:
-        return json.dumps({"recipients": self.recipients, "secrets": self.secrets})
+        return json.dumps(
+            {"recipients": self.recipients, "secrets": self.secrets, "connections": self.connections}
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Answers:
         data = json.loads(text)
-        return cls(recipients=dict(data["recipients"]), secrets=dict(data["secrets"]))
+        return cls(
+            recipients=dict(data["recipients"]),
+            secrets=dict(data["secrets"]),
+            connections=dict(data.get("connections", {})),
+        )
 
 
 _answers = Answers()
@@ -79,8 +90,13 @@ _answers = Answers()
 _SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/"
 
 
-def aws_answer(url: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+def aws_answer(
+    url: str, headers: dict[str, str], body: bytes, method: str = "POST"
+) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of the AWS API for one request, as botocore sent it."""
+    path = urlsplit(url).path
+    if "/@connections/" in path:  # a WebSocket API's @connections (REST-JSON, no target header)
+        return _connections_answer(method, unquote(path.rsplit("/@connections/", 1)[1]))
     target = headers.get("X-Amz-Target", "")
     if target:  # JSON protocols: DynamoDB, SQS, Secrets Manager, SSM
         prefix, _, operation = target.partition(".")
@@ -115,6 +131,29 @@ def aws_answer(url: str, headers: dict[str, str], body: bytes) -> tuple[int, dic
     return 200, {"Content-Type": "text/xml"}, xml.encode()
 
 
+_CONNECTIONS_OPERATIONS = {"POST": "PostToConnection", "GET": "GetConnection", "DELETE": "DeleteConnection"}
+
+
+def _connections_answer(method: str, connection_id: str) -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's @connections: a post to a connection of `Answers.connections` is taken (200, no
+    body); an unknown one has gone (410, with the error type that makes boto3 raise GoneException)."""
+    operation = _CONNECTIONS_OPERATIONS[method]
+    _count(f"apigatewaymanagementapi.{operation}")
+    request_id = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if connection_id not in _answers.connections:
+        error = {"x-amzn-ErrorType": "GoneException", "Content-Type": "application/json", **request_id}
+        return 410, error, b"{}"
+    if operation == "GetConnection":
+        identity = {"sourceIp": "203.0.113.10"}
+        found = {"connectedAt": "2026-11-21T10:00:00Z", "lastActiveAt": "2026-11-21T10:00:00Z"}
+        return (
+            200,
+            {"Content-Type": "application/json", **request_id},
+            json.dumps({**found, "identity": identity}).encode(),
+        )
+    return (204 if operation == "DeleteConnection" else 200), request_id, b""
+
+
 _Json = dict[str, Any]
 
 
@@ -129,6 +168,14 @@ def _json_answer(service: str, operation: str, request: _Json) -> _Json | tuple[
             return {}
         case "dynamodb", "BatchWriteItem":
             return {"UnprocessedItems": {}}
+        case "dynamodb", "GetItem" if "connection_id" in request["Key"]:  # the connections table
+            connection_id = request["Key"]["connection_id"]["S"]
+            recipient_id = _answers.connections.get(connection_id)
+            return {"Item": _connection_item(connection_id, recipient_id)} if recipient_id else {}
+        case "dynamodb", "Query" if request.get("IndexName") == "recipient":  # connections, by recipient
+            wanted = request["ExpressionAttributeValues"][":r"]["S"]
+            items = [_connection_item(c, r) for c, r in _answers.connections.items() if r == wanted]
+            return {"Items": items, "Count": len(items), "ScannedCount": len(items)}
         case "dynamodb", "GetItem":
             key = request["Key"]
             found = _answers.recipients.get(key.get("recipient_id", {}).get("S", ""))
@@ -169,6 +216,17 @@ def _recipient_item(recipient_id: str, document: str) -> dict[str, Any]:
     return {"recipient_id": {"S": recipient_id}, "document": {"S": document}}
 
 
+def _connection_item(connection_id: str, recipient_id: str) -> dict[str, Any]:
+    """A connection's item as `notifier.stores.connections` writes it, opened a minute ago."""
+    now = int(time.time())
+    return {
+        "connection_id": {"S": connection_id},
+        "recipient_id": {"S": recipient_id},
+        "connected_at": {"S": time.strftime("%Y-%m-%dT%H:%M:%S.000+00:00", time.gmtime(now - 60))},
+        "expires_at": {"N": str(now - 60 + 7200)},
+    }
+
+
 class _Raw:
     """What botocore reads an answer's body from (`AWSResponse.raw.stream()`)."""
 
@@ -193,7 +251,7 @@ def _botocore_send(latency_seconds: float = 0.0) -> Callable[[Any, Any], Any]:
             name: value.decode() if isinstance(value, bytes) else str(value)
             for name, value in request.headers.items()
         }
-        status, answer_headers, content = aws_answer(request.url, headers, raw)
+        status, answer_headers, content = aws_answer(request.url, headers, raw, request.method)
         if latency_seconds:
             time.sleep(latency_seconds)
         return AWSResponse(request.url, status, answer_headers, _Raw(content))  # type: ignore[arg-type]

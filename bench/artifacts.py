@@ -5,18 +5,19 @@ files' sizes, what counts against Lambda's 250 MB limit for a function and its l
 the zipped size (the folder deflated in memory, as `sam deploy` uploads it and Lambda downloads it
 on a cold start). MB here are MiB (2^20 bytes), as Lambda's limits are.
 
-The checks, PASS or FAIL each: the publish function and the common layer contain no vendor SDK at
-all; each consumer contains its own vendor's SDK and no other vendor's (email: SendGrid; sms:
-Twilio; push: Firebase Admin and its Google Cloud libraries); each function with the layer fits in
-Lambda's 250 MB unzipped; every module of every artifact has its bytecode for the functions'
+The checks, PASS or FAIL each: the publish, in-app and socket functions and the common layer contain
+no vendor SDK at all (in-app stores in DynamoDB and posts through API Gateway's @connections with the
+layer's boto3); each vendor's consumer contains its own vendor's SDK and no other vendor's (email:
+SendGrid; sms: Twilio; push: Firebase Admin and its Google Cloud libraries); each function with the
+layer fits in Lambda's 250 MB unzipped; every module of every artifact has its bytecode for the functions'
 runtime (cpython-313), and the layer's botocore keeps the data of the services the functions call
 and no other (both done by `make build`: build/slim_build.py). A package counts as present when its
 top-level folder or module, or its `*.dist-info`, is in the artifact.
 
 Runs `make build` first when .aws-sam/build is missing or older than template.yaml or a file under
 functions/ or layers/common/ (unless --no-build). Prints a table and merges `artifact_mb`,
-`artifact_zip_mb` ({"publish", "email", "sms", "push", "common_layer"}) and `artifact_checks` into
-bench/results.json; exits 1 when a check fails.
+`artifact_zip_mb` ({"publish", "email", "sms", "push", "inapp", "socket", "common_layer"}) and
+`artifact_checks` into bench/results.json; exits 1 when a check fails.
 
     .venv/bin/python -m bench.artifacts [--no-build] [--build-dir .aws-sam/build]
 """
@@ -52,7 +53,15 @@ VENDOR_SDKS: dict[str, tuple[str, ...]] = {
 }
 """Each vendor's SDK and the libraries only it brings, as import paths; the first is the SDK itself,
 which its consumer must hold."""
-OWN_VENDOR = {"publish": None, "email": "sendgrid", "sms": "twilio", "push": "fcm", "common_layer": None}
+OWN_VENDOR = {
+    "publish": None,
+    "email": "sendgrid",
+    "sms": "twilio",
+    "push": "fcm",
+    "inapp": None,
+    "socket": None,
+    "common_layer": None,
+}
 
 
 @dataclass(frozen=True)
@@ -244,7 +253,7 @@ def main() -> None:
         checks.append(bytecode_check(key, root, cache_tag))
         print(f"{key:13}  {unzipped[key] / MIB:11.3f}  {zipped[key] / MIB:9.3f}  {largest}")
     checks.append(botocore_data_check(build_dir / ARTIFACTS["common_layer"] / "python"))
-    for key in ("publish", "email", "sms", "push"):
+    for key in FUNCTIONS:
         checks.append(size_check(key, unzipped[key], unzipped["common_layer"]))
 
     print()

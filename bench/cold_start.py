@@ -8,15 +8,22 @@ bytecode cache, as a package built by `make build` does (see build/slim_build.py
 
 - `floor`: `import boto3; boto3.client("sns", region_name="us-east-1")`, with the runtime's boto3
   alone on the path: the least any of these functions can do;
-- `publish`, `email`, `sms`, `push`: what Lambda's init and first invocation do. `sys.path` is the
-  function's code directory, then the layer's folder, then the function's packages (Lambda's
-  /var/task and /opt/python); the environment is the function's, as template.yaml gives it
+- `publish`, `email`, `sms`, `push`, `inapp`, `socket`: what Lambda's init and first invocation
+  do. `sys.path` is the function's code directory, then the layer's folder, then the function's
+  packages (Lambda's /var/task and /opt/python); the environment is the function's, as template.yaml gives it
   (Globals and the function's own variables, resolved with devstack.template; resource names are
   dummies), plus Lambda's own variables and fake credentials. The child imports `app` (the handler
-  module), then calls `lambda_handler` with one sample event from events/ (api_publish_event.json;
-  each consumer's sqs_<channel>_critical.json, two records) and a Lambda context. Each consumer is
+  module), then calls `lambda_handler` with one sample event from events/ (`EVENT_FILES`:
+  api_publish_event.json; each consumer's sqs_<channel>_critical.json, two records;
+  websocket_authorizer.json for the socket function) and a Lambda context. Each vendor's consumer is
   configured with its vendor (a credentials secret name and a sender), so it goes through its real
   provider and vendor SDK (SendGrid, Twilio, firebase-admin with a generated service-account key).
+  The in-app consumer has no vendor: it stores each item (a conditional PutItem), counts the
+  recipient's unread and unseen items, finds the recipient's open WebSocket connection (the stubs
+  know one: `CONNECTION`) and posts to it through API Gateway's @connections API, building that
+  client as in production. The socket function's first invocation is the one a WebSocket handshake
+  makes: the REQUEST authorizer on `$connect`, which reads the stack's inbox-token key from Secrets
+  Manager and checks the token (the sample's placeholder replaced by one signed with the stubs' key).
 
 The function's packages: this venv holds more than a function ships (the test and lint tools,
 every vendor's SDK), so the child runs without it (`-S`) and gets a folder of links to exactly the
@@ -35,13 +42,15 @@ from outside (interpreter start and exit included), for reference.
 Beside each function, for reference (no budget): `naive`, its libraries alone, as the issue that set
 the budgets describes them ("importing boto3, pydantic, Powertools and one vendor SDK naively"): in a
 fresh interpreter with the function's packages, `import boto3`, Powertools' Logger, Metrics and
-Tracer and the utility the function is built on (the REST event handler; the batch utility), one
-pydantic model defined and used, the vendor SDK's client imported as its README shows, and the
-function's AWS clients built with boto3 (`NAIVE`). None of our code and no event: how much of the
-floor multiple the chosen libraries take before a line of the function runs.
+Tracer and the utility the function is built on (the REST event handler; the batch utility; none for
+the socket function), one pydantic model defined and used, the vendor SDK's client imported as its
+README shows (none for in-app and socket), and the function's AWS clients built with boto3 (`NAIVE`).
+None of our code and no event: how much of the floor multiple the chosen libraries take before a
+line of the function runs.
 
-Budgets: publish <= 1.5 x floor; each consumer <= 2.0 x floor. Prints a table and merges `cold_ms`,
-`cold_import_ms` ({"floor", "publish", "email", "sms", "push"}) and `cold_naive_ms` (the functions)
+Budgets (`BUDGETS`): publish and socket <= 1.5 x floor (a user waits on each: an API answer, a
+WebSocket handshake); each consumer, in-app too, <= 2.0 x floor. Prints a table and merges `cold_ms`,
+`cold_import_ms` ({"floor", and each function of `FUNCTIONS`}) and `cold_naive_ms` (the functions)
 into bench/results.json.
 
     PYTHONPATH=layers/common .venv/bin/python -m bench.cold_start [--runs 5] [--only push]
@@ -50,6 +59,7 @@ into bench/results.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -61,6 +71,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +88,31 @@ FUNCTIONS = {
     "email": "EmailFunction",
     "sms": "SmsFunction",
     "push": "PushFunction",
+    "inapp": "InappFunction",
+    "socket": "SocketFunction",
 }
-BUDGETS = {"publish": 1.5, "email": 2.0, "sms": 2.0, "push": 2.0}
-"""Most a function's cold start may take, as a multiple of the floor."""
+BUDGETS = {"publish": 1.5, "email": 2.0, "sms": 2.0, "push": 2.0, "inapp": 2.0, "socket": 1.5}
+"""Most a function's cold start may take, as a multiple of the floor: the functions a user waits on
+(the API; the WebSocket's handshake) 1.5, the queues' consumers 2.0."""
+
+EVENT_FILES = {
+    "publish": "api_publish_event.json",
+    "email": "sqs_email_critical.json",
+    "sms": "sqs_sms_critical.json",
+    "push": "sqs_push_critical.json",
+    "inapp": "sqs_inapp_critical.json",
+    "socket": "websocket_authorizer.json",
+}
+"""The sample of events/ each function's first invocation handles (the socket's: the authorizer's
+on `$connect`, with a token the stubs' key signed in place of the sample's placeholder)."""
 
 SECRETS = {"email": "bench/sendgrid", "sms": "bench/twilio", "push": "bench/fcm"}
+INBOX_TOKEN_KEY = "bench" * 13
+"""The key of the stack's inbox-token secret, as the stubs answer it (64 characters, as the template
+generates it)."""
+CONNECTION = ("Kq3vXcB8IAMCJbw=", "user-123")
+"""The WebSocket connection the stubs know (events/websocket_*.json's, open for the recipient of
+events/sqs_inapp_critical.json), so the in-app function posts to it."""
 OVERRIDES = {
     "SendGridCredentials": SECRETS["email"],
     "EmailFromAddress": "notifications@example.com",
@@ -179,6 +210,8 @@ NAIVE: dict[str, tuple[tuple[str, ...], str]] = {
         _CONSUMER_CLIENTS,
         f"{_BATCH}\nimport firebase_admin\nfrom firebase_admin import credentials, messaging",
     ),
+    "inapp": (("dynamodb", "sqs", "apigatewaymanagementapi"), _BATCH),  # no vendor: the inbox, and posts
+    "socket": (("dynamodb", "secretsmanager", "apigatewaymanagementapi"), ""),  # no Powertools utility
 }
 """Each function's naive reference: the AWS clients it builds, and the imports beyond boto3, Powertools'
 Logger, Metrics and Tracer, and pydantic."""
@@ -214,8 +247,9 @@ def _stack() -> Stack:
     return stack
 
 
-def answers() -> str:
-    """The stubs' answers: the sample events' recipient, and each vendor's credentials."""
+def answers(stack: Stack | None = None) -> str:
+    """The stubs' answers: the sample events' recipient, each vendor's credentials, the inbox-token
+    key, and the sample WebSocket connection."""
     from notifier.models.recipients import RecipientDocument  # noqa: PLC0415 - the parent only
 
     seed = json.loads(SEED_FILE.read_text())
@@ -233,8 +267,35 @@ def answers() -> str:
         SECRETS["email"]: json.dumps({"api_key": "SG.bench-key.bench-secret"}),
         SECRETS["sms"]: json.dumps({"account_sid": "AC" + "0" * 32, "auth_token": "bench-token"}),
         SECRETS["push"]: json.dumps(service_account()),
+        function_environment("socket", stack or _stack())["INBOX_TOKEN_SECRET"]: INBOX_TOKEN_KEY,
     }
-    return json.dumps({"recipients": recipients, "secrets": secrets})
+    return json.dumps({"recipients": recipients, "secrets": secrets, "connections": dict([CONNECTION])})
+
+
+def inbox_token(environment: dict[str, str]) -> str:
+    """A token the socket function takes: signed with `INBOX_TOKEN_KEY`, as `notifier.runtime`
+    derives the key's id, for the function's issuer and lifetime."""
+    from notifier.inbox.tokens import InboxTokens  # noqa: PLC0415 - the parent only
+
+    key = INBOX_TOKEN_KEY.encode()
+    key_id = hashlib.sha256(key).hexdigest()[:16]
+    tokens = InboxTokens(
+        {key_id: key},
+        key_id,
+        issuer=environment["INBOX_TOKEN_ISSUER"],
+        lifetime=timedelta(seconds=int(environment["INBOX_TOKEN_TTL_SECONDS"])),
+    )
+    return tokens.issue(CONNECTION[1]).token
+
+
+def sample_event(function: str, environment: dict[str, str]) -> str:
+    """The function's sample event (`EVENT_FILES`), as its first invocation gets it."""
+    event = json.loads((EVENTS / EVENT_FILES[function]).read_text())
+    if event.get("type") == "REQUEST":  # the authorizer's: a real token for the placeholder
+        token = inbox_token(environment)
+        event["queryStringParameters"]["token"] = token
+        event["multiValueQueryStringParameters"]["token"] = [token]
+    return json.dumps(event)
 
 
 def service_account() -> dict[str, str]:
@@ -285,18 +346,18 @@ def shipped_site(function: str, into: Path) -> Path:
 def child_environment(
     function: str, stack: Stack, stub_answers: str, site: Path, code: Path = REPO_ROOT
 ) -> dict[str, str]:
-    event_file = "api_publish_event.json" if function == "publish" else f"sqs_{function}_critical.json"
+    environment = function_environment(function, stack)
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         **LAMBDA_ENV,
         "AWS_LAMBDA_FUNCTION_NAME": f"notifier-{FUNCTIONS[function]}",
         "LAMBDA_TASK_ROOT": str(code / "functions" / function),
-        **function_environment(function, stack),
+        **environment,
         "BENCH_LAYER": str(code / "layers" / "common"),
         "BENCH_STUBS": str(STUBS),
         "BENCH_SITE": str(site),
         "BENCH_ANSWERS": stub_answers,
-        "BENCH_EVENT": (EVENTS / event_file).read_text(),
+        "BENCH_EVENT": sample_event(function, environment),
     }
 
 
@@ -321,6 +382,14 @@ def check(function: str, report: dict[str, Any]) -> None:
     answer, calls = report["answer"], report["calls"]
     if function == "publish":
         ok = answer.get("statusCode") == 202 and calls.get("sns.Publish") == 1
+    elif function == "socket":  # the authorizer let the token's recipient in, with the stack's key
+        ok = answer.get("principalId") == CONNECTION[1] and calls.get("secretsmanager.GetSecretValue") == 1
+    elif function == "inapp":  # stored, and posted to the recipient's open connection
+        ok = (
+            answer == {"batchItemFailures": []}
+            and calls.get("dynamodb.PutItem", 0) >= 1
+            and calls.get("apigatewaymanagementapi.PostToConnection", 0) >= 1
+        )
     else:
         vendor = {"email": "vendor.sendgrid", "sms": "vendor.twilio", "push": "vendor.fcm"}[function]
         ok = answer == {"batchItemFailures": []} and calls.get(vendor, 0) >= 1
@@ -400,7 +469,7 @@ def main() -> None:
     args = parser.parse_args()
 
     stack = _stack()
-    stub_answers = answers()
+    stub_answers = answers(stack)
     functions = args.only or list(FUNCTIONS)
     cold: dict[str, float] = {}
     imported: dict[str, float] = {}

@@ -1,8 +1,10 @@
 """What one million notifications cost on AWS: requests per notification x list prices.
 
-A notification here is one POST /event whose event goes to one channel (by default a LIKE: push,
-standard priority, as layers/common/notifier/routing_rules.json routes it), delivered once. What it
-costs is derived from what the code does (see `requests_per_notification`):
+A notification here is one POST /event whose event goes to the channels of `--channel` (by default
+push alone, standard priority: a LIKE's push part; layers/common/notifier/api/routing_rules.json routes
+a LIKE to push and in-app, which `--channel push --channel inapp` prices), delivered once. Each
+channel's figure alone is recorded too (`cost_by_channel_usd_per_million`). What it costs is derived
+from what the code does (`single_event_lines`, `consumer_lines`, `inapp_lines`):
 
 - API Gateway: one REST request.
 - publish function (template.yaml's memory, 512 MB): one invocation; one SNS Publish; the ACCEPTED
@@ -13,6 +15,23 @@ costs is derived from what the code does (see `requests_per_notification`):
   DeleteMessageBatch (10 a call), one invocation per batch; per batch one BatchGetItem for the
   recipients (eventually consistent: half a read unit per recipient); per record two conditional
   UpdateItems, the lease (QUEUED) and SENT (notifier/delivery.py); the vendor call (data out).
+- in-app consumer (no vendor; notifier/providers/inbox.py, notifier/inbox/service.py), per record
+  besides the above: the inbox item's conditional PutItem, which also writes the item into the inbox
+  table's four local indexes it belongs to at first (newest, active, unread, unseen: a write unit
+  each, as index writes are billed to the table: DynamoDB developer guide, "Local secondary indexes",
+  write capacity units); two Queries counting the unread and unseen items (eventually consistent,
+  billed on the index entries read: `--inapp-unread-items` of `INBOX_ITEM_BYTES` each); one Query of
+  the connections table's `recipient` index for the recipient's open connections. For the share of
+  recipients with an app open (`--inapp-online-share`; by default all, the costlier side), each of
+  their connections (`--inapp-connections`, by default 1) is posted two frames (the item, then the
+  counts), each a WebSocket message (API Gateway bills each message to a client, per 32 KB) and
+  bytes out; reaching one makes the notification DELIVERED (an UpdateItem of its status) and marks
+  the item delivered (an UpdateItem rewriting the item and its four index entries). Its duration is
+  modelled, not measured: those calls in sequence at in-region latencies, the records of a batch
+  `DeliveryConcurrency` at a time, plus `inapp_cpu_ms_per_record` of CPU (a DEFAULT until a bench
+  module measures it), scaled to the function's CPU share. Left out: what an open app then does
+  (page, mark, ping: the inbox API's and the socket function's work, per user action rather than
+  per notification) and the WebSocket's connection minutes ($0.25 per million, per user session).
 - a transient failure (`--transient-failure-rate`) repeats the consumer's part, plus one
   ChangeMessageVisibilityBatch (the backoff) and the record_error write.
 - CloudWatch Logs: the JSON log lines and EMF metric blobs each function writes (bytes measured on
@@ -36,10 +55,12 @@ Also the bulk variant: POST /events/bulk with 100 events (PublishBatch, 10 per c
 
 Prints a breakdown per service and the total, and merges `cost_usd_per_million`,
 `cost_breakdown_usd_per_million`, `cost_bulk100_usd_per_million`,
-`cost_bulk100_breakdown_usd_per_million` and `cost_assumptions` into bench/results.json.
+`cost_bulk100_breakdown_usd_per_million`, `cost_by_channel_usd_per_million` and `cost_assumptions`
+into bench/results.json.
 
-    .venv/bin/python -m bench.cost [--channel push] [--priority standard] [--records-per-invocation N]
-        [--idempotency-key-share 1] [--transient-failure-rate 0] [--status-reads 0] [--rate 10]
+    .venv/bin/python -m bench.cost [--channel push [--channel inapp]] [--priority standard]
+        [--records-per-invocation N] [--idempotency-key-share 1] [--transient-failure-rate 0]
+        [--status-reads 0] [--rate 10] [--inapp-online-share 1] [--inapp-connections 1]
 """
 
 from __future__ import annotations
@@ -48,7 +69,7 @@ import argparse
 import json
 import math
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +99,30 @@ LOG_BYTES = {
 }
 PLATFORM_EVENTS = 3
 
+CHANNELS = ("email", "sms", "push", "inapp")
+INBOX_ITEM_BYTES = 600
+"""An inbox item as notifier/stores/inbox.py writes it, as DynamoDB sizes it (attribute names and
+values): the items of events/sqs_inapp_critical.json are 516 and 569 bytes. Each local index entry
+(projection ALL) is the item again, within one 1 KB write unit."""
+INBOX_NEW_ITEM_INDEXES = 4
+"""The inbox table's local indexes a new item is written into: newest, active, unread, unseen."""
+INAPP_FRAME_BYTES = 400
+"""The frames posted to one connection for a new item: the notification (about 300-360 bytes for the
+samples) and the counts (39)."""
+
 DEFAULTS = {  # used when bench/results.json lacks a measurement
     "publish_cpu_ms_per_event": {"single": 8.0, "single_idempotent": 12.0, "bulk": 1.5},
     "batch10_100ms_seconds": {"email": 0.25, "sms": 0.25, "push": 0.25},
-    "cold_ms": {"publish": 1000.0, "email": 1200.0, "sms": 1200.0, "push": 1200.0},
+    "cold_ms": {"publish": 1000.0, "email": 1200.0, "sms": 1200.0, "push": 1200.0, "inapp": 1000.0},
+    # CPU of one in-app record on a full core (storing, counting, finding connections, posting two
+    # frames, the status writes: about ten AWS calls' serialization and parsing): a guess, not measured.
+    "inapp_cpu_ms_per_record": {"inapp": 3.0},
 }
 
 
 @dataclass
 class Assumptions:
-    channel: str = "push"
+    channels: tuple[str, ...] = ("push",)
     priority: str = "standard"
     records_per_invocation: float = 0.0  # 0: the template's batch size for the priority
     idempotency_key_share: float = 1.0
@@ -103,10 +138,16 @@ class Assumptions:
     sns_publish_ms: float = 15.0
     sns_publish_batch_ms: float = 20.0
     dynamodb_ms: float = 5.0
+    connections_post_ms: float = 10.0  # one @connections post
+    # In-app: who has an app open when a notification arrives, and their inbox.
+    inapp_online_share: float = 1.0  # of in-app notifications, the share whose recipient has an app open
+    inapp_connections: float = 1.0  # open WebSocket connections of such a recipient
+    inapp_unread_items: int = 10  # unread items, and unseen ones, that the counts read
     # Filled in from template.yaml and bench/results.json.
     publish_memory_mb: int = 0
-    consumer_memory_mb: int = 0
+    consumer_memory_mb: dict[str, int] = field(default_factory=dict)  # by channel
     batch_size: int = 0
+    delivery_concurrency: int = 0
     measured: dict[str, str] = field(default_factory=dict)
 
 
@@ -138,14 +179,21 @@ def load_prices(path: Path = PRICES) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 def from_template(a: Assumptions) -> None:
-    """Memory sizes and the batch size of the channel's queue, from template.yaml's defaults."""
+    """Memory sizes, the batch size of the channels' queues (every consumer's queues share the
+    template's CriticalBatchSize and StandardBatchSize) and DeliveryConcurrency, from template.yaml's
+    defaults."""
     stack = Stack(load_template())
-    function = f"{a.channel.capitalize()}Function"
     a.publish_memory_mb = int(stack.function_properties("PublishFunction")["MemorySize"])
-    consumer = stack.function_properties(function)
-    a.consumer_memory_mb = int(consumer["MemorySize"])
-    event = consumer["Events"]["Critical" if a.priority == "critical" else "Standard"]["Properties"]
-    a.batch_size = int(stack.resolve(event["BatchSize"]))
+    sizes = set()
+    for channel in a.channels:
+        consumer = stack.function_properties(f"{channel.capitalize()}Function")
+        a.consumer_memory_mb[channel] = int(consumer["MemorySize"])
+        event = consumer["Events"]["Critical" if a.priority == "critical" else "Standard"]["Properties"]
+        sizes.add(int(stack.resolve(event["BatchSize"])))
+    if len(sizes) != 1:
+        raise ValueError(f"the channels' queues have different batch sizes: {sorted(sizes)}")
+    a.batch_size = sizes.pop()
+    a.delivery_concurrency = int(stack.parameters["DeliveryConcurrency"])
     if not a.records_per_invocation:
         a.records_per_invocation = a.batch_size
 
@@ -177,9 +225,13 @@ def consumer_lines(a: Assumptions, results: dict[str, Any], channel: str) -> lis
     n = a.records_per_invocation
     attempts = 1 / (1 - a.transient_failure_rate)  # geometric: tries until one succeeds
     retries = attempts - 1
-    per_record_s = measured(results, a, "batch10_100ms_seconds", channel) / 10
+    if channel == "inapp":
+        per_record_s, how = inapp_record_seconds(a, results)
+    else:
+        per_record_s = measured(results, a, "batch10_100ms_seconds", channel) / 10
+        how = f"{per_record_s * 1000:.1f} ms a record"
     cold_s = measured(results, a, "cold_ms", channel) / 1000
-    gb = a.consumer_memory_mb / 1024
+    gb = a.consumer_memory_mb[channel] / 1024
     invocations = attempts / n
     emf_bytes = LOG_BYTES["sent_metric"] / n + LOG_BYTES["sent_metric_per_value"]
     log_events = invocations * (PLATFORM_EVENTS + 1) + 1 + retries  # platform + EMF; sent; failed
@@ -203,7 +255,7 @@ def consumer_lines(a: Assumptions, results: dict[str, Any], channel: str) -> lis
         Line("Lambda requests", f"{channel} invocation (batch of {n:g})", invocations, "lambda_request"),
         Line(
             "Lambda duration",
-            f"{channel}: {per_record_s * 1000:.1f} ms a record",
+            f"{channel}: {how}",
             attempts * per_record_s * gb,
             "lambda_gb_second_arm64",
         ),
@@ -221,17 +273,84 @@ def consumer_lines(a: Assumptions, results: dict[str, Any], channel: str) -> lis
         ),
         Line("DynamoDB", "UpdateItem lease (QUEUED) + SENT", attempts + 1, "dynamodb_write_request_unit"),
         Line("DynamoDB", "UpdateItem record_error (failed attempts)", retries, "dynamodb_write_request_unit"),
-        Line(
-            "Data transfer out",
-            f"request to the {channel} vendor",
-            attempts * a.vendor_request_bytes / GB,
-            "data_transfer_out_gb",
+        *(
+            inapp_lines(a, attempts)
+            if channel == "inapp"
+            else [
+                Line(
+                    "Data transfer out",
+                    f"request to the {channel} vendor",
+                    attempts * a.vendor_request_bytes / GB,
+                    "data_transfer_out_gb",
+                )
+            ]
         ),
         Line(
             "CloudWatch Logs",
             f"{channel} lines, EMF, platform",
             _log_gb(log_events, log_bytes),
             "cloudwatch_logs_ingestion_gb",
+        ),
+    ]
+
+
+def inapp_record_seconds(a: Assumptions, results: dict[str, Any]) -> tuple[float, str]:
+    """Billed seconds of one in-app record, and how they were reached (see the module's docstring)."""
+    n = a.records_per_invocation
+    online = a.inapp_online_share
+    # In sequence for one record: lease, PutItem, two counts, the connections, [DELIVERED, the item's
+    # delivered mark], SENT; the two frames to each connection (the connections at once).
+    calls = 5 + 2 * online + 1
+    chain_ms = calls * a.dynamodb_ms + 2 * online * a.connections_post_ms
+    rounds = math.ceil(n / a.delivery_concurrency)
+    cpu_ms = measured(results, a, "inapp_cpu_ms_per_record", "inapp")
+    scale = _cpu_scale(a.consumer_memory_mb["inapp"])
+    per_record_ms = (a.dynamodb_ms + chain_ms * rounds) / n + cpu_ms * scale  # + the batch's BatchGetItem
+    how = (
+        f"{per_record_ms:.1f} ms a record (modelled: {calls:g} DynamoDB calls and "
+        f"{2 * online:g} posts in sequence, {a.delivery_concurrency} records at once; "
+        f"{cpu_ms:g} ms CPU x {scale:.2f})"
+    )
+    return per_record_ms / 1000, how
+
+
+def inapp_lines(a: Assumptions, attempts: float) -> list[Line]:
+    """The in-app consumer's own part of one notification (see the module's docstring)."""
+    item_units = math.ceil(INBOX_ITEM_BYTES / KB)  # write units of the item, and of each index entry
+    writes = (1 + INBOX_NEW_ITEM_INDEXES) * item_units
+    count_reads = 0.5 * max(1, math.ceil(a.inapp_unread_items * INBOX_ITEM_BYTES / (4 * KB)))
+    online, connections = a.inapp_online_share, a.inapp_connections
+    return [
+        Line(
+            "DynamoDB",
+            f"inbox PutItem (conditional) + its {INBOX_NEW_ITEM_INDEXES} local index entries",
+            attempts * writes,
+            "dynamodb_write_request_unit",
+        ),
+        Line(
+            "DynamoDB",
+            f"Query unread + unseen counts ({a.inapp_unread_items} items each, eventually consistent)",
+            attempts * 2 * count_reads,
+            "dynamodb_read_request_unit",
+        ),
+        Line("DynamoDB", "Query the recipient's connections", attempts * 0.5, "dynamodb_read_request_unit"),
+        Line(
+            "DynamoDB",
+            f"UpdateItem DELIVERED, and the item delivered + its index entries ({online:.0%} online)",
+            online * (1 + writes),
+            "dynamodb_write_request_unit",
+        ),
+        Line(
+            "API Gateway",
+            f"WebSocket messages: 2 frames x {connections:g} connection(s) ({online:.0%} online)",
+            online * 2 * connections,
+            "apigateway_websocket_message",
+        ),
+        Line(
+            "Data transfer out",
+            "frames to the open apps",
+            online * connections * INAPP_FRAME_BYTES / GB,
+            "data_transfer_out_gb",
         ),
     ]
 
@@ -279,7 +398,9 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
     cpu_ms = (1 - k) * measured(results, a, "publish_cpu_ms_per_event", "single") + k * measured(
         results, a, "publish_cpu_ms_per_event", "single_idempotent"
     )
-    wait_ms = a.sns_publish_ms + a.dynamodb_ms * (1 + 2 * k)  # Publish, ACCEPTED, idempotency x2
+    wait_ms = a.sns_publish_ms + a.dynamodb_ms * (
+        len(a.channels) + 2 * k
+    )  # Publish, ACCEPTED each, idempotency x2
     publish_ms = math.ceil(cpu_ms * _cpu_scale(a.publish_memory_mb) + wait_ms)  # billed per whole ms
     how = f"{cpu_ms:.1f} ms CPU x {_cpu_scale(a.publish_memory_mb):.2f} + {wait_ms:g} ms AWS calls"
     cold_s = measured(results, a, "cold_ms", "publish") / 1000
@@ -301,7 +422,9 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
             "lambda_gb_second_arm64",
         ),
         Line("SNS", "Publish (one 64 KB chunk)", 1, "sns_publish"),
-        Line("DynamoDB", "UpdateItem ACCEPTED", 1, "dynamodb_write_request_unit"),
+        Line(
+            "DynamoDB", "UpdateItem ACCEPTED, one per channel", len(a.channels), "dynamodb_write_request_unit"
+        ),
         Line(
             "DynamoDB",
             "idempotency PutItem (in progress) + UpdateItem (answer)",
@@ -316,7 +439,7 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
             "cloudwatch_logs_ingestion_gb",
         ),
         kms_line(a),
-        *consumer_lines(a, results, a.channel),
+        *(line for channel in a.channels for line in consumer_lines(a, results, channel)),
         *status_read_lines(a, results),
     ]
 
@@ -329,7 +452,7 @@ def bulk_lines(a: Assumptions, results: dict[str, Any], envelope_bytes: int = 12
     calls = math.ceil(n / 10)
     rounds = math.ceil(calls / 4)
     cpu_ms = measured(results, a, "publish_cpu_ms_per_event", "bulk") * n
-    wait_ms = rounds * (a.sns_publish_batch_ms + 10 * a.dynamodb_ms) + 2 * k * a.dynamodb_ms
+    wait_ms = rounds * (a.sns_publish_batch_ms + 10 * len(a.channels) * a.dynamodb_ms) + 2 * k * a.dynamodb_ms
     publish_ms = math.ceil(cpu_ms * _cpu_scale(a.publish_memory_mb) + wait_ms)
     cold_s = measured(results, a, "cold_ms", "publish") / 1000
     gb = a.publish_memory_mb / 1024
@@ -358,7 +481,9 @@ def bulk_lines(a: Assumptions, results: dict[str, Any], envelope_bytes: int = 12
             chunks_per_call * calls / n,
             "sns_publish",
         ),
-        Line("DynamoDB", "UpdateItem ACCEPTED", 1, "dynamodb_write_request_unit"),
+        Line(
+            "DynamoDB", "UpdateItem ACCEPTED, one per channel", len(a.channels), "dynamodb_write_request_unit"
+        ),
         Line(
             "DynamoDB",
             f"idempotency PutItem + UpdateItem ({answer_kb} KB answer)",
@@ -373,21 +498,40 @@ def bulk_lines(a: Assumptions, results: dict[str, Any], envelope_bytes: int = 12
             "cloudwatch_logs_ingestion_gb",
         ),
         kms_line(a),
-        *consumer_lines(a, results, a.channel),
+        *(line for channel in a.channels for line in consumer_lines(a, results, channel)),
         *status_read_lines(a, results),
     ]
 
 
 def fixed_monthly(prices: dict[str, float], custom_metrics: int = 40) -> dict[str, float]:
     """What the stack costs a month whatever the volume (rough; not in the per-million figures)."""
-    idle_receives = 6 * 5 * 3 * 60 * 24 * 30  # 6 queues, about 5 pollers each, a 20 s long poll
+    stack = Stack(load_template())
+    queues = sum(
+        event["Type"] == "SQS"
+        for function in stack.resources_of_type("AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+    )
+    own_secrets = len(stack.resources_of_type("AWS::SecretsManager::Secret"))
+    idle_receives = queues * 5 * 3 * 60 * 24 * 30  # about 5 pollers a queue, a 20 s long poll
     return {
         "kms_key": 1.0,
         f"custom_metrics (about {custom_metrics} EMF series)": custom_metrics
         * prices["cloudwatch_custom_metric_month"],
-        "idle_sqs_polling (6 queues x ~5 pollers)": idle_receives * prices["sqs_request"],
-        "secrets (3 vendor credentials, when configured)": 3 * 0.40,
+        f"idle_sqs_polling ({queues} queues x ~5 pollers)": idle_receives * prices["sqs_request"],
+        f"secrets (3 vendor credentials when configured, the stack's own {own_secrets})": (3 + own_secrets)
+        * 0.40,
     }
+
+
+def channel_totals(a: Assumptions, results: dict[str, Any], prices: dict[str, float]) -> dict[str, float]:
+    """USD per million notifications of one POST /event to each channel alone, as assumed in `a`."""
+    totals = {}
+    for channel in CHANNELS:
+        alone = replace(a, channels=(channel,), consumer_memory_mb={}, measured=dict(a.measured))
+        from_template(alone)
+        totals[channel] = sum(by_service(single_event_lines(alone, results), prices).values())
+        a.measured.update(alone.measured)
+    return totals
 
 
 # ------------------------------------------------------------------ output
@@ -422,7 +566,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--channel", choices=["email", "sms", "push"], default="push")
+    parser.add_argument(
+        "--channel",
+        choices=CHANNELS,
+        action="append",
+        help="a channel of the notification (again for more: push and inapp for a LIKE; default push)",
+    )
     parser.add_argument("--priority", choices=["critical", "standard"], default="standard")
     parser.add_argument(
         "--records-per-invocation",
@@ -436,13 +585,16 @@ def main() -> None:
     parser.add_argument("--cold-start-share", type=float, default=0.01)
     parser.add_argument("--rate", type=float, default=10.0, help="notifications a second (for KMS)")
     parser.add_argument("--vendor-request-bytes", type=int, default=2000)
+    parser.add_argument("--inapp-online-share", type=float, default=1.0)
+    parser.add_argument("--inapp-connections", type=float, default=1.0)
+    parser.add_argument("--inapp-unread-items", type=int, default=10)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     if not 0 <= args.transient_failure_rate < 1:
         parser.error("--transient-failure-rate must be in [0, 1)")
 
     a = Assumptions(
-        channel=args.channel,
+        channels=tuple(dict.fromkeys(args.channel or ["push"])),
         priority=args.priority,
         records_per_invocation=args.records_per_invocation,
         idempotency_key_share=args.idempotency_key_share,
@@ -451,6 +603,9 @@ def main() -> None:
         cold_start_share=args.cold_start_share,
         rate_per_second=args.rate,
         vendor_request_bytes=args.vendor_request_bytes,
+        inapp_online_share=args.inapp_online_share,
+        inapp_connections=args.inapp_connections,
+        inapp_unread_items=args.inapp_unread_items,
     )
     from_template(a)
     prices, document = load_prices()
@@ -460,13 +615,19 @@ def main() -> None:
         f"prices: {PRICES.name}, {document['region']}, {document['architecture']}, list prices as of "
         f"{document['as_of']} (not fetched here: check them), no free tier"
     )
+    memory = ", ".join(f"{c} {mb} MB" for c, mb in a.consumer_memory_mb.items())
     print(
-        f"a notification: POST /event -> {a.channel} ({a.priority}), batches of "
+        f"a notification: POST /event -> {' + '.join(a.channels)} ({a.priority}), batches of "
         f"{a.records_per_invocation:g} (BatchSize {a.batch_size}), memory publish "
-        f"{a.publish_memory_mb} MB / {a.channel} {a.consumer_memory_mb} MB, Idempotency-Key on "
+        f"{a.publish_memory_mb} MB / {memory}, Idempotency-Key on "
         f"{a.idempotency_key_share:.0%}, transient failures {a.transient_failure_rate:.0%}, "
         f"{a.status_reads:g} status reads, {a.cold_start_share:.1%} cold starts"
     )
+    if "inapp" in a.channels:
+        print(
+            f"in-app: {a.inapp_online_share:.0%} of recipients with an app open, "
+            f"{a.inapp_connections:g} connection(s) each, {a.inapp_unread_items} unread and unseen items"
+        )
     print()
     single = single_event_lines(a, results)
     bulk = bulk_lines(a, results)
@@ -474,6 +635,11 @@ def main() -> None:
     bulk_total = print_table(
         f"POST /events/bulk with {a.bulk_size} events: per million notifications", bulk, prices
     )
+    by_channel = channel_totals(a, results, prices)
+    print("POST /event to one channel alone, per million notifications (same assumptions):")
+    for channel, usd in by_channel.items():
+        print(f"  {channel:18} {'':16}  {usd:13.4f}")
+    print()
     print("inputs:")
     for key, source in sorted(a.measured.items()):
         print(f"  {key:40} {source}")
@@ -496,6 +662,7 @@ def main() -> None:
             "cost_bulk100_breakdown_usd_per_million": {
                 k: round(v, 4) for k, v in by_service(bulk, prices).items()
             },
+            "cost_by_channel_usd_per_million": {k: round(v, 4) for k, v in by_channel.items()},
             "cost_assumptions": assumptions,
         }
     )

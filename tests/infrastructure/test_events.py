@@ -22,7 +22,6 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
 from devstack.lambda_events import EVENTS_DIR, LambdaContext, load_event
 from devstack.template import REPO_ROOT, Stack, load_template
-from functions.socket import app as socket_app
 from notifier import runtime
 from tests.functional import conftest as functional
 
@@ -112,7 +111,11 @@ def test_the_websocket_samples_are_one_connection():
 
 
 def _socket(event: dict[str, Any]) -> dict[str, Any]:
-    answer: dict[str, Any] = socket_app.lambda_handler(event, LambdaContext(function_name="socket"))
+    # Imported here: its import reads the deployed environment (and pauses the collector until its
+    # first invocation, which follows at once).
+    from functions.socket import app  # noqa: PLC0415
+
+    answer: dict[str, Any] = app.lambda_handler(event, LambdaContext(function_name="socket"))
     return answer
 
 

@@ -12,8 +12,15 @@ ROOT = Path(__file__).resolve().parents[3]
 
 CHILD = """
 import json
+import time
 from bench import _stubs
-_stubs.install(_stubs.Answers(recipients={"r1": '{"recipient_id": "r1"}'}, secrets={"s": '{"k": 1}'}))
+_stubs.install(
+    _stubs.Answers(
+        recipients={"r1": '{"recipient_id": "r1"}'},
+        secrets={"s": '{"k": 1}'},
+        connections={"Kq3vXcB8IAMCJbw=": "r1"},
+    )
+)
 import boto3
 sns = boto3.client("sns", region_name="us-east-1")
 ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -30,7 +37,30 @@ try:
     missing = None
 except secrets.exceptions.ResourceNotFoundException:
     missing = "ResourceNotFoundException"
+# A WebSocket API's connections: the table's items by id and by recipient, and @connections.
+mgmt = boto3.client(
+    "apigatewaymanagementapi",
+    region_name="us-east-1",
+    endpoint_url="https://ws7q2k9x4d.execute-api.us-east-1.amazonaws.com/prod",
+)
+posted = mgmt.post_to_connection(ConnectionId="Kq3vXcB8IAMCJbw=", Data=b'{"type":"pong"}')
+try:
+    mgmt.post_to_connection(ConnectionId="gone", Data=b"{}")
+    gone = None
+except mgmt.exceptions.GoneException:
+    gone = "GoneException"
+connection = ddb.get_item(TableName="c", Key={"connection_id": {"S": "Kq3vXcB8IAMCJbw="}})["Item"]
+of_r1 = ddb.query(
+    TableName="c",
+    IndexName="recipient",
+    KeyConditionExpression="recipient_id = :r",
+    ExpressionAttributeValues={":r": {"S": "r1"}},
+)["Items"]
 print(json.dumps({
+    "posted": posted["ResponseMetadata"]["HTTPStatusCode"],
+    "gone": gone,
+    "connection": [connection["recipient_id"]["S"], int(connection["expires_at"]["N"]) > time.time()],
+    "of_r1": [item["connection_id"]["S"] for item in of_r1],
     "message_id": one["MessageId"],
     "batch": sorted(e["Id"] for e in batch["Successful"]),
     "failed": batch["Failed"],
@@ -67,10 +97,17 @@ def test_the_stubs_answer_boto3_as_aws_would() -> None:
     assert answer["update"] == 200
     assert answer["secret"] == '{"k": 1}'
     assert answer["missing"] == "ResourceNotFoundException"
+    assert answer["posted"] == 200
+    assert answer["gone"] == "GoneException"
+    assert answer["connection"] == ["r1", True]
+    assert answer["of_r1"] == ["Kq3vXcB8IAMCJbw="]
     assert answer["calls"] == {
         "sns.Publish": 1,
         "sns.PublishBatch": 1,
         "dynamodb.BatchGetItem": 1,
         "dynamodb.UpdateItem": 1,
+        "dynamodb.GetItem": 1,
+        "dynamodb.Query": 1,
         "secretsmanager.GetSecretValue": 2,
+        "apigatewaymanagementapi.PostToConnection": 2,
     }

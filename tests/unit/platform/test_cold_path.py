@@ -80,10 +80,18 @@ def test_no_function_loads_boto3(cold_starts, function):
     assert {"boto3", "s3transfer"}.isdisjoint(modules)
 
 
-VENDOR_SDKS = {"publish": None, "email": "sendgrid", "sms": "twilio", "push": "firebase_admin"}
+VENDOR_SDKS = {
+    "publish": None,
+    "email": "sendgrid",
+    "sms": "twilio",
+    "push": "firebase_admin",
+    "inapp": None,
+    "socket": None,
+}
 POWERTOOLS_UTILITY = {
     "publish": "aws_lambda_powertools.event_handler.api_gateway",
-    **dict.fromkeys(("email", "sms", "push"), "aws_lambda_powertools.utilities.batch.base"),
+    **dict.fromkeys(("email", "sms", "push", "inapp"), "aws_lambda_powertools.utilities.batch.base"),
+    "socket": "aws_lambda_powertools.logging.logger",  # no utility: its own handler, Powertools' logger
 }
 
 

@@ -19,7 +19,6 @@ from notifier import runtime
 from notifier.api.docs import API_KEY_SCHEME, INBOX_TOKEN_SCHEME, responses
 from notifier.models.channels import RECIPIENT_ID_PATTERN
 from notifier.models.responses import InboxCounts, InboxPageView, InboxToken
-from notifier.stores.inbox import Mark
 from notifier.stores.status import iso
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
@@ -55,6 +54,8 @@ def mark_all(
     recipientId: RecipientPath,  # noqa: N803 - the path's name, as the API has always spelled it
     mark: Annotated[Literal["seen", "read", "archived"], Path(description="What to mark every item.")],
 ) -> InboxCounts:
+    from notifier.stores.inbox import Mark  # noqa: PLC0415 - the inbox's code loads at its first request
+
     _check(recipientId)
     return runtime.inbox().mark_all(recipientId, Mark(mark))
 
@@ -119,5 +120,7 @@ def mark_item(
         Literal["seen", "read", "unread", "archived", "unarchived"], Path(description="What to mark it.")
     ],
 ) -> InboxCounts:
+    from notifier.stores.inbox import Mark  # noqa: PLC0415 - see mark_all
+
     _check(recipientId)
     return runtime.inbox().mark(recipientId, [notificationId], Mark(mark))

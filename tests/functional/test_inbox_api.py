@@ -21,11 +21,15 @@ from tests.functional.conftest import receive_all
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-@pytest.fixture
-def socket(deployment) -> Handler:
+def socket_handler() -> Handler:
     from functions.socket import app  # noqa: PLC0415 - its import reads the deployed environment
 
     return lambda event: app.lambda_handler(event, LambdaContext(function_name="socket"))
+
+
+@pytest.fixture
+def socket(deployment) -> Handler:
+    return socket_handler()
 
 
 @pytest.fixture
@@ -336,3 +340,20 @@ def test_a_closed_connection_is_forgotten_and_no_longer_told(publish, consumers,
     assert runtime.connection_store().of_recipient("ana") == []
     assert frames("gone-1=") == []
     assert channel_status(sent).status == "SENT"
+
+
+def test_an_item_stored_while_nobody_is_connected_costs_no_count_queries(
+    publish, consumers, deployment, monkeypatch
+):
+    counted: list[str] = []
+    store = runtime.inbox_store()
+    read_counts = store.counts
+    monkeypatch.setattr(
+        store, "counts", lambda recipient_id: counted.append(recipient_id) or read_counts(recipient_id)
+    )
+
+    send_inapp(publish, consumers, deployment, "ana", "nobody home")
+    assert counted == []
+    connect(socket_handler(), token_for(publish, "ana"), "home-1=")
+    send_inapp(publish, consumers, deployment, "ana", "now someone is")
+    assert counted == ["ana"]

@@ -81,11 +81,14 @@ class LiveConnections:
         self._client = client
         self._pool = pool or ThreadPoolExecutor(CONNECTIONS_POOL, thread_name_prefix="connections")
 
-    def tell(self, recipient_id: str, frames: Sequence[Frame]) -> int:
-        """Post `frames`, in order, to each of the recipient's connections; how many got them all."""
+    def tell(self, recipient_id: str, frames: Sequence[Frame] | Callable[[], Sequence[Frame]]) -> int:
+        """Post `frames`, in order, to each of the recipient's connections; how many got them all.
+        `frames` may be a function that makes them: it is called only when someone is connected."""
         ids = self.connections.of_recipient(recipient_id)
         if not ids:
             return 0
+        if callable(frames):
+            frames = frames()
         if len(ids) == 1:
             return int(self.post(ids[0], frames))
         return sum(self._pool.map(lambda connection_id: self.post(connection_id, frames), ids))

@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from notifier.inbox.live import LiveConnections, counts_frame, item_view, notification_frame
+from notifier.inbox.live import Frame, LiveConnections, counts_frame, item_view, notification_frame
 from notifier.models.channels import Channel, Priority
 from notifier.models.responses import InboxCounts, InboxPageView
 from notifier.platform.metrics import NOTIFICATIONS_DELIVERED, channel_metrics
+from notifier.receipts.models import Receipt, ReceiptKind
 from notifier.stores.inbox import InboxItem, InboxStore, Mark
 
 if TYPE_CHECKING:
@@ -43,10 +44,13 @@ class Inbox:
         """Tell the recipient's open apps about a new item; how many connections got it."""
         if self.live is None:
             return 0
-        unread, unseen = self.store.counts(item.recipient_id)
-        reached = self.live.tell(item.recipient_id, [notification_frame(item), counts_frame(unread, unseen)])
+
+        def frames() -> list[Frame]:  # the counts are read only when someone is connected
+            return [notification_frame(item), counts_frame(*self.store.counts(item.recipient_id))]
+
+        reached = self.live.tell(item.recipient_id, frames)
         if reached:
-            self._delivered(item.recipient_id, [item.notification_id])
+            self._record(ReceiptKind.DELIVERED, item.recipient_id, [item])
         return reached
 
     def page(
@@ -54,7 +58,7 @@ class Inbox:
     ) -> InboxPageView:
         page = self.store.page(recipient_id, status=status, archived=archived, limit=limit, after=after)
         unread, unseen = self.store.counts(recipient_id)
-        self._delivered(recipient_id, [i.notification_id for i in page.items if not i.delivered])
+        self._record(ReceiptKind.DELIVERED, recipient_id, [i for i in page.items if not i.delivered])
         return InboxPageView(
             items=[item_view(item) for item in page.items],
             unread_count=unread,
@@ -76,37 +80,25 @@ class Inbox:
 
     def _after(self, recipient_id: str, changed: Sequence[InboxItem], mark: Mark) -> InboxCounts:
         if mark is Mark.READ:
-            self._opened(changed)
+            self._record(ReceiptKind.OPENED, recipient_id, changed)
         unread, unseen = self.store.counts(recipient_id)
         if changed and self.live is not None:
             self.live.tell(recipient_id, [counts_frame(unread, unseen)])
         return InboxCounts(marked=len(changed), unread_count=unread, unseen_count=unseen)
 
-    def _delivered(self, recipient_id: str, notification_ids: list[str]) -> None:
-        if not notification_ids:
-            return
-        from notifier.receipts.models import Receipt, ReceiptKind  # noqa: PLC0415 - not at cold start
-        from notifier.stores.receipts import Effect  # noqa: PLC0415
-
-        now = self.clock()
-        for notification_id in notification_ids:
-            receipt = Receipt(ReceiptKind.DELIVERED, Channel.INAPP, notification_id, now)
-            applied = self._receipts().apply(receipt, notification_id)
-            if applied.effect is Effect.CHANGED:
-                priority = applied.priority or Priority.STANDARD
-                channel_metrics.count(NOTIFICATIONS_DELIVERED, channel=Channel.INAPP, priority=priority)
-        self.store.set_delivered(recipient_id, notification_ids)
-
-    def _opened(self, items: Sequence[InboxItem]) -> None:
-        from notifier.receipts.models import Receipt, ReceiptKind  # noqa: PLC0415 - not at cold start
-        from notifier.stores.receipts import Effect  # noqa: PLC0415
+    def _record(self, kind: ReceiptKind, recipient_id: str, items: Sequence[InboxItem]) -> None:
+        """Record on each item's notification that an app has it (DELIVERED) or read it (OPENED, which
+        is DELIVERED too), on the status rules of every receipt; then remember on the items not yet
+        marked so that their notification is DELIVERED, so a later fetch does not say it again."""
+        from notifier.stores.receipts import Effect  # noqa: PLC0415 - not at the publish function's cold start
 
         now = self.clock()
         for item in items:
-            receipt = Receipt(ReceiptKind.OPENED, Channel.INAPP, item.notification_id, now)
+            receipt = Receipt(kind, Channel.INAPP, item.notification_id, now)
             applied = self._receipts().apply(receipt, item.notification_id)
-            if applied.effect is Effect.CHANGED and applied.delivered:
+            if applied.effect is Effect.CHANGED and (kind is ReceiptKind.DELIVERED or applied.delivered):
                 priority = applied.priority or Priority.STANDARD
                 channel_metrics.count(NOTIFICATIONS_DELIVERED, channel=Channel.INAPP, priority=priority)
-        if items:
-            self.store.set_delivered(items[0].recipient_id, [item.notification_id for item in items])
+        undelivered = [item.notification_id for item in items if not item.delivered]
+        if undelivered:
+            self.store.set_delivered(recipient_id, undelivered)

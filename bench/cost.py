@@ -298,9 +298,10 @@ def inapp_record_seconds(a: Assumptions, results: dict[str, Any]) -> tuple[float
     """Billed seconds of one in-app record, and how they were reached (see the module's docstring)."""
     n = a.records_per_invocation
     online = a.inapp_online_share
-    # In sequence for one record: lease, PutItem, two counts, the connections, [DELIVERED, the item's
-    # delivered mark], SENT; the two frames to each connection (the connections at once).
-    calls = 5 + 2 * online + 1
+    # In sequence for one record: lease, PutItem, the connections, [two counts, DELIVERED, the item's
+    # delivered mark: only when someone is connected], SENT; the two frames to each connection (the
+    # connections at once).
+    calls = 4 + 4 * online
     chain_ms = calls * a.dynamodb_ms + 2 * online * a.connections_post_ms
     rounds = math.ceil(n / a.delivery_concurrency)
     cpu_ms = measured(results, a, "inapp_cpu_ms_per_record", "inapp")
@@ -329,8 +330,9 @@ def inapp_lines(a: Assumptions, attempts: float) -> list[Line]:
         ),
         Line(
             "DynamoDB",
-            f"Query unread + unseen counts ({a.inapp_unread_items} items each, eventually consistent)",
-            attempts * 2 * count_reads,
+            f"Query unread + unseen counts ({a.inapp_unread_items} items each, eventually consistent; "
+            f"{online:.0%} online: read only for a connected recipient's frame)",
+            online * 2 * count_reads,
             "dynamodb_read_request_unit",
         ),
         Line("DynamoDB", "Query the recipient's connections", attempts * 0.5, "dynamodb_read_request_unit"),

@@ -97,3 +97,26 @@ def test_an_attempt_racing_the_publish_functions_accepted_keeps_its_lease_and_co
         ended[(claim.granted, email.status, email.attempts, again.busy)] += 1
 
     assert ended == {(True, "QUEUED", 1, True): RACES}
+
+
+def test_a_cancel_racing_the_release_of_a_scheduled_notification_has_one_winner(store):
+    """Issue 20's race, forced: a schedule fires (release) while the sender cancels. Exactly one of the
+    two conditional writes wins, and a cancelled notification is never released to be sent."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415 - this test's alone
+
+    ended: Counter[Any] = Counter()
+    for _ in range(RACES):
+        envelope = email_envelope()
+        store.schedule(envelope, datetime.now(UTC) + timedelta(minutes=5))
+        released, cancelled = _at_once(
+            partial(store.release, envelope.notification_id, [Channel.EMAIL]),
+            partial(store.cancel, envelope.notification_id),
+        )
+        status = cancelled.channels[Channel.EMAIL].status if cancelled else None
+        final = store.get(envelope.notification_id)
+        assert final is not None
+        ended[(tuple(released), final.channels[Channel.EMAIL].status, status)] += 1
+
+    winners = {(released, final) for released, final, _ in ended}
+    assert winners <= {((Channel.EMAIL,), "ACCEPTED"), ((), "CANCELLED")}
+    assert sum(ended.values()) == RACES

@@ -14,9 +14,25 @@ def reachable_from(start: Status) -> set[Status]:
     return seen
 
 
-def test_accepted_is_only_ever_first():
-    assert Status.ACCEPTED not in ALLOWED_FROM
-    assert all(Status.ACCEPTED not in reachable_from(s) for s in Status)
+def test_scheduled_is_only_ever_first_and_accepted_first_or_released_from_scheduled():
+    assert Status.SCHEDULED not in ALLOWED_FROM
+    assert all(Status.SCHEDULED not in reachable_from(s) for s in Status)
+    assert ALLOWED_FROM[Status.ACCEPTED] == {Status.SCHEDULED}
+    assert {s for s in Status if Status.ACCEPTED in reachable_from(s)} == {Status.SCHEDULED}
+
+
+def test_only_a_scheduled_notification_can_be_cancelled_and_a_cancelled_one_goes_nowhere():
+    assert ALLOWED_FROM[Status.CANCELLED] == {Status.SCHEDULED}
+    assert reachable_from(Status.CANCELLED) == set()
+
+
+def test_no_attempt_starts_on_a_notification_that_is_not_released():
+    assert Status.SCHEDULED not in ALLOWED_FROM[Status.QUEUED]
+    assert all(
+        Status.SCHEDULED not in sources
+        for target, sources in ALLOWED_FROM.items()
+        if target not in (Status.ACCEPTED, Status.CANCELLED)
+    )
 
 
 def test_no_status_can_come_back_once_left():
@@ -38,5 +54,10 @@ def test_only_an_attempt_in_flight_can_be_dead_lettered():
     assert ALLOWED_FROM[Status.DEAD_LETTERED] == {Status.ACCEPTED, Status.QUEUED}
 
 
-def test_every_status_is_reachable_from_accepted():
-    assert reachable_from(Status.ACCEPTED) == set(Status) - {Status.ACCEPTED}
+def test_every_status_but_the_scheduled_ones_is_reachable_from_accepted():
+    assert reachable_from(Status.ACCEPTED) == set(Status) - {
+        Status.ACCEPTED,
+        Status.SCHEDULED,
+        Status.CANCELLED,
+    }
+    assert reachable_from(Status.SCHEDULED) == set(Status) - {Status.SCHEDULED}

@@ -68,6 +68,9 @@ class ChannelStatus(BaseModel):
     deferred_until: str | None = Field(
         default=None, description="Held back by the recipient's quiet hours until this time."
     )
+    scheduled_for: str | None = Field(
+        default=None, description="When a scheduled notification is (or was) due to be sent."
+    )
     created_at: str | None = None
     updated_at: str | None = None
     delivered_at: str | None = Field(

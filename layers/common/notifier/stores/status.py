@@ -18,6 +18,7 @@ and no address may be stored unmasked (see `masking`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 
 class Status(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
     ACCEPTED = "ACCEPTED"
     QUEUED = "QUEUED"
     SENT = "SENT"
@@ -48,6 +51,10 @@ class Status(StrEnum):
 _IN_FLIGHT = frozenset({Status.ACCEPTED, Status.QUEUED})
 _OPEN = _IN_FLIGHT | {Status.DEAD_LETTERED}  # a redriven message may still be delivered
 ALLOWED_FROM: dict[Status, frozenset[Status]] = {
+    # A scheduled notification is released when it is due, or cancelled before: one conditional
+    # write from SCHEDULED decides which, so a cancelled notification is never released.
+    Status.ACCEPTED: frozenset({Status.SCHEDULED}),
+    Status.CANCELLED: frozenset({Status.SCHEDULED}),
     Status.QUEUED: _OPEN,
     Status.SENT: _OPEN,
     Status.FAILED: _OPEN,
@@ -58,10 +65,19 @@ ALLOWED_FROM: dict[Status, frozenset[Status]] = {
     Status.DELIVERED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
     Status.BOUNCED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
 }
-"""For each status, the statuses it may follow. ACCEPTED follows nothing: it is only ever first."""
+"""For each status, the statuses it may follow. SCHEDULED follows nothing, and so does ACCEPTED but when
+a scheduled notification is released: each is first. QUEUED never follows SCHEDULED, so no attempt
+starts on a notification that is not due yet."""
 
 TERMINAL = frozenset(
-    {Status.DELIVERED, Status.BOUNCED, Status.FAILED, Status.SUPPRESSED, Status.DEAD_LETTERED}
+    {
+        Status.DELIVERED,
+        Status.BOUNCED,
+        Status.FAILED,
+        Status.SUPPRESSED,
+        Status.DEAD_LETTERED,
+        Status.CANCELLED,
+    }
 )
 REDRIVABLE = frozenset({Status.DEAD_LETTERED})
 """Terminal, except that redriving the message from its dead-letter queue reopens it."""
@@ -150,6 +166,53 @@ class StatusStore:
                     ":expires": {"N": str(int((now + self.ttl).timestamp()))},
                 },
             )
+
+    def schedule(self, envelope: Envelope, send_at: datetime) -> None:
+        """Record SCHEDULED, with `scheduled_for`, for each channel that has no status yet (a request
+        sent again finds its rows there and changes nothing)."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        for channel in envelope.channels:
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(envelope.notification_id, channel),
+                    UpdateExpression=(
+                        f"SET #status = :scheduled, scheduled_for = :when, updated_at = :now, {described}"
+                    ),
+                    ConditionExpression="attribute_not_exists(#status)",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":scheduled": {"S": Status.SCHEDULED},
+                        ":when": {"S": iso(send_at)},
+                        ":now": {"S": iso(now)},
+                        **values,
+                    },
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def release(self, notification_id: str, channels: Sequence[Channel]) -> list[Channel]:
+        """SCHEDULED -> ACCEPTED for each of `channels`: the ones released now, which may be sent. A
+        channel cancelled, or released before (a schedule fires at least once), is left out."""
+        return [
+            channel
+            for channel in channels
+            if self._conditional_update(notification_id, channel, Status.ACCEPTED, values={})
+        ]
+
+    def cancel(self, notification_id: str) -> EventStatus | None:
+        """SCHEDULED -> CANCELLED for each channel of the notification that is not released yet; the
+        status after (a channel already released, sent or settled reported as it is). None when the
+        notification is unknown."""
+        found = self.get(notification_id)
+        if found is None:
+            return None
+        for channel, state in found.channels.items():
+            if state.status == Status.SCHEDULED:
+                self._conditional_update(notification_id, channel, Status.CANCELLED, values={})
+        return self.get(notification_id)
 
     def begin_attempt(self, envelope: Envelope, channel: Channel, *, lease_seconds: float) -> Claim:
         """Mark the channel QUEUED, count an attempt and take the lease for `lease_seconds`, unless the
@@ -310,6 +373,7 @@ class StatusStore:
                     provider_message_id=string_attribute(item, "provider_message_id"),
                     last_error=_scrubbed(string_attribute(item, "last_error")),
                     deferred_until=string_attribute(item, "deferred_until"),
+                    scheduled_for=string_attribute(item, "scheduled_for"),
                     **{moment: string_attribute(item, moment) for moment in RECEIPT_MOMENTS},
                     created_at=string_attribute(item, "created_at"),
                     updated_at=string_attribute(item, "updated_at"),

@@ -5,6 +5,7 @@ fake socket function; and how the template's WebSocket API is read and served (`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -36,7 +37,7 @@ from devstack.stack import LocalConfig, LocalStack, StartupError
 from devstack.template import Stack, load_template
 from devstack.websocket import WebSocketGateway, WebSocketServer
 
-TIMEOUT = 2.0  # every wait of these tests: a receive, a handshake, an event
+TIMEOUT = 5.0  # every wait of these tests: a receive, a handshake, an event (a loaded CI machine)
 
 
 GATEWAY_ID = re.compile(r"[A-Za-z0-9_-]{15}=")  # API Gateway's connection ids: BFHPhfCWIAMCKlQ=
@@ -529,7 +530,9 @@ def test_a_message_over_128_kb_in_small_frames_closes_the_connection_with_1009(s
     function = SocketFunction()
 
     with open_socket(serve(function)) as client:
-        client.send(iter(["x" * (32 * 1024)] * 5))  # one message of five 32 KB frames
+        # One message of five 32 KB frames; the server may close before the client has sent the last.
+        with contextlib.suppress(ConnectionClosed):
+            client.send(iter(["x" * (32 * 1024)] * 5))
         assert closed_with(client)[0] == 1009
 
 

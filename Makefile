@@ -44,7 +44,7 @@ DEV_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 SHIPPED := layers/common:layer-common functions/publish:function-publish functions/email:function-email \
 	functions/sms:function-sms functions/push:function-push \
 	functions/webhooks:function-webhooks functions/inapp:function-inapp \
-	functions/socket:function-socket
+	functions/socket:function-socket functions/due:function-due
 
 .PHONY: help setup browser run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
 	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean

@@ -35,7 +35,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("apigateway", "apigatewaymanagementapi", "dynamodb", "secretsmanager", "sns", "sqs", "ssm", "sts")
+SERVICES = (
+    "apigateway",
+    "apigatewaymanagementapi",
+    "dynamodb",
+    "scheduler",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "sts",
+)
 """The AWS services whose botocore data the layer keeps (see the module's docstring)."""
 
 OWN_CODE = ("notifier", "app.py")

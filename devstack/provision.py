@@ -7,7 +7,10 @@ the local stack serves them itself. What refers to them resolves to a fixed loca
 routes are read from the functions' Api events, and an `AWS::Serverless::WebSocketApi` is described
 (`WebSocketApiSpec`: its routes, authorizer and stage) for `devstack.websocket`. Given the local
 stack's API key, the REST API's usage plan is created in the emulator with that key in it, for the
-functions that list a plan's keys themselves.
+functions that list a plan's keys themselves. IAM roles are not created either (the local stack
+enforces no IAM): each is given the name and ARN CloudFormation would give it, for what passes its ARN
+on (the scheduler role, to the schedules the due function creates). EventBridge Scheduler's schedule
+groups are created; their schedules are fired by `devstack.schedules.ScheduleFirer`.
 """
 
 from __future__ import annotations
@@ -105,6 +108,15 @@ class Deployment:
     def sqs_sources(self) -> list[SqsEventSource]:
         return [source for spec in self.functions.values() for source in spec.sqs_sources]
 
+    @property
+    def schedule_groups(self) -> dict[str, str]:
+        """The EventBridge Scheduler schedule groups created: logical id -> group name."""
+        return {
+            logical_id: self.stack.refs[logical_id]
+            for logical_id in self.stack.resources_of_type("AWS::Scheduler::ScheduleGroup")
+            if logical_id in self.stack.refs
+        }
+
 
 ClientFactory = Callable[[str], Any]
 
@@ -129,8 +141,10 @@ def provision(
         "AWS::SNS::Subscription": _subscription,
         "AWS::DynamoDB::Table": _table,
         "AWS::SecretsManager::Secret": _secret,
+        "AWS::Scheduler::ScheduleGroup": _schedule_group,
     }
     _name_apis(stack)
+    _name_roles(stack)
     graph = {
         logical_id: stack.dependencies(resource.get("Properties", {}))
         for logical_id, resource in stack.resources.items()
@@ -178,6 +192,22 @@ def _name_apis(stack: Stack) -> None:
         stack.attrs.setdefault(
             (logical_id, "ApiEndpoint"),
             f"wss://{LOCAL_WEBSOCKET_API_ID}.execute-api.{stack.region}.{stack.pseudo('AWS::URLSuffix')}",
+        )
+
+
+def _name_roles(stack: Stack) -> None:
+    """Roles are not created (the local stack enforces no IAM), but their Ref (the role's name) and
+    Arn must resolve: a function passes the scheduler role's ARN to Scheduler, for one."""
+    for logical_id, resource in stack.resources_of_type("AWS::IAM::Role").items():
+        if not stack.condition(resource.get("Condition")):
+            continue
+        properties = resource.get("Properties", {})
+        path = str(properties.get("Path", "/"))
+        name = str(stack.resolve(properties.get("RoleName", stack.physical_name(logical_id))))
+        stack.refs.setdefault(logical_id, name)
+        stack.attrs.setdefault(
+            (logical_id, "Arn"),
+            f"arn:{stack.pseudo('AWS::Partition')}:iam::{stack.account_id}:role{path}{name}",
         )
 
 
@@ -374,6 +404,22 @@ def _queue(stack: Stack, logical_id: str, properties: dict[str, Any], client: Cl
     stack.attrs[(logical_id, "Arn")] = arn
     stack.attrs[(logical_id, "QueueName")] = name
     stack.attrs[(logical_id, "QueueUrl")] = url
+
+
+def _schedule_group(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:
+    """An EventBridge Scheduler schedule group. One already there (an emulator kept running) is kept
+    with its schedules: moto's CreateScheduleGroup would replace it with an empty one."""
+    name = str(properties.get("Name") or stack.physical_name(logical_id))
+    scheduler = client("scheduler")
+    try:
+        arn = scheduler.get_schedule_group(Name=name)["Arn"]
+    except scheduler.exceptions.ResourceNotFoundException:
+        arguments: dict[str, Any] = {"Name": name}
+        if properties.get("Tags"):
+            arguments["Tags"] = [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in properties["Tags"]]
+        arn = scheduler.create_schedule_group(**arguments)["ScheduleGroupArn"]
+    stack.refs[logical_id] = name
+    stack.attrs[(logical_id, "Arn")] = arn
 
 
 def _queue_policy(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:

@@ -25,6 +25,7 @@ from .event_sources import SqsPoller
 from .faults import Faults
 from .lambda_runtime import FunctionPool
 from .provision import Deployment, WebSocketApiSpec, gateway_responses, provision
+from .schedules import ScheduleFirer
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 from .websocket import WebSocketGateway, WebSocketServer
@@ -65,6 +66,8 @@ class LocalStack:
         self.endpoint = config.endpoint
         self.deployment: Deployment | None = None
         self.pollers: list[SqsPoller] = []
+        self.schedule_firer: ScheduleFirer | None = None
+        """Fires the schedules of the template's schedule group (moto's Scheduler never fires them)."""
         self.functions: dict[str, FunctionPool] = {}
         self._emulator: Any = None
         self._api: ApiServer | None = None
@@ -126,6 +129,7 @@ class LocalStack:
             )
             self.pollers.append(poller)
             poller.start()
+        self._start_schedule_firer(self.deployment)
         try:
             [api_logical_id] = stack.resources_of_type("AWS::Serverless::Api")
             gateway = ApiGateway(
@@ -151,6 +155,23 @@ class LocalStack:
                 )
             )
             self._websocket.start()
+
+    def _start_schedule_firer(self, deployment: Deployment) -> None:
+        """A firer for the template's schedule group, if it has one: the schedules the functions create
+        there send to the queues the pollers read."""
+        groups = deployment.schedule_groups
+        if len(groups) > 1:
+            names = ", ".join(groups)
+            raise StartupError(
+                f"the template has {len(groups)} schedule groups ({names}); the local stack fires one"
+            )
+        if not groups:
+            return
+        [group_name] = groups.values()
+        self.schedule_firer = ScheduleFirer(
+            self.client("scheduler"), self.client("sqs"), group_name, log=_log
+        )
+        self.schedule_firer.start()
 
     def _websocket_api(self, deployment: Deployment) -> WebSocketApiSpec | None:
         """The template's WebSocket API, and every function told its @connections URL: this port's,
@@ -186,6 +207,8 @@ class LocalStack:
     def stop(self) -> None:
         if self._websocket is not None:  # its clients' $disconnect still reach the functions
             self._websocket.stop()
+        if self.schedule_firer is not None:  # nothing more sent to the queues the pollers drain
+            self.schedule_firer.stop()
         for poller in self.pollers:  # all stop receiving at once, then each is waited for
             poller.signal_stop()
         for poller in self.pollers:

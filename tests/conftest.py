@@ -24,6 +24,12 @@ os.environ.update(
     TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:notifier-tests",
     IDEMPOTENCY_TABLE="notifier-tests-idempotency",
     CONNECTIONS_TABLE="notifier-tests-connections",
+    PENDING_TABLE="notifier-tests-pending",
+    DUE_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/notifier-tests-due",
+    DUE_QUEUE_ARN="arn:aws:sqs:us-east-1:123456789012:notifier-tests-due",
+    SCHEDULE_GROUP="notifier-tests-sends",
+    SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/notifier-tests-scheduler",
+    SCHEDULE_DLQ_ARN="arn:aws:sqs:us-east-1:123456789012:notifier-tests-schedule-dlq",
 )
 for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_variable, None)

@@ -71,7 +71,7 @@ def test_without_the_api_key_the_answer_is_403(local, path, key):
 
 def test_a_route_the_template_does_not_declare_is_403_as_api_gateway_answers(local):
     assert local.request("GET", "/events")[0] == 403
-    assert local.request("DELETE", "/event/some-id")[0] == 403
+    assert local.request("PATCH", "/event/some-id")[0] == 403
 
 
 def test_bad_json_is_a_400_and_nothing_is_published(local):
@@ -227,7 +227,8 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
             _, event = local.request("POST", "/event", SEED_EVENT)
             wait_for(lambda: delivered(local, event["event_id"]))
             queues = emulator(local, "sqs").list_queues()["QueueUrls"]
-            assert len(queues) == 2 * len(Channel) * len(Priority)  # each channel x priority, and its DLQ
+            # each channel x priority and its DLQ; the due queue, its DLQ, and the scheduler's DLQ
+            assert len(queues) == 2 * len(Channel) * len(Priority) + 3
             assert f"emulator {local.endpoint}" in local.log()
         finally:
             local.stop()

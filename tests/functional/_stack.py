@@ -9,21 +9,22 @@ How a test gets a fresh stack:
 
 - Each test runs in its own `mock_aws()`, entered as before (it resets moto, so whatever a previous
   test or another file's own mock left in any service is gone: secrets, SSM parameters, ...).
-- The stack's own backends (the SQS, SNS, DynamoDB, KMS and Secrets Manager backends of the stack's
-  account and region) are then put back into moto, as they were when the last test using them ended.
-  Between tests they are kept out of moto, so a test without the stack (or another file's
-  `mock_aws()`, or the emulator test's moto server) can neither see them nor reset them.
+- The stack's own backends (the SQS, SNS, DynamoDB, KMS, Secrets Manager and EventBridge Scheduler
+  backends of the stack's account and region) are then put back into moto, as they were when the
+  last test using them ended. Between tests they are kept out of moto, so a test without the stack
+  (or another file's `mock_aws()`, or the emulator test's moto server) can neither see them nor
+  reset them.
 - Their resources are checked against what was provisioned: the same queues, topics, subscriptions,
-  tables, keys and secrets (the same objects, with the same configuration and secret values). A test
-  that deleted, added or reconfigured one (some delete the topic or a table on purpose) makes the next
-  test provision the whole stack again, from the template already read.
+  tables, keys, schedule groups and secrets (the same objects, with the same configuration and secret
+  values). A test that deleted, added or reconfigured one (some delete the topic or a table on
+  purpose) makes the next test provision the whole stack again, from the template already read.
 - botocore's service descriptions are read once too: every botocore session made during the test
   (boto3's default one, which mock_aws() replaces, and the notifier's own, which runtime.reset()
   drops) shares one loader, so building a client does not parse the service's JSON again (about
   25 ms a client). Sessions, credentials and clients are still new in every test.
 - Their data is emptied: every queue's messages (visible, in flight and delayed, as PurgeQueue does,
   without PurgeQueue's once-a-minute limit), every table's items, what the topics and SNS recorded as
-  sent, and every secret the stack did not create (a test's vendor credentials).
+  sent, every schedule, and every secret the stack did not create (a test's vendor credentials).
 
 The stack is made with the Parameters of `FUNCTIONAL_PARAMETERS` under any a test gives: PublicApiUrl
 on loopback, as the local stack gives its own URL, since the default (the execute-api URL) names a host
@@ -47,6 +48,7 @@ from moto import mock_aws
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import dynamodb_backends
 from moto.kms.models import kms_backends
+from moto.scheduler.models import scheduler_backends
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
@@ -62,6 +64,8 @@ _BACKENDS: dict[str, BackendDict[Any]] = {
     "dynamodb": dynamodb_backends,
     "kms": kms_backends,
     "secretsmanager": secretsmanager_backends,
+    # The schedule group (SendSchedules): without it, CreateSchedule into it crashes moto (a 500).
+    "scheduler": scheduler_backends,
 }
 
 FUNCTIONAL_PARAMETERS = {
@@ -140,6 +144,7 @@ def _fingerprint(backends: Mapping[str, Any], secrets: frozenset[str]) -> dict[s
             for name, t in dynamodb.tables.items()
         },
         "dynamodb": (len(dynamodb.backups), len(dynamodb.resource_policies)),
+        "schedule_groups": {name: id(g) for name, g in backends["scheduler"].schedule_groups.items()},
         "keys": {
             key_id: (
                 id(k),
@@ -175,6 +180,10 @@ def _empty(backends: Mapping[str, Any], secrets: frozenset[str]) -> None:
     sns.sms_message_objects.clear()
     for table in backends["dynamodb"].tables.values():
         table.items.clear()
+    scheduler = backends["scheduler"]
+    for group in scheduler.schedule_groups.values():
+        group.schedules.clear()
+    scheduler.schedules.clear()
 
 
 class SharedStack:

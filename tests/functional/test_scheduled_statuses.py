@@ -28,9 +28,12 @@ def test_a_scheduled_notification_shows_scheduled_with_its_time_until_released(s
     email = store.get(envelope.notification_id).channels[Channel.EMAIL]
     assert (email.status, email.scheduled_for, email.attempts) == ("SCHEDULED", "2026-12-24T18:30:00.000Z", 0)
     assert store.release(envelope.notification_id, [Channel.EMAIL]) == [Channel.EMAIL]
-    assert store.release(envelope.notification_id, [Channel.EMAIL]) == []  # a schedule fired twice
     released = store.get(envelope.notification_id).channels[Channel.EMAIL]
     assert (released.status, released.scheduled_for) == ("ACCEPTED", "2026-12-24T18:30:00.000Z")
+    # A release retried before any consumer took it publishes it again; once taken, never.
+    assert store.release(envelope.notification_id, [Channel.EMAIL]) == [Channel.EMAIL]
+    assert store.begin_attempt(envelope, Channel.EMAIL, lease_seconds=30).granted
+    assert store.release(envelope.notification_id, [Channel.EMAIL]) == []
 
 
 def test_a_request_sent_again_does_not_reschedule_or_reopen_its_notification(store):

@@ -76,6 +76,24 @@ def test_each_sqs_sample_is_a_batch_from_a_queue_of_its_channel(name):
     assert len(batch.Records) >= 2
 
 
+def test_every_queue_a_function_reads_has_a_sample_batch():
+    """The channels' queues and the due queue (scheduled sends): each has a sample of its records."""
+    read = {
+        e["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for fn in STACK.resources_of_type("AWS::Serverless::Function").values()
+        for e in fn["Properties"].get("Events", {}).values()
+        if e["Type"] == "SQS"
+    }
+    sampled = {
+        record.eventSourceARN.rsplit(":", 1)[1].removeprefix(f"{STACK.name}-")
+        for name in SAMPLES
+        if name.startswith("sqs_")
+        for record in SqsModel.model_validate_json((EVENTS_DIR / name).read_text()).Records
+    }
+    assert "DueQueue" in read
+    assert read <= sampled
+
+
 @pytest.mark.parametrize("name", [s for s in SAMPLES if s.startswith("websocket_")])
 def test_each_websocket_sample_is_an_event_of_the_inbox_socket_api(name):
     """The REQUEST authorizer's event on $connect, or a Lambda proxy event of one of the API's routes,

@@ -30,7 +30,10 @@ SQS_EVENTS = [
     for event_name, event in fn["Properties"].get("Events", {}).items()
     if event["Type"] == "SQS"
 ]
-SOURCE_QUEUES = {props["Queue"]["Fn::GetAtt"][0] for _, _, props in SQS_EVENTS}
+# The consumers' queues, which the topic fills; the due queue (scheduled sends) is the due function's.
+CONSUMERS = ("EmailFunction", "SmsFunction", "PushFunction", "InappFunction")
+CONSUMER_EVENTS = [(name, event_name, props) for name, event_name, props in SQS_EVENTS if name in CONSUMERS]
+SOURCE_QUEUES = {props["Queue"]["Fn::GetAtt"][0] for _, _, props in CONSUMER_EVENTS}
 
 
 def test_every_function_runs_python_3_13():
@@ -39,6 +42,10 @@ def test_every_function_runs_python_3_13():
 
 
 def test_eight_source_queues_each_have_their_own_dead_letter_queue():
+    # Every SQS event is a consumer's, but the due function's one on the due queue (see below).
+    assert {(name, event) for name, event, _ in SQS_EVENTS if name not in CONSUMERS} == {
+        ("DueFunction", "Due")
+    }
     assert len(SOURCE_QUEUES) == 8
     dlqs = [
         QUEUES[q]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -96,7 +103,7 @@ def test_every_queue_is_encrypted_by_sqs():
 
 def test_visibility_timeout_is_at_least_six_function_timeouts_plus_the_batching_window():
     globals_timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
-    for name, _, props in SQS_EVENTS:
+    for name, _, props in CONSUMER_EVENTS:
         timeout = FUNCTIONS[name]["Properties"].get("Timeout", globals_timeout)
         assert timeout == {"Ref": "ConsumerTimeoutSeconds"}, name
         timeout = PARAMETERS["ConsumerTimeoutSeconds"]["Default"]
@@ -116,11 +123,11 @@ def test_critical_sources_favour_latency_and_standard_sources_favour_cost():
     def default(value):
         return PARAMETERS[value["Ref"]]["Default"] if isinstance(value, dict) else value
 
-    for _, event_name, props in SQS_EVENTS:
+    for _, event_name, props in CONSUMER_EVENTS:
         queue = props["Queue"]["Fn::GetAtt"][0]
         assert ("Critical" in queue) == (event_name == "Critical")
-    critical = next(p for _, e, p in SQS_EVENTS if e == "Critical")
-    standard = next(p for _, e, p in SQS_EVENTS if e == "Standard")
+    critical = next(p for _, e, p in CONSUMER_EVENTS if e == "Critical")
+    standard = next(p for _, e, p in CONSUMER_EVENTS if e == "Standard")
     assert default(critical["MaximumBatchingWindowInSeconds"]) == 0
     assert default(standard["MaximumBatchingWindowInSeconds"]) > 0
     assert default(critical["BatchSize"]) < default(standard["BatchSize"])
@@ -170,6 +177,7 @@ def test_the_api_has_the_contract_recipient_suppression_and_receipt_routes_and_n
         if e["Type"] == "Api"
     )
     assert routes == [
+        ("delete", "/event/{event_id}"),  # cancels a scheduled notification
         ("delete", "/recipients/{recipientId}"),
         ("delete", "/suppressions/{address}"),
         ("get", "/docs"),
@@ -200,11 +208,169 @@ def test_the_vendors_receipts_reach_the_webhooks_function_and_the_apps_receipts_
 
     assert routes("WebhooksFunction") == {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
     assert ("post", "/event/{event_id}/receipts") in routes("PublishFunction")
+    assert ("delete", "/event/{event_id}") in routes("PublishFunction")
 
 
 def test_the_status_table_expires_items():
     table = of_type("AWS::DynamoDB::Table")["StatusTable"]["Properties"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+# ------------------------------------------------------------------ scheduled sends
+
+SCHEDULE_PATH = (
+    "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${AWS::StackName}-sends/*"
+)
+
+
+def test_scheduled_sends_wait_in_the_pending_table_and_on_the_due_queue():
+    table = of_type("AWS::DynamoDB::Table")["PendingTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "notification_id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "notification_id", "AttributeType": "S"}]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    due = QUEUES["DueQueue"]["Properties"]
+    assert due["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["DueDLQ", "Arn"]},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    # Standard queues: a FIFO queue refuses a per-message delay, and Scheduler's DLQ must be standard.
+    for name in ("DueQueue", "DueDLQ", "ScheduleDLQ"):
+        assert "FifoQueue" not in QUEUES[name]["Properties"], name
+    assert "RedrivePolicy" not in QUEUES["ScheduleDLQ"]["Properties"]
+    publish = FUNCTIONS["PublishFunction"]["Properties"]["Environment"]["Variables"]
+    assert publish["PENDING_TABLE"] == {"Ref": "PendingTable"}
+    assert publish["DUE_QUEUE_URL"] == {"Ref": "DueQueue"}
+    assert publish["MAX_SCHEDULE_DAYS"] == {"Ref": "MaxScheduleDays"}
+    spec = PARAMETERS["MaxScheduleDays"]
+    assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", 30, 1, 365)
+
+
+def test_the_due_function_releases_from_the_due_queue_and_knows_what_a_schedule_is_made_of():
+    props = FUNCTIONS["DueFunction"]["Properties"]
+    assert (props["CodeUri"], props["Handler"], props["Timeout"]) == (
+        "functions/due/",
+        "app.lambda_handler",
+        30,
+    )
+    [(event_name, event)] = props["Events"].items()
+    assert (event_name, event["Type"]) == ("Due", "SQS")
+    assert event["Properties"] == {
+        "Queue": {"Fn::GetAtt": ["DueQueue", "Arn"]},
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 0,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    # A record is hidden for longer than an invocation may run (SQS refuses the mapping otherwise).
+    assert QUEUES["DueQueue"]["Properties"]["VisibilityTimeout"] >= props["Timeout"]
+    assert props["Environment"]["Variables"] == {
+        "TOPIC_ARN": {"Ref": "NotificationTopic"},
+        "PENDING_TABLE": {"Ref": "PendingTable"},
+        "DUE_QUEUE_URL": {"Ref": "DueQueue"},
+        "SCHEDULE_GROUP": {"Ref": "SendSchedules"},
+        "DUE_QUEUE_ARN": {"Fn::GetAtt": ["DueQueue", "Arn"]},
+        "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+        "SCHEDULE_DLQ_ARN": {"Fn::GetAtt": ["ScheduleDLQ", "Arn"]},
+    }
+    [group] = of_type("AWS::Scheduler::ScheduleGroup").items()
+    assert group == (
+        "SendSchedules",
+        {
+            "Type": "AWS::Scheduler::ScheduleGroup",
+            "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-sends"}},
+        },
+    )
+    # The schedules are made at run time: none in the template, nor SAM's ScheduleV2 (its role has no
+    # SourceAccount/SourceArn condition and its DLQ is unencrypted).
+    assert not of_type("AWS::Scheduler::Schedule")
+    assert all(
+        e["Type"] not in ("Schedule", "ScheduleV2")
+        for fn in FUNCTIONS.values()
+        for e in fn["Properties"].get("Events", {}).values()
+    )
+
+
+def test_the_scheduler_role_is_assumed_only_by_this_groups_schedules_and_only_sends_to_the_due_queues():
+    role = of_type("AWS::IAM::Role")["SchedulerRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"] == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                    "ArnLike": {"aws:SourceArn": {"Fn::Sub": SCHEDULE_PATH}},
+                },
+            }
+        ],
+    }
+    # the group's name, as the ARN of its schedules has it
+    assert (
+        SCHEDULE_PATH.split("/")[1]
+        == of_type("AWS::Scheduler::ScheduleGroup")["SendSchedules"]["Properties"]["Name"]["Fn::Sub"]
+    )
+    assert "ManagedPolicyArns" not in role
+    [policy] = role["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "SendDueNotifications",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": [{"Fn::GetAtt": ["DueQueue", "Arn"]}, {"Fn::GetAtt": ["ScheduleDLQ", "Arn"]}],
+        }
+    ]
+
+
+def test_only_the_due_function_schedules_and_passes_the_scheduler_role_to_scheduler_only():
+    grants = {
+        name: [s for s in every_grant(name) if {"scheduler", "iam"} & {a.split(":")[0] for a in _actions(s)}]
+        for name in FUNCTIONS
+    }
+    assert {name for name, found in grants.items() if found} == {"DueFunction"}
+    assert sorted(grants["DueFunction"], key=lambda s: s["Sid"]) == [
+        {
+            "Sid": "PassTheSchedulerRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        },
+        {
+            "Sid": "ScheduleLaterSends",
+            "Effect": "Allow",
+            "Action": "scheduler:CreateSchedule",
+            "Resource": {"Fn::Sub": SCHEDULE_PATH},
+        },
+    ]
+
+
+def test_the_due_and_publish_functions_reach_the_pending_table_and_the_due_queue_as_they_need():
+    def on(function: str, resource: str) -> set[str]:
+        return {
+            a for s in every_grant(function) if resource in json.dumps(s["Resource"]) for a in _actions(s)
+        }
+
+    assert on("PublishFunction", "PendingTable") == {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+    }
+    assert on("DueFunction", "PendingTable") == {"dynamodb:GetItem", "dynamodb:DeleteItem"}
+    assert on("PublishFunction", "DueQueue") == {"sqs:SendMessage"}
+    assert on("DueFunction", "DueQueue") == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+        "sqs:SendMessage",
+    }
+    assert on("DueFunction", "StatusTable") == {"dynamodb:UpdateItem", "dynamodb:Query"}
+    knowing = {
+        n for n, fn in FUNCTIONS.items() if "PendingTable" in json.dumps(fn["Properties"]["Environment"])
+    }
+    assert knowing == {"PublishFunction", "DueFunction"}
 
 
 def test_the_suppression_list_is_kept_by_address_and_never_expires():
@@ -358,7 +524,7 @@ def pins(path: Path) -> dict[str, str]:
     "requirements",
     [
         "layers/common/requirements.txt",
-        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push", "inapp", "webhooks")),
+        *(f"functions/{n}/requirements.txt" for n in ("email", "sms", "push", "inapp", "webhooks", "due")),
     ],
 )
 def test_what_ships_is_the_versions_the_tests_run(requirements):
@@ -376,6 +542,7 @@ def test_what_ships_is_the_versions_the_tests_run(requirements):
         ("inapp", None, {"sendgrid", "twilio", "firebase-admin"}),  # no vendor: the inbox is a table
         ("publish", None, {"sendgrid", "twilio", "firebase-admin"}),
         ("webhooks", None, {"sendgrid", "twilio", "firebase-admin"}),
+        ("due", None, {"sendgrid", "twilio", "firebase-admin"}),  # SNS, SQS, DynamoDB, Scheduler: boto3
     ],
 )
 def test_each_function_ships_its_own_vendor_sdk_and_no_other(function, sdk, others):
@@ -487,7 +654,7 @@ def test_the_receipt_parameters_have_their_bounds():
         for name in group["Parameters"]
     }
     assert set(groups) == set(PARAMETERS)  # every Parameter is in a group of the console's form
-    assert groups["PublicApiUrl"] == "API"
+    assert groups["PublicApiUrl"] == groups["MaxScheduleDays"] == "API"
     assert groups["BounceRateAlarmPercent"] == "Alarms"
     assert groups["InboxTtlDays"] == groups["StatusTtlDays"] == "Operations"
 

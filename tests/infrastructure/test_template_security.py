@@ -28,6 +28,14 @@ QUEUES = STACK.resources_of_type("AWS::SQS::Queue")
 DLQS = {name for name in QUEUES if name.endswith("DLQ")}
 SOURCE_QUEUES = set(QUEUES) - DLQS
 CONSUMERS = {"EmailFunction": "Email", "SmsFunction": "Sms", "PushFunction": "Push", "InappFunction": "Inapp"}
+# The queues the topic fills, a critical and a standard one per channel; the other source queue is
+# the due queue of scheduled sends, whose messages wait there on purpose (SQS delays).
+CHANNEL_QUEUES = {f"{c}{p}Queue" for c in CONSUMERS.values() for p in ("Critical", "Standard")}
+# The roles the functions run as; the one other role is what EventBridge Scheduler sends as.
+FUNCTION_ROLES = {fn["Properties"]["Role"]["Fn::GetAtt"][0] for fn in FUNCTIONS.values()}
+SCHEDULE_PATH = (
+    "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${AWS::StackName}-sends/*"
+)
 # The routes the vendors call with their receipts: open to anyone, verified by the vendor's signature.
 WEBHOOKS = {("post", "/webhooks/sendgrid"), ("post", "/webhooks/twilio")}
 # A recipient's inbox: the API key or an inbox token, checked by the publish function.
@@ -87,13 +95,42 @@ def test_every_function_runs_as_its_own_role_with_no_sam_policies():
     assert "Role" not in TEMPLATE["Globals"]["Function"]
 
 
-@pytest.mark.parametrize("role", sorted(ROLES))
+def test_every_role_is_a_functions_but_the_scheduler_role():
+    assert set(ROLES) - FUNCTION_ROLES == {"SchedulerRole"}
+    assert CHANNEL_QUEUES | {"DueQueue"} == SOURCE_QUEUES
+
+
+@pytest.mark.parametrize("role", sorted(FUNCTION_ROLES))
 def test_roles_are_assumed_only_by_lambda_in_this_account(role):
     [trust] = ROLES[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert "ManagedPolicyArns" not in ROLES[role]["Properties"]
+
+
+def test_the_scheduler_role_is_assumed_only_by_scheduler_for_this_accounts_schedule_group():
+    [trust] = ROLES["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Sub": SCHEDULE_PATH}},
+        },
+    }
+    # No wildcard but the schedule names in this stack's group.
+    assert SCHEDULE_PATH.count("*") == 1
+    assert SCHEDULE_PATH.endswith(":schedule/${AWS::StackName}-sends/*")
+    assert RESOURCES["SendSchedules"]["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-sends"}
+    assert "ManagedPolicyArns" not in ROLES["SchedulerRole"]["Properties"]
+    [grant] = _statements(ROLES["SchedulerRole"])
+    assert (grant["Action"], grant["Resource"]) == (
+        "sqs:SendMessage",
+        [{"Fn::GetAtt": ["DueQueue", "Arn"]}, {"Fn::GetAtt": ["ScheduleDLQ", "Arn"]}],
+    )
+    assert "Condition" not in grant
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -121,7 +158,9 @@ def test_each_statement_of_a_role_has_its_own_sid(role):
 
 
 def test_tracing_permissions_exist_only_when_tracing_is_on():
-    for role in ROLES.values():
+    # Scheduler's role sends no traces: it runs no code.
+    assert not [s for s in _statements(ROLES["SchedulerRole"]) if s["Sid"] == "SendTraces"]
+    for role in (ROLES[name] for name in FUNCTION_ROLES):
         [traces] = [
             s["Fn::If"]
             for p in role["Properties"]["Policies"]
@@ -162,14 +201,27 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
     assert "NotificationTopic" not in touched
 
 
-def test_only_the_publish_function_publishes_and_it_cannot_read_the_queues():
+def test_only_the_publish_and_due_functions_publish_and_publish_cannot_read_the_queues():
     publishers = {
         role for role, r in ROLES.items() for s in _statements(r) if "sns:Publish" in _as_list(s["Action"])
     }
-    assert publishers == {"PublishRole"}
+    # The API publishes what is sent now; the due function what was scheduled, once it is due.
+    assert publishers == {"PublishRole", "DueRole"}
+    for role in publishers:
+        [publish] = [s for s in _statements(ROLES[role]) if "sns:Publish" in _as_list(s["Action"])]
+        assert (publish["Action"], publish["Resource"]) == ("sns:Publish", {"Ref": "NotificationTopic"})
     actions = {a for s in _statements(ROLES["PublishRole"]) for a in _as_list(s["Action"])}
-    assert not {a for a in actions if a.startswith("sqs:")}
+    # It may only send, and only to the due queue: never read a queue, nor reach a channel's.
+    sqs = [
+        s
+        for s in _statements(ROLES["PublishRole"])
+        if any(a.startswith("sqs:") for a in _as_list(s["Action"]))
+    ]
+    assert [(s["Action"], s["Resource"]) for s in sqs] == [
+        ("sqs:SendMessage", {"Fn::GetAtt": ["DueQueue", "Arn"]})
+    ]
     assert not {a for a in actions if a.startswith("ssm:")}
+    assert not {a for a in actions if a.startswith(("scheduler:", "iam:"))}
     # No vendor's credentials: the only secret it reads is the inbox tokens' key.
     readers = [
         s
@@ -264,7 +316,9 @@ def test_every_topic_is_encrypted_with_the_data_key():
 
 
 def test_every_queue_is_sqs_encrypted_and_every_dlq_keeps_messages_14_days():
-    assert len(DLQS) == 8
+    # a DLQ per channel queue, the due queue's, and Scheduler's (what it could not deliver)
+    assert {q.replace("Queue", "DLQ") for q in SOURCE_QUEUES} | {"ScheduleDLQ"} == DLQS
+    assert len(DLQS) == 10
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in QUEUES.values())
     assert all(QUEUES[d]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600 for d in DLQS)
 
@@ -434,7 +488,7 @@ DOCS = [("/docs", "get"), ("/openapi.json", "get")]
 def test_each_authorization_mode_protects_every_route_after_sams_transform(parameters, scheme):
     body = _api_body(parameters)
     methods = [(path, m, op) for path, ops in body["paths"].items() for m, op in ops.items()]
-    assert len(methods) == 19  # no OPTIONS: CORS is closed by default
+    assert len(methods) == 20  # no OPTIONS: CORS is closed by default
     for path, method, operation in methods:
         open_docs = path in ("/docs", "/openapi.json")  # ApiDocs is Enabled by default
         webhook = (method, path) in WEBHOOKS
@@ -477,7 +531,7 @@ def test_with_an_origin_every_path_answers_preflight_without_authorization():
 def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_apply():
     resources = _translated()["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 8
+    assert len(mappings) == 8 + 1  # the channel queues, and the due queue
     assert all(m["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive") for m in mappings)
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions
@@ -523,8 +577,10 @@ def test_any_message_in_any_dlq_raises_an_alarm(dlq):
     assert properties["Statistic"] == "Maximum"
 
 
-@pytest.mark.parametrize("queue", sorted(SOURCE_QUEUES))
+@pytest.mark.parametrize("queue", sorted(CHANNEL_QUEUES))
 def test_every_source_queue_alarms_on_the_age_of_its_oldest_message(queue):
+    """The channel queues: the due queue's messages are delayed on purpose (up to 15 minutes each), so
+    their age is no lag; what the due function cannot handle reaches its DLQ, which alarms."""
     [name] = _alarm_on("ApproximateAgeOfOldestMessage", queue)
     priority = "Critical" if "Critical" in queue else "Standard"
     assert ALARMS[name]["Properties"]["Threshold"] == {"Ref": f"{priority}QueueAgeAlarmSeconds"}
@@ -601,7 +657,8 @@ def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_
         {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
-    assert len(ALARMS) == 8 + 8 + 4 + 1 + 2  # DLQs, queue ages, consumers' error rates, API, bounces
+    # DLQs (channels', the due queue's, Scheduler's), queue ages, consumers' error rates, API, bounces
+    assert len(ALARMS) == 10 + 8 + 4 + 1 + 2
     for alarm in ALARMS.values():
         assert alarm["Properties"]["AlarmActions"] == actions
         assert alarm["Properties"]["OKActions"] == actions

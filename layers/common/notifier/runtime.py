@@ -17,6 +17,7 @@ from notifier.platform.clients import dynamodb_client, reset_clients, sns_client
 from notifier.platform.logs import logger
 from notifier.platform.settings import (
     consumer_settings,
+    due_settings,
     forget_settings,
     function_settings,
     inbox_settings,
@@ -45,8 +46,10 @@ if TYPE_CHECKING:
     from notifier.providers import Outbox, Provider
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
+    from notifier.scheduling.due import DueMessages, Schedules
     from notifier.stores.connections import ConnectionStore
     from notifier.stores.inbox import InboxStore
+    from notifier.stores.pending import PendingStore
     from notifier.stores.receipts import ReceiptStore
     from notifier.stores.suppressions import SuppressionStore
 
@@ -299,6 +302,58 @@ def publisher() -> Publisher:
 
 
 @cache
+def pending_store() -> PendingStore:
+    """Scheduled notifications' envelopes (PENDING_TABLE), in the publish and due functions."""
+    from notifier.stores.pending import PendingStore  # noqa: PLC0415 - see the imports
+
+    return PendingStore(function_settings().require("pending_table"), dynamodb_client())
+
+
+@cache
+def schedules() -> Schedules:
+    """The publish function's scheduled sends (PENDING_TABLE, DUE_QUEUE_URL)."""
+    from notifier.scheduling.due import Schedules  # noqa: PLC0415 - see the imports
+
+    settings = publish_settings()
+    return Schedules(
+        pending_store(),
+        status_store(),
+        sqs_client,
+        settings.require("due_queue_url"),
+        max_days=settings.max_schedule_days,
+    )
+
+
+@cache
+def due_messages() -> DueMessages:
+    from notifier.platform.clients import scheduler_client  # noqa: PLC0415 - see the imports
+    from notifier.scheduling.due import DueMessages, DueTargets  # noqa: PLC0415
+
+    settings = due_settings()
+    return DueMessages(
+        pending_store(),
+        status_store(),
+        due_publisher,
+        sqs=sqs_client,
+        scheduler=scheduler_client,
+        due_queue_url=settings.due_queue_url,
+        targets=DueTargets(
+            settings.schedule_group,
+            settings.due_queue_arn,
+            settings.scheduler_role_arn,
+            settings.schedule_dlq_arn,
+        ),
+    )
+
+
+@cache
+def due_publisher() -> Publisher:
+    from notifier.api.publishing import Publisher  # noqa: PLC0415 - see the imports
+
+    return Publisher(due_settings().topic_arn, status_store(), sns_client())
+
+
+@cache
 def idempotency() -> IdempotentRequests:
     """The API's Idempotency-Key store (IDEMPOTENCY_TABLE), built on the first request with a key."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer  # noqa: PLC0415
@@ -347,6 +402,10 @@ def reset() -> None:
         requeuer,
         publisher,
         idempotency,
+        pending_store,
+        schedules,
+        due_messages,
+        due_publisher,
     ):
         factory.cache_clear()
     if receipt_deps.cache_info().currsize:

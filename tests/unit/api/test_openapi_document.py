@@ -41,6 +41,7 @@ def test_every_route_of_the_template_is_described_and_no_other(document):
         ("POST", "/event"),
         ("POST", "/events/bulk"),
         ("GET", "/event/{event_id}"),
+        ("DELETE", "/event/{event_id}"),
         ("PUT", "/recipients/{recipientId}"),
         ("GET", "/recipients/{recipientId}"),
         ("DELETE", "/recipients/{recipientId}"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +42,8 @@ from notifier.stores.status import StatusStore
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef, PublishBatchRequestEntryTypeDef
+
+    from notifier.scheduling.due import Schedules
 
 SNS_MAX_BATCH_ENTRIES = 10
 SNS_MAX_PAYLOAD_BYTES = 262_144
@@ -100,24 +102,52 @@ def message_attributes(envelope: Envelope) -> dict[str, MessageAttributeValueTyp
 
 
 def publish_notification(
-    request: PublishRequest, *, correlation_id: str, publisher: Publisher
+    request: PublishRequest,
+    *,
+    correlation_id: str,
+    publisher: Publisher,
+    schedules: Callable[[], Schedules] | None = None,
 ) -> PublishAccepted:
+    """Publish now, or with `sendAt` keep it until then (`notifier.scheduling.due`)."""
     envelope = notification_envelope(request, correlation_id=correlation_id)
     message = _Message.of(envelope)
     _check_fits_sns({"messageBody": message})
-    publisher.publish(message)
-    _count_published([envelope])
+    if request.send_at is not None:
+        _schedule(envelope, request.send_at, "sendAt", schedules)
+    else:
+        publisher.publish(message)
+        _count_published([envelope])
     return PublishAccepted(notificationId=envelope.notification_id)
 
 
-def publish_event(request: EventRequest, *, correlation_id: str, publisher: Publisher) -> EventAccepted:
+def publish_event(
+    request: EventRequest,
+    *,
+    correlation_id: str,
+    publisher: Publisher,
+    schedules: Callable[[], Schedules] | None = None,
+) -> EventAccepted:
+    """Publish now, or with `send_at` keep it until then (`notifier.scheduling.due`)."""
     envelope = event_envelope(request, correlation_id=correlation_id)
     message = _Message.of(envelope)
     _check_fits_sns({"payload": message})
-    publisher.publish(message)
+    if request.send_at is not None:
+        _schedule(envelope, request.send_at, "send_at", schedules)
+    else:
+        publisher.publish(message)
+        _count_published([envelope])
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
-    _count_published([envelope])
     return EventAccepted(event_id=envelope.notification_id)
+
+
+def _schedule(
+    envelope: Envelope, send_at: datetime, field: str, schedules: Callable[[], Schedules] | None
+) -> None:
+    if schedules is None:
+        raise InvalidRequestError({field: "this stack does not schedule sends"})
+    scheduled = schedules()
+    scheduled.check(send_at, field)
+    scheduled.schedule(envelope, send_at)
 
 
 def publish_events(
@@ -125,6 +155,9 @@ def publish_events(
 ) -> BulkPublished:
     """Publish each event as `publish_event` would, in PublishBatch calls; one result per event, in
     order. Raises NothingPublishedError (with the results) when no event could be queued."""
+    scheduled = [f"events.{i}.send_at" for i, request in enumerate(requests) if request.send_at is not None]
+    if scheduled:  # one POST /event each: a bulk is published at once
+        raise InvalidRequestError(dict.fromkeys(scheduled, "not taken in a bulk: send the event alone"))
     envelopes = [event_envelope(request, correlation_id=correlation_id) for request in requests]
     messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
     _check_fits_sns({f"events.{m.index}.payload": m for m in messages})

@@ -79,6 +79,22 @@ def _per_channel_rules() -> list[JsonValue]:
 # --------------------------------------------------------------------------------------------
 
 
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Only RFC 3339 text, as the contract's `date-time` says: lax parsing would read 0, "0" or
+    "2023-10-15" as times."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    raise ValueError("an RFC 3339 date-time with an offset, such as 2023-10-15T12:34:56Z")
+
+
+Rfc3339DateTime = Annotated[datetime, BeforeValidator(_rfc3339_text)]
+
+
 class PublishRequest(BaseModel):
     """`POST /api/v1/notifications/publish`: one message to one recipient on one channel."""
 
@@ -126,6 +142,12 @@ class PublishRequest(BaseModel):
         min_length=1,
         max_length=INAPP_TITLE_MAX_CHARS,
         description="In-app only: the inbox item's title (none: the body alone).",
+    )
+    send_at: Rfc3339DateTime | None = Field(
+        default=None,
+        alias="sendAt",
+        description="Send it then, not now: an RFC 3339 time with an offset, ahead of now by at most "
+        "MaxScheduleDays (30 days). Until then its status is SCHEDULED, and DELETE /event/{id} cancels it.",
     )
     data: dict[str, JsonValue] | None = Field(
         default=None,
@@ -183,21 +205,6 @@ class PublishRequest(BaseModel):
             raise ValueError(problem)
         return value
 
-
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-
-
-def _rfc3339_text(value: Any) -> Any:
-    """Only RFC 3339 text, as the contract's `date-time` says: lax parsing would read 0, "0" or
-    "2023-10-15" as times."""
-    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.fullmatch(value)):
-        return value
-    raise ValueError("an RFC 3339 date-time with an offset, such as 2023-10-15T12:34:56Z")
-
-
-Rfc3339DateTime = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
 PAYLOAD_MAX_FIELDS = 32
 """Fields of one event payload, its named fields included."""
@@ -288,6 +295,11 @@ class EventRequest(BaseModel):
     user_id: RecipientId
     event_type: SocialEventType
     payload: EventPayload
+    send_at: Rfc3339DateTime | None = Field(
+        default=None,
+        description="Send it then, not now: an RFC 3339 time with an offset, ahead of now by at most "
+        "MaxScheduleDays (30 days). Until then its status is SCHEDULED, and DELETE /event/{id} cancels it.",
+    )
 
 
 class BulkEventRequest(BaseModel):

@@ -12,7 +12,7 @@ Tests call `reset_clients()` to start from nothing.
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
@@ -66,6 +66,12 @@ def apigateway_client() -> APIGatewayClient:
     return cast("APIGatewayClient", _session().create_client("apigateway", config=_CONFIG))
 
 
+@cache
+def scheduler_client() -> Any:
+    """EventBridge Scheduler (no type stubs installed for it)."""
+    return _session().create_client("scheduler", config=_CONFIG)
+
+
 CONNECTIONS_POOL = 32
 """Posts to WebSocket connections in flight at once (`notifier.inbox.live`)."""
 
@@ -91,5 +97,6 @@ def reset_clients() -> None:
         ssm_client,
         apigateway_client,
         connections_client,
+        scheduler_client,
     ):
         factory.cache_clear()

@@ -27,6 +27,7 @@ class FunctionSettings(BaseModel):
     status_ttl_days: int = Field(alias="STATUS_TTL_DAYS", default=30, ge=1, le=3650)
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
     suppressions_table: str | None = Field(alias="SUPPRESSIONS_TABLE", default=None)
+    pending_table: str | None = Field(alias="PENDING_TABLE", default=None)
     credentials_cache_seconds: int = Field(
         alias="CREDENTIALS_CACHE_SECONDS",
         default=300,
@@ -79,7 +80,12 @@ class InboxSettings(FunctionSettings):
 
 
 class PublishSettings(InboxSettings):
-    """The publish function's: the topic, idempotency, the API's edge, and the inbox routes."""
+    """The publish function's: the topic, idempotency, the API's edge, the inbox routes, and scheduled
+    sends."""
+
+    # Scheduled sends (`sendAt`, `send_at`): kept in PENDING_TABLE, released through DUE_QUEUE_URL
+    due_queue_url: str | None = Field(alias="DUE_QUEUE_URL", default=None)
+    max_schedule_days: int = Field(alias="MAX_SCHEDULE_DAYS", default=30, ge=1, le=365)
 
     topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
     # Idempotency of the API's POSTs (Powertools idempotency)
@@ -106,6 +112,19 @@ class PublishSettings(InboxSettings):
         default="Enabled",
         description="Enabled: GET /docs and GET /openapi.json answer (without an API key); Disabled: 404.",
     )
+
+
+class DueSettings(FunctionSettings):
+    """The due function's: it releases scheduled notifications to the topic when they are due, and
+    hands those further ahead than an SQS delay to EventBridge Scheduler."""
+
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+    pending_table: str = Field(alias="PENDING_TABLE", min_length=1)
+    due_queue_url: str = Field(alias="DUE_QUEUE_URL", min_length=1)
+    due_queue_arn: str = Field(alias="DUE_QUEUE_ARN", min_length=1)
+    schedule_group: str = Field(alias="SCHEDULE_GROUP", min_length=1)
+    scheduler_role_arn: str = Field(alias="SCHEDULER_ROLE_ARN", min_length=1)
+    schedule_dlq_arn: str = Field(alias="SCHEDULE_DLQ_ARN", min_length=1)
 
 
 class VendorSettings(FunctionSettings):
@@ -270,6 +289,11 @@ def consumer_settings() -> ConsumerSettings:
 
 
 @cache
+def due_settings() -> DueSettings:
+    return settings_from(dict(os.environ), DueSettings)
+
+
+@cache
 def inbox_settings() -> InboxSettings:
     """The inbox's, in any function that reads or fills it."""
     return settings_from(dict(os.environ), InboxSettings)
@@ -293,6 +317,7 @@ def forget_settings() -> None:
         publish_settings,
         consumer_settings,
         inbox_settings,
+        due_settings,
         vendor_settings,
         webhook_settings,
     ):

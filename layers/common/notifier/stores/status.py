@@ -194,13 +194,36 @@ class StatusStore:
                     raise
 
     def release(self, notification_id: str, channels: Sequence[Channel]) -> list[Channel]:
-        """SCHEDULED -> ACCEPTED for each of `channels`: the ones released now, which may be sent. A
-        channel cancelled, or released before (a schedule fires at least once), is left out."""
-        return [
-            channel
-            for channel in channels
-            if self._conditional_update(notification_id, channel, Status.ACCEPTED, values={})
-        ]
+        """SCHEDULED -> ACCEPTED for each of `channels`: the ones to publish now. A channel cancelled is
+        left out, and so is one a consumer has taken since an earlier release; one released before
+        but still ACCEPTED is released again (the release that stopped before publishing it is being
+        retried: publishing twice is what the consumers' leases already absorb)."""
+        released = []
+        for channel in channels:
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(notification_id, channel),
+                    UpdateExpression=(
+                        "SET #status = :accepted, updated_at = :now, "
+                        "released_at = if_not_exists(released_at, :now)"
+                    ),
+                    ConditionExpression=(
+                        "#status = :scheduled OR (#status = :accepted AND attribute_exists(released_at))"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":accepted": {"S": Status.ACCEPTED},
+                        ":scheduled": {"S": Status.SCHEDULED},
+                        ":now": {"S": iso(_now())},
+                    },
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    continue
+                raise
+            released.append(channel)
+        return released
 
     def cancel(self, notification_id: str) -> EventStatus | None:
         """SCHEDULED -> CANCELLED for each channel of the notification that is not released yet; the

@@ -46,7 +46,7 @@ def publish_notification(
 ) -> Response[str]:
     def publish() -> Answer:
         accepted = publishing.publish_notification(
-            request, correlation_id=_request_id(), publisher=runtime.publisher()
+            request, correlation_id=_request_id(), publisher=runtime.publisher(), schedules=runtime.schedules
         )
         return Answer.of(202, accepted)
 
@@ -62,7 +62,7 @@ def publish_notification(
 def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     def publish() -> Answer:
         accepted = publishing.publish_event(
-            request, correlation_id=_request_id(), publisher=runtime.publisher()
+            request, correlation_id=_request_id(), publisher=runtime.publisher(), schedules=runtime.schedules
         )
         return Answer.of(202, accepted)
 

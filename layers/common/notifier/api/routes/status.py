@@ -1,4 +1,5 @@
-"""`GET /event/{event_id}`: where an event or notification is, per channel."""
+"""`GET /event/{event_id}`: where an event or notification is, per channel; `DELETE /event/{event_id}`:
+cancel what is not sent yet."""
 
 from __future__ import annotations
 
@@ -14,6 +15,16 @@ from notifier.models.responses import EventStatus
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
+EventIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="An event id or a notification id (what the POST answered).",
+    ),
+]
+
 
 @router.get(
     "/event/<event_id>",
@@ -21,8 +32,26 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
     tags=["Notifications"],
     responses=responses({200: (EventStatus, "The status of each channel.")}, (400, 403, 404, 429, 503)),
 )
-def event_status(event_id: Annotated[str, Path(min_length=1, max_length=128)]) -> EventStatus:
+def event_status(event_id: EventIdPath) -> EventStatus:
     found = runtime.status_store().get(event_id)
+    if found is None:
+        raise NotFoundError(f"no event or notification with id {event_id!r}")
+    return found
+
+
+@router.delete(
+    "/event/<event_id>",
+    summary="Cancel a scheduled event or notification that is not sent yet",
+    description="Each channel still SCHEDULED becomes CANCELLED and is never sent, even if its time "
+    "comes at the same moment; a channel already released, sent or settled is reported as it is, "
+    "unchanged.",
+    tags=["Notifications"],
+    responses=responses(
+        {200: (EventStatus, "The status of each channel after the cancel.")}, (400, 403, 404, 429, 503)
+    ),
+)
+def cancel_event(event_id: EventIdPath) -> EventStatus:
+    found = runtime.status_store().cancel(event_id)
     if found is None:
         raise NotFoundError(f"no event or notification with id {event_id!r}")
     return found

@@ -207,3 +207,19 @@ def test_a_due_message_that_is_not_one_fails_alone(deployment, due):
     bad = {**good, "messageId": "not-a-due-message", "body": '{"hello": "world"}'}
 
     assert due({"Records": [good, bad]}) == {"batchItemFailures": [{"itemIdentifier": "not-a-due-message"}]}
+
+
+def test_a_scheduled_notification_is_counted_scheduled_now_and_published_when_released(
+    publish, deployment, due, capsys
+):
+    send_at = datetime.now(UTC) + timedelta(hours=1)
+    capsys.readouterr()
+
+    notification_id = scheduled_email(publish, send_at.isoformat())
+    at_once = capsys.readouterr().out
+    due_handler(send_at).handle(due_message(notification_id, send_at))
+    when_due = capsys.readouterr().out
+
+    assert '"NotificationsScheduled":[1.0]' in at_once
+    assert "NotificationsPublished" not in at_once
+    assert '"NotificationsPublished":[1.0]' in when_due

@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from notifier.models.channels import Channel, Priority
 
 NOTIFICATIONS_PUBLISHED = "NotificationsPublished"
+NOTIFICATIONS_SCHEDULED = "NotificationsScheduled"
 NOTIFICATIONS_SENT = "NotificationsSent"
 NOTIFICATIONS_FAILED = "NotificationsFailed"
 NOTIFICATIONS_SUPPRESSED = "NotificationsSuppressed"

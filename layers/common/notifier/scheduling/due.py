@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.errors import InvalidRequestError, PublishError
+from notifier.models.channels import Channel
 from notifier.models.envelope import Envelope
 from notifier.platform.logs import logger
+from notifier.platform.metrics import NOTIFICATIONS_PUBLISHED, NOTIFICATIONS_SCHEDULED, channel_metrics
 from notifier.stores.pending import PendingStore
 from notifier.stores.status import StatusStore, iso
 
@@ -108,6 +110,7 @@ class Schedules:
             "notification scheduled",
             extra={"notification_id": envelope.notification_id, "send_at": iso(send_at)},
         )
+        _count(NOTIFICATIONS_SCHEDULED, envelope, envelope.channels)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class DueMessages:
 
             narrowed = envelope.model_copy(update={"channels": released})
             self._publisher().publish(_Message.of(narrowed))
+            _count(NOTIFICATIONS_PUBLISHED, envelope, released)
             logger.info(
                 "scheduled notification released",
                 extra={"notification_id": notification_id, "channels": [c.value for c in released]},
@@ -201,6 +205,13 @@ class DueMessages:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConflictException":  # made before
                 raise
+
+
+def _count(name: str, envelope: Envelope, channels: Sequence[Channel]) -> None:
+    """`name`, once for each of `channels`, by channel and priority; written now."""
+    for channel in channels:
+        channel_metrics.count(name, channel=channel, priority=envelope.priority)
+    channel_metrics.flush()
 
 
 def _read(body: str) -> dict[str, Any]:

@@ -38,13 +38,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
+from .lambda_events import epoch_ms, request_time, split_values
 from .lambda_runtime import FunctionPool, InvocationError
 from .provision import ApiRoute
 from .template import TemplateError
@@ -397,22 +397,14 @@ class ApiGateway:
         self, request: _Request, route: ApiRoute, path_parameters: dict[str, str], request_id: str
     ) -> dict[str, Any]:
         method, path, headers, body = request.method, request.url.path, request.headers, request.body
-        single: dict[str, str] = {}
-        multi: dict[str, list[str]] = {}
-        for name, value in headers:
-            single[name] = value
-            multi.setdefault(name, []).append(value)
-        query_pairs = parse_qsl(request.url.query, keep_blank_values=True)
-        query_single = dict(query_pairs)
-        query_multi: dict[str, list[str]] = {}
-        for name, value in query_pairs:
-            query_multi.setdefault(name, []).append(value)
+        single, multi = split_values(headers)
+        query_single, query_multi = split_values(parse_qsl(request.url.query, keep_blank_values=True))
         try:
             text: str | None = body.decode("utf-8") if body else None
             encoded = False
         except UnicodeDecodeError:
             text, encoded = base64.b64encode(body).decode(), True
-        now = datetime.now(UTC)
+        now = epoch_ms()
         user_agent = next((v for k, v in headers if k.lower() == "user-agent"), None)
         return {
             "resource": route.path,
@@ -429,13 +421,13 @@ class ApiGateway:
                 "resourcePath": route.path,
                 "httpMethod": method,
                 "extendedRequestId": request_id,
-                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "requestTime": request_time(now),
                 "path": f"/{self.stage}{path}",
                 "accountId": self.account_id,
                 "protocol": "HTTP/1.1",
                 "stage": self.stage,
                 "domainPrefix": "localhost",
-                "requestTimeEpoch": int(time.time() * 1000),
+                "requestTimeEpoch": now,
                 "requestId": request_id,
                 "identity": {
                     "sourceIp": request.source_ip,

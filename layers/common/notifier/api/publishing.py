@@ -262,6 +262,10 @@ class Publisher:
         self.status = status
         self.client = client
 
+    def publish_envelope(self, envelope: Envelope) -> None:
+        """`publish` for an envelope made elsewhere (a scheduled one, released when due)."""
+        self.publish(_Message.of(envelope))
+
     def publish(self, message: _Message) -> None:
         """Publish once to SNS, then record ACCEPTED. Raises PublishError if SNS refused it."""
         envelope = message.envelope

@@ -173,10 +173,7 @@ class DueMessages:
         envelope = pending.envelope
         released = self.status.release(notification_id, envelope.channels)
         if released:
-            from notifier.api.publishing import _Message  # noqa: PLC0415 - the publish path's own message
-
-            narrowed = envelope.model_copy(update={"channels": released})
-            self._publisher().publish(_Message.of(narrowed))
+            self._publisher().publish_envelope(envelope.model_copy(update={"channels": released}))
             _count(NOTIFICATIONS_PUBLISHED, envelope, released)
             logger.info(
                 "scheduled notification released",

@@ -151,22 +151,25 @@ def test_cancel_reports_a_sent_notification_as_it_is_and_an_unknown_one_as_404(
     assert (status, answer["error"]) == (404, "not_found")
 
 
+# Times relative to the clock are built in the test, never in the ids: pytest-xdist's workers must
+# collect the same test names, and a fixed date would drift into the past.
 @pytest.mark.parametrize(
-    ("send_at", "reason"),
+    ("make_send_at", "reason"),
     [
-        ("2020-01-01T00:00:00Z", "in the past"),
-        (later(days=31), "more than 30 days ahead"),
-        ("2026-12-24", "RFC 3339"),
-        ("2026-12-24T18:30:00", "RFC 3339"),  # no offset: which zone would it be?
+        pytest.param(lambda: "2020-01-01T00:00:00Z", "in the past", id="past"),
+        pytest.param(lambda: later(days=31), "more than 30 days ahead", id="beyond-horizon"),
+        pytest.param(lambda: later(days=3)[:10], "RFC 3339", id="date-only"),
+        # No offset: which zone would it be?
+        pytest.param(lambda: later(days=3)[:19], "RFC 3339", id="no-offset"),
     ],
 )
 def test_a_time_in_the_past_too_far_ahead_or_without_an_offset_is_a_400_naming_the_field(
-    publish, deployment, send_at, reason
+    publish, deployment, make_send_at, reason
 ):
     status, body = post(
         publish,
         "/api/v1/notifications/publish",
-        {"recipientId": "user-123", "type": "email", "messageBody": "x", "sendAt": send_at},
+        {"recipientId": "user-123", "type": "email", "messageBody": "x", "sendAt": make_send_at()},
     )
     assert status == 400
     [problem] = body["fields"]

@@ -25,6 +25,7 @@ os.environ.update(
     IDEMPOTENCY_TABLE="notifier-tests-idempotency",
     CONNECTIONS_TABLE="notifier-tests-connections",
     PENDING_TABLE="notifier-tests-pending",
+    DIGESTS_TABLE="notifier-tests-digests",
     DUE_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/notifier-tests-due",
     DUE_QUEUE_ARN="arn:aws:sqs:us-east-1:123456789012:notifier-tests-due",
     SCHEDULE_GROUP="notifier-tests-sends",

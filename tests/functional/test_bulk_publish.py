@@ -78,7 +78,7 @@ def sns(deployment) -> UnreliableSns:
 def event(n: int, user_id: str = "user_12345", **payload: Any) -> dict[str, Any]:
     return {
         "user_id": user_id,
-        "event_type": "LIKE",
+        "event_type": "SHARE",
         "payload": {"parent_id": f"post_{n}", "parent_type": "post", "timestamp": "2026-11-21T10:00:00Z"}
         | payload,
     }

@@ -21,7 +21,7 @@ from tests.functional.test_publish_api import ALL_QUEUES, queued_anywhere
 
 EVENT = {
     "user_id": "user_12345",
-    "event_type": "LIKE",
+    "event_type": "SHARE",
     "payload": {"parent_id": "post_1", "parent_type": "post", "timestamp": "2026-11-21T10:00:00Z"},
 }
 NOTIFICATION = {"recipientId": "user-123", "type": "email", "messageBody": "Order shipped"}

@@ -22,7 +22,7 @@ from tests.functional.conftest import receive_all
 QUEUES = [f"{c}{p}Queue" for c in ("Email", "Sms", "Push") for p in ("Critical", "Standard")]
 EVENT = {
     "user_id": "user_12345",
-    "event_type": "LIKE",
+    "event_type": "SHARE",
     "payload": {"parent_id": "post_67890", "parent_type": "post", "timestamp": "2023-10-15T12:34:56Z"},
 }
 NOTIFICATION = {"recipientId": "user-123", "type": "email", "messageBody": "Order shipped"}
@@ -99,7 +99,7 @@ def test_the_same_body_formatted_differently_is_the_same_request(deployment, pub
 
 def test_the_same_key_with_a_different_body_is_a_422_and_publishes_nothing_more(deployment, publish):
     first = publish(with_key("k-2", body=EVENT))
-    other = {**EVENT, "event_type": "SHARE"}
+    other = {**EVENT, "event_type": "POST"}
 
     answer = publish(with_key("k-2", body=other))
 

@@ -271,6 +271,10 @@ def test_the_due_function_releases_from_the_due_queue_and_knows_what_a_schedule_
         "DUE_QUEUE_ARN": {"Fn::GetAtt": ["DueQueue", "Arn"]},
         "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
         "SCHEDULE_DLQ_ARN": {"Fn::GetAtt": ["ScheduleDLQ", "Arn"]},
+        # Digest windows' flushes come on the due queue too.
+        "DIGESTS_TABLE": {"Ref": "DigestsTable"},
+        "DIGEST_WINDOW_SECONDS": {"Ref": "DigestWindowSeconds"},
+        "DIGEST_MAX_EVENTS": {"Ref": "DigestMaxEvents"},
     }
     [group] = of_type("AWS::Scheduler::ScheduleGroup").items()
     assert group == (

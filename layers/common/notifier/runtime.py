@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
@@ -43,9 +44,11 @@ if TYPE_CHECKING:
     from notifier.inbox.tokens import InboxTokens
     from notifier.models.channels import Channel
     from notifier.platform.credentials import CredentialSource
+    from notifier.platform.settings import FunctionSettings
     from notifier.providers import Outbox, Provider
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
+    from notifier.scheduling.digests import Digests
     from notifier.scheduling.due import DueMessages, Schedules
     from notifier.stores.connections import ConnectionStore
     from notifier.stores.inbox import InboxStore
@@ -337,12 +340,43 @@ def due_messages() -> DueMessages:
         sqs=sqs_client,
         scheduler=scheduler_client,
         due_queue_url=settings.due_queue_url,
+        digests=due_digests if settings.digests_table else None,
         targets=DueTargets(
             settings.schedule_group,
             settings.due_queue_arn,
             settings.scheduler_role_arn,
             settings.schedule_dlq_arn,
         ),
+    )
+
+
+@cache
+def digests() -> Digests:
+    """The publish function's digests: events gathered into windows (DIGESTS_TABLE), each window's
+    flush queued on DUE_QUEUE_URL, a leading event published at once."""
+    settings = publish_settings()
+    return _digests(settings, publisher, settings.require("due_queue_url"))
+
+
+@cache
+def due_digests() -> Digests:
+    """The due function's digests: each window sent when its flush comes."""
+    settings = due_settings()
+    return _digests(settings, due_publisher, settings.due_queue_url)
+
+
+def _digests(settings: FunctionSettings, publisher: Callable[[], Publisher], due_queue_url: str) -> Digests:
+    from notifier.scheduling.digests import Digests  # noqa: PLC0415 - see the imports
+    from notifier.stores.digests import DigestStore  # noqa: PLC0415
+
+    return Digests(
+        DigestStore(settings.require("digests_table"), dynamodb_client()),
+        status_store(),
+        publisher,
+        sqs=sqs_client,
+        due_queue_url=due_queue_url,
+        max_events=settings.digest_max_events,
+        window_override_seconds=settings.digest_window_seconds,
     )
 
 
@@ -405,6 +439,8 @@ def reset() -> None:
         pending_store,
         schedules,
         due_messages,
+        digests,
+        due_digests,
         due_publisher,
     ):
         factory.cache_clear()

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef, PublishBatchRequestEntryTypeDef
 
+    from notifier.api.routing import DigestRule
+    from notifier.scheduling.digests import Digests
     from notifier.scheduling.due import Schedules
 
 SNS_MAX_BATCH_ENTRIES = 10
@@ -126,13 +128,19 @@ def publish_event(
     correlation_id: str,
     publisher: Publisher,
     schedules: Callable[[], Schedules] | None = None,
+    digests: Callable[[], Digests] | None = None,
 ) -> EventAccepted:
-    """Publish now, or with `send_at` keep it until then (`notifier.scheduling.due`)."""
+    """Publish now; or with `send_at` keep it until then (`notifier.scheduling.due`); or, when its
+    route has a digest, gather it with the others of its key (`notifier.scheduling.digests`). An event
+    sent for later is sent alone when it is due."""
     envelope = event_envelope(request, correlation_id=correlation_id)
     message = _Message.of(envelope)
     _check_fits_sns({"payload": message})
+    digest = route_event(request).digest
     if request.send_at is not None:
         _schedule(envelope, request.send_at, "send_at", schedules)
+    elif digest is not None and digests is not None:
+        digests().add(envelope, digest)
     else:
         publisher.publish(message)
         _count_published([envelope])
@@ -151,34 +159,48 @@ def _schedule(
 
 
 def publish_events(
-    requests: Sequence[EventRequest], *, correlation_id: str, publisher: Publisher
+    requests: Sequence[EventRequest],
+    *,
+    correlation_id: str,
+    publisher: Publisher,
+    digests: Callable[[], Digests] | None = None,
 ) -> BulkPublished:
-    """Publish each event as `publish_event` would, in PublishBatch calls; one result per event, in
-    order. Raises NothingPublishedError (with the results) when no event could be queued."""
+    """Publish each event as `publish_event` would: in PublishBatch calls, and those with a digest into
+    their windows; one result per event, in order. Raises NothingPublishedError (with the results)
+    when no event could be queued."""
     scheduled = [f"events.{i}.send_at" for i, request in enumerate(requests) if request.send_at is not None]
     if scheduled:  # one POST /event each: a bulk is published at once
         raise InvalidRequestError(dict.fromkeys(scheduled, "not taken in a bulk: send the event alone"))
     envelopes = [event_envelope(request, correlation_id=correlation_id) for request in requests]
     messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
     _check_fits_sns({f"events.{m.index}.payload": m for m in messages})
-    outcomes = publisher.publish_batch(messages)
+    rules = [route_event(request).digest if digests is not None else None for request in requests]
+    outcomes: list[PublishOutcome | None] = [None] * len(messages)
+    now = [m for m, rule in zip(messages, rules, strict=True) if rule is None]
+    for message, outcome in zip(now, publisher.publish_batch(now), strict=True):
+        outcomes[message.index] = outcome
+    if digests is not None:
+        _gather(
+            digests(),
+            [(m, rule) for m, rule in zip(messages, rules, strict=True) if rule is not None],
+            outcomes,
+        )
+    done = [outcome for outcome in outcomes if outcome is not None]
     results: list[BulkItemResult] = [
-        BulkItemAccepted(index=index, event_id=envelope.notification_id)
-        if isinstance(outcome, Published)
-        else BulkItemFailed(index=index, error=outcome.reason, retryable=outcome.retryable)
-        for index, (envelope, outcome) in enumerate(zip(envelopes, outcomes, strict=True))
+        BulkItemFailed(index=index, error=outcome.reason, retryable=outcome.retryable)
+        if isinstance(outcome, NotPublished)
+        else BulkItemAccepted(index=index, event_id=envelope.notification_id)
+        for index, (envelope, outcome) in enumerate(zip(envelopes, done, strict=True))
     ]
-    accepted = sum(isinstance(outcome, Published) for outcome in outcomes)
-    failed = len(outcomes) - accepted
+    accepted = sum(not isinstance(outcome, NotPublished) for outcome in done)
+    failed = len(done) - accepted
     if accepted:
         metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=accepted)
     if failed:
         metrics.add_metric(name="EventsNotPublished", unit=MetricUnit.Count, value=failed)
-    _count_published(
-        [e for e, outcome in zip(envelopes, outcomes, strict=True) if isinstance(outcome, Published)]
-    )
+    _count_published([m.envelope for m in now if isinstance(outcomes[m.index], Published)])
     if not accepted:
-        retryable = any(isinstance(outcome, NotPublished) and outcome.retryable for outcome in outcomes)
+        retryable = any(isinstance(outcome, NotPublished) and outcome.retryable for outcome in done)
         raise NothingPublishedError(
             BulkNotPublished(
                 accepted=0,
@@ -189,6 +211,30 @@ def publish_events(
             )
         )
     return BulkPublished(accepted=accepted, failed=failed, results=results)
+
+
+def _gather(
+    digests: Digests, gathered: Sequence[tuple[_Message, DigestRule]], outcomes: list[PublishOutcome | None]
+) -> None:
+    """The events of a bulk into their digest windows, each with an outcome like a PublishBatch
+    entry's. Events of one key are gathered one after another (racing each other would only cost
+    rounds of join-or-open), different keys at once."""
+    by_key: dict[str, list[tuple[_Message, DigestRule]]] = {}
+    for message, rule in gathered:
+        by_key.setdefault(digests.key_of(message.envelope, rule), []).append((message, rule))
+
+    def gather(events: list[tuple[_Message, DigestRule]]) -> None:
+        for message, rule in events:
+            try:
+                outcomes[message.index] = Gathered(digests.add(message.envelope, rule))
+            except PublishError as exc:
+                outcomes[message.index] = NotPublished(f"not queued: {exc}", retryable=True)
+
+    if by_key:
+        with ThreadPoolExecutor(
+            max_workers=min(BATCH_CALLS_AT_ONCE, len(by_key)), thread_name_prefix="digest"
+        ) as pool:
+            list(pool.map(gather, by_key.values()))
 
 
 def _count_published(envelopes: Sequence[Envelope]) -> None:
@@ -228,7 +274,15 @@ class NotPublished:
     retryable: bool
 
 
-PublishOutcome = Published | NotPublished
+@dataclass(frozen=True)
+class Gathered:
+    """Taken into a digest window: sent with the others of its key when the window closes (or at
+    once, alone, as its leading event: `digest_id` None)."""
+
+    digest_id: str | None
+
+
+PublishOutcome = Published | Gathered | NotPublished
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from string import Formatter
-from typing import Self
+from typing import Annotated, Any, Generic, Self, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from notifier.delivery.plurals import PluralCategory
 from notifier.models.channels import Channel, SocialEventType
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -128,6 +129,111 @@ if _CHANNELS_WITHOUT_TEMPLATES:  # a new channel must bring its templates, or no
     raise TypeError(f"EventTemplates has no templates for {sorted(_CHANNELS_WITHOUT_TEMPLATES)}")
 
 
+_T = TypeVar("_T")
+_CATEGORIES: tuple[PluralCategory, ...] = get_args(PluralCategory)
+
+
+class Plural(TemplateData, Generic[_T]):
+    """A value in each plural form of a number ("1 other", "3 others"), by CLDR category (`plurals`).
+    A number whose form a file does not give takes the file's `other`, so that one is always given."""
+
+    one: _T | None = None
+    many: _T | None = None
+    other: _T
+
+    def forms(self) -> dict[PluralCategory, _T]:
+        """The forms given, by category."""
+        given = {category: getattr(self, category) for category in _CATEGORIES}
+        return {category: value for category, value in given.items() if value is not None}
+
+    def form(self, category: PluralCategory) -> _T:
+        """The value for a number of `category`."""
+        return self.forms().get(category, self.other)
+
+
+_CATEGORIES_WITHOUT_FORMS = set(_CATEGORIES) - set(Plural.model_fields)
+if _CATEGORIES_WITHOUT_FORMS:  # a language with a new category must be able to write its form
+    raise TypeError(f"Plural has no form for {sorted(_CATEGORIES_WITHOUT_FORMS)}")
+
+ACTOR_FIELDS: dict[str, frozenset[str]] = {
+    "one_name": frozenset({"first"}),
+    "two_names": frozenset({"first", "second"}),
+    "others": frozenset({"others"}),
+    "one_name_and_others": frozenset({"first", "others"}),
+    "two_names_and_others": frozenset({"first", "second", "others"}),
+}
+"""Each actor phrase and what it is filled with: the names shown ({first}, {second}) and the number of
+the actors not named ({others})."""
+
+
+def _plain_phrase(phrase: str) -> str:
+    placeholder_names(phrase)
+    return phrase
+
+
+Phrase = Annotated[str, AfterValidator(_plain_phrase)]
+"""A piece of a text, such as an actor phrase: a `str.format` template with plain named placeholders."""
+
+
+class _Actors(TemplateData):
+    """The actor phrases, all of them (the default file's) or a translation's."""
+
+    def phrases(self) -> dict[str, str]:
+        """Every phrase given, by its path in the file ("others.one")."""
+        phrases: dict[str, str] = {}
+        for name, value in self:
+            if isinstance(value, Plural):
+                phrases |= {f"{name}.{category}": text for category, text in value.forms().items()}
+            elif value is not None:
+                phrases[name] = value
+        return phrases
+
+
+class DigestActors(_Actors):
+    """How a digest names its actors, its texts' {actors}: up to two names, then how many others (the
+    rest, and the actors without a name) in the plural form of that number: "Ana, Ben and 3 others"."""
+
+    one_name: Phrase
+    two_names: Phrase
+    others: Plural[Phrase] = Field(description="No name known: '4 people'.")
+    one_name_and_others: Plural[Phrase]
+    two_names_and_others: Plural[Phrase]
+
+
+class PartialDigestActors(_Actors):
+    """A translation's actor phrases; one left out, or a form of one, is English's."""
+
+    one_name: Phrase | None = None
+    two_names: Phrase | None = None
+    others: Plural[Phrase] | None = None
+    one_name_and_others: Plural[Phrase] | None = None
+    two_names_and_others: Plural[Phrase] | None = None
+
+
+class DigestTemplates(TemplateData):
+    """Digests: several events of one type sent as one message ("Ana, Ben and 3 others liked your post").
+    An event type's texts come in the plural forms of the digest's count, each with every channel, and
+    may use {actors} and {count} besides the event's fields. An event type without them is never sent
+    as a digest."""
+
+    actors: DigestActors
+    events: dict[SocialEventType, Plural[EventTemplates]]
+
+    def plurals(self) -> dict[str, Plural[Any]]:
+        """Every plural object, by its path in the file."""
+        return {
+            **{f"actors.{name}": value for name, value in self.actors if isinstance(value, Plural)},
+            **{f"events.{event_type}": forms for event_type, forms in self.events.items()},
+        }
+
+
+class PartialDigestTemplates(TemplateData):
+    """A translation's digests: an event type, a plural form or a channel left out is English's."""
+
+    actors: PartialDigestActors = PartialDigestActors()
+    events: dict[SocialEventType, Plural[PartialEventTemplates]] = {}
+
+
 class DirectEmail(TemplateData):
     subject: str
 
@@ -158,6 +264,7 @@ class LocaleTemplates(_File):
     email_layout: str = Field(description="The HTML document around every e-mail's body.")
     defaults: dict[str, str] = Field(description="Values for placeholders a payload may leave out.")
     events: dict[SocialEventType, EventTemplates]
+    digest: DigestTemplates
     direct: DirectDefaults
 
     @model_validator(mode="after")
@@ -166,6 +273,12 @@ class LocaleTemplates(_File):
         missing = sorted(set(SocialEventType) - set(self.events))
         if missing:
             problems.append(f"events: no templates for {', '.join(missing)}")
+        # English has both forms, and is what a translation's missing one falls back to.
+        problems += [
+            f"digest.{path}: no 'one' form (the default file gives each form English has)"
+            for path, plural in self.digest.plurals().items()
+            if plural.one is None
+        ]
         layout_fields = placeholder_names(self.email_layout)
         if "content" not in layout_fields or not layout_fields <= _LAYOUT_FIELDS:
             problems.append(f"email_layout: must place {{content}} and may use only {sorted(_LAYOUT_FIELDS)}")
@@ -179,4 +292,5 @@ class Translation(_File):
 
     defaults: dict[str, str] = {}
     events: dict[SocialEventType, PartialEventTemplates] = {}
+    digest: PartialDigestTemplates = PartialDigestTemplates()
     direct: PartialDirectDefaults = PartialDirectDefaults()

@@ -11,22 +11,29 @@ import html
 import json
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from pydantic import Field, JsonValue, model_validator
 
 from notifier.delivery.catalog import (
+    ACTOR_FIELDS,
     DEFAULT_LOCALE,
     TEMPLATES_DIR,
+    DigestActors,
+    DigestTemplates,
     DirectDefaults,
     EventTemplates,
     LocaleTemplates,
+    PartialDigestActors,
     PartialEventTemplates,
+    Plural,
     TemplateData,
     Translation,
     is_language_tag,
     placeholder_names,
 )
+from notifier.delivery.plurals import plural_category
+from notifier.errors import PermanentDeliveryError
 from notifier.models.channels import (
     DIRECT_EVENT_TYPE,
     INAPP_MAX_CHARS,
@@ -35,6 +42,7 @@ from notifier.models.channels import (
     SocialEventType,
 )
 from notifier.models.envelope import (
+    DigestContent,
     EmailMessage,
     Envelope,
     EventContent,
@@ -48,6 +56,9 @@ from notifier.models.requests import EventPayload
 
 SMS_MAX_SEGMENTS = 2
 """Rendered event texts are cut to fit: each segment is billed, and a text is meant to be read at a glance."""
+
+DIGEST_FIELDS = frozenset({"actors", "count"})
+"""What a digest's texts are filled with besides its first event's fields."""
 
 _GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -101,10 +112,12 @@ class TemplateCatalog(TemplateData):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """What the field types cannot check. Every placeholder must have a value, a payload field or a
-        default: a misspelt one would otherwise render empty on every send. Translation keys must be
-        distinct language tags, since a recipient's locale is matched against them."""
+        default (or a digest's own field): a misspelt one would otherwise render empty on every send.
+        Translation keys must be distinct language tags, since a recipient's locale is matched against
+        them, and a translated digest must have an English one, or it is never sent."""
         known = set(EventPayload.model_fields) | set(self.default.defaults)
-        problems = _unknown_placeholders(DEFAULT_LOCALE, self.default.events, known)
+        problems = _unknown_placeholders(DEFAULT_LOCALE, self.default, known)
+        problems += _unknown_actor_placeholders(DEFAULT_LOCALE, self.default.digest.actors)
         seen: dict[str, str] = {}
         for tag, translation in self.translations.items():
             if not is_language_tag(tag):
@@ -117,7 +130,11 @@ class TemplateCatalog(TemplateData):
             extra = sorted(set(translation.defaults) - set(self.default.defaults))
             if extra:
                 problems.append(f"{tag}: defaults {extra} have no default in {DEFAULT_LOCALE}")
-            problems += _unknown_placeholders(tag, translation.events, known)
+            extra = sorted(map(str, set(translation.digest.events) - set(self.default.digest.events)))
+            if extra:
+                problems.append(f"{tag}: digest.events {extra} have no digest in {DEFAULT_LOCALE}")
+            problems += _unknown_placeholders(tag, translation, known)
+            problems += _unknown_actor_placeholders(tag, translation.digest.actors)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -139,16 +156,21 @@ class TemplateCatalog(TemplateData):
 
     def _merged(self, translation: Translation) -> LocaleTemplates:
         """The default templates with the translation's in place: whole channel templates (so one message
-        is never half translated), single defaults and direct texts."""
-        events: dict[SocialEventType, EventTemplates] = {}
-        for event_type, english in self.default.events.items():
-            own = translation.events.get(event_type, PartialEventTemplates())
-            events[event_type] = EventTemplates(
-                email=own.email or english.email,
-                sms=own.sms or english.sms,
-                push=own.push or english.push,
-                inapp=own.inapp or english.inapp,
-            )
+        is never half translated) in each plural form of a digest, single actor phrases and their forms,
+        single defaults and direct texts."""
+        events = {
+            event_type: _merged_channels(translation.events.get(event_type), english)
+            for event_type, english in self.default.events.items()
+        }
+        digest = DigestTemplates(
+            actors=_merged_actors(translation.digest.actors, self.default.digest.actors),
+            events={
+                event_type: _merged_forms(
+                    translation.digest.events.get(event_type), english, _merged_channels
+                )
+                for event_type, english in self.default.digest.events.items()
+            },
+        )
         direct = DirectDefaults(
             email=translation.direct.email or self.default.direct.email,
             push=translation.direct.push or self.default.direct.push,
@@ -157,6 +179,7 @@ class TemplateCatalog(TemplateData):
             update={
                 "defaults": self.default.defaults | translation.defaults,
                 "events": events,
+                "digest": digest,
                 "direct": direct,
             }
         )
@@ -170,19 +193,90 @@ class TemplateCatalog(TemplateData):
             text_lang = locale if locale and is_language_tag(locale) else lang
             return _render_direct(content, channel, envelope.notification_id, chosen=chosen, lang=text_lang)
         event_type = SocialEventType(envelope.event_type)
+        if isinstance(content, DigestContent):
+            return _render_digest(
+                content, event_type, channel, envelope.notification_id, chosen=chosen, lang=lang
+            )
         return _render_event(content, event_type, channel, envelope.notification_id, chosen=chosen, lang=lang)
 
 
-def _unknown_placeholders(
-    tag: str, events: Mapping[SocialEventType, EventTemplates | PartialEventTemplates], known: set[str]
-) -> list[str]:
-    return [
-        f"{tag}: events.{event_type}.{channel} uses {{{name}}}, which is neither a payload field nor "
-        f"a default (known: {', '.join(sorted(known))})"
-        for event_type, templates in events.items()
-        for channel, template in templates.channels().items()
-        for name in sorted(template.placeholders() - known)
+_Own = TypeVar("_Own")
+_English = TypeVar("_English")
+
+
+def _merged_channels(own: PartialEventTemplates | None, english: EventTemplates) -> EventTemplates:
+    if own is None:
+        return english
+    return EventTemplates(
+        email=own.email or english.email,
+        sms=own.sms or english.sms,
+        push=own.push or english.push,
+        inapp=own.inapp or english.inapp,
+    )
+
+
+def _merged_forms(
+    own: Plural[_Own] | None, english: Plural[_English], merge: Callable[[_Own | None, _English], _English]
+) -> Plural[_English]:
+    """English's plural forms with the translation's merged in, form by form. A form the translation
+    leaves out is English's; one English has not (Spanish "many") is merged with English's text for
+    that number, its `other`."""
+    given = own.forms() if own is not None else {}
+    categories = english.forms().keys() | given.keys()
+    return english.model_copy(
+        update={category: merge(given.get(category), english.form(category)) for category in categories}
+    )
+
+
+def _own_or_english(own: str | None, english: str) -> str:
+    return english if own is None else own
+
+
+def _merged_actors(own: PartialDigestActors, english: DigestActors) -> DigestActors:
+    return DigestActors(
+        one_name=_own_or_english(own.one_name, english.one_name),
+        two_names=_own_or_english(own.two_names, english.two_names),
+        others=_merged_forms(own.others, english.others, _own_or_english),
+        one_name_and_others=_merged_forms(
+            own.one_name_and_others, english.one_name_and_others, _own_or_english
+        ),
+        two_names_and_others=_merged_forms(
+            own.two_names_and_others, english.two_names_and_others, _own_or_english
+        ),
+    )
+
+
+def _unknown_placeholders(tag: str, templates: LocaleTemplates | Translation, known: set[str]) -> list[str]:
+    """The placeholders of a file's event and digest texts that nothing fills; a digest's texts are
+    filled with its own fields too."""
+    texts: list[tuple[str, EventTemplates | PartialEventTemplates, set[str]]] = [
+        (f"events.{event_type}", channels, known) for event_type, channels in templates.events.items()
     ]
+    texts += [
+        (f"digest.events.{event_type}.{category}", channels, known | DIGEST_FIELDS)
+        for event_type, forms in templates.digest.events.items()
+        for category, channels in forms.forms().items()
+    ]
+    return [
+        f"{tag}: {path}.{channel} uses {{{name}}}, which is neither a payload field nor "
+        f"a default (known: {', '.join(sorted(given))})"
+        for path, channels, given in texts
+        for channel, template in channels.channels().items()
+        for name in sorted(template.placeholders() - given)
+    ]
+
+
+def _unknown_actor_placeholders(tag: str, actors: DigestActors | PartialDigestActors) -> list[str]:
+    """The placeholders of the actor phrases that nothing fills: each phrase has its own fields."""
+    problems: list[str] = []
+    for path, phrase in actors.phrases().items():
+        given = ACTOR_FIELDS[path.split(".")[0]]
+        problems += [
+            f"{tag}: digest.actors.{path} uses {{{name}}}, which is not one of its fields "
+            f"(known: {', '.join(sorted(given))})"
+            for name in sorted(placeholder_names(phrase) - given)
+        ]
+    return problems
 
 
 @cache
@@ -241,28 +335,100 @@ def _render_event(
     chosen: LocaleTemplates,
     lang: str,
 ) -> OutboundMessage:
-    fields = chosen.defaults | _payload_fields(content.payload)
-    event = chosen.events[event_type]
+    return _render_templates(
+        chosen.events[event_type],
+        channel,
+        chosen.defaults | _payload_fields(content.payload),
+        event_type=event_type,
+        notification_id=notification_id,
+        layout=chosen.email_layout,
+        lang=lang,
+        push_data={},
+        inapp_data={},
+    )
+
+
+def _render_digest(
+    content: DigestContent,
+    event_type: SocialEventType,
+    channel: Channel,
+    notification_id: str,
+    *,
+    chosen: LocaleTemplates,
+    lang: str,
+) -> OutboundMessage:
+    """The event type's digest texts in the plural form of the count in the chosen language. An event
+    type without them cannot be sent as a digest, in any language or on any retry: a permanent failure."""
+    forms = chosen.digest.events.get(event_type)
+    if forms is None:
+        raise PermanentDeliveryError(f"no digest templates for {event_type.value}")
+    digest = {
+        "actors": _actor_phrase(chosen.digest.actors, content.actors, content.count, lang),
+        "count": str(content.count),
+    }
+    actors: list[JsonValue] = [*content.actors]
+    return _render_templates(
+        forms.form(plural_category(lang, content.count)),
+        channel,
+        chosen.defaults | _payload_fields(content.payload) | digest,
+        event_type=event_type,
+        notification_id=notification_id,
+        layout=chosen.email_layout,
+        lang=lang,
+        push_data={"count": digest["count"]},
+        inapp_data={"count": content.count, "actors": actors},
+    )
+
+
+def _actor_phrase(actors: DigestActors, names: list[str], count: int, lang: str) -> str:
+    """Who acted: the first two names, then how many others in the plural form of that number. An
+    actor without a name is one of the others, so with no name at all the phrase is just a number."""
+    shown = names[:2]
+    others = count - len(shown)
+    if others > 0:
+        forms = (actors.others, actors.one_name_and_others, actors.two_names_and_others)[len(shown)]
+        phrase = forms.form(plural_category(lang, others))
+    else:
+        phrase = actors.two_names if len(shown) == 2 else actors.one_name
+    names_shown = dict(zip(("first", "second"), shown, strict=False))
+    return phrase.format_map(_Fields(names_shown, others=str(others)))
+
+
+def _render_templates(
+    templates: EventTemplates,
+    channel: Channel,
+    fields: Mapping[str, str],
+    *,
+    event_type: SocialEventType,
+    notification_id: str,
+    layout: str,
+    lang: str,
+    push_data: Mapping[str, str],
+    inapp_data: Mapping[str, JsonValue],
+) -> OutboundMessage:
+    """The channel's template filled with `fields`; the push and in-app data are the event's parent and
+    the given data."""
     match channel:
         case Channel.EMAIL:
-            subject = _fill(event.email.subject, fields)
+            subject = _fill(templates.email.subject, fields)
             escaped = {name: html.escape(value) for name, value in fields.items()}
-            body = event.email.html.format_map(_Fields(escaped))
+            body = templates.email.html.format_map(_Fields(escaped))
             return EmailMessage(
                 subject=subject,
-                text=_fill(event.email.text, fields),
-                html=_document(chosen.email_layout, lang, subject, body),
+                text=_fill(templates.email.text, fields),
+                html=_document(layout, lang, subject, body),
             )
         case Channel.SMS:
-            return SmsMessage(text=_fit_sms(event.sms.text, fields))
+            return SmsMessage(text=_fit_sms(templates.sms.text, fields))
         case Channel.PUSH:
             data: dict[str, str] = {
                 "notification_id": notification_id,
                 "event_type": event_type.value,
                 **{name: fields[name] for name in ("parent_id", "parent_type") if name in fields},
+                **push_data,
             }
             return PushMessage(
-                title=_fill(event.push.title, fields), body=_fill(event.push.body, fields), data=data
+                title=_fill(templates.push.title, fields), body=_fill(templates.push.body, fields), data=data
             )
         case Channel.INAPP:
             # What the app opens from the item; the id and event type are the item's own attributes.
@@ -271,9 +437,9 @@ def _render_event(
             }
             return InAppMessage(
                 event_type=event_type.value,
-                title=_cut(_fill(event.inapp.title, fields), INAPP_TITLE_MAX_CHARS),
-                body=_cut(_fill(event.inapp.body, fields), INAPP_MAX_CHARS),
-                data=parent,
+                title=_cut(_fill(templates.inapp.title, fields), INAPP_TITLE_MAX_CHARS),
+                body=_cut(_fill(templates.inapp.body, fields), INAPP_MAX_CHARS),
+                data=parent | dict(inapp_data),
             )
 
 

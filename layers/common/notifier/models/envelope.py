@@ -40,6 +40,26 @@ class EventContent(BaseModel):
     payload: dict[str, Any]
 
 
+DIGEST_MAX_ACTORS = 10
+"""Actors a digest names at most (the first distinct ones); its count covers them all."""
+
+
+class DigestContent(BaseModel):
+    """Several events of one type and digest key, sent as one when their window closes
+    (`notifier.scheduling.digests`): rendered from the event type's digest templates, in the plural
+    form of `count` in the recipient's language ("Ana, Ben and 3 others liked your post")."""
+
+    kind: Literal["digest"] = "digest"
+    count: int = Field(ge=1, description="The events in the digest, named or not.")
+    actors: list[str] = Field(
+        default_factory=list,
+        max_length=DIGEST_MAX_ACTORS,
+        description="The distinct `actor_name`s of its events, first come first; events without one are "
+        "counted but not named.",
+    )
+    payload: dict[str, Any] = Field(description="The payload of the window's first event (its parent).")
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -50,7 +70,7 @@ class Envelope(BaseModel):
     event_type: SocialEventType | Literal["NOTIFICATION"]
     priority: Priority
     channels: list[Channel] = Field(min_length=1)
-    content: Annotated[MessageContent | EventContent, Field(discriminator="kind")]
+    content: Annotated[MessageContent | EventContent | DigestContent, Field(discriminator="kind")]
     addresses: dict[Channel, str] = Field(
         default_factory=dict, description="Inline addresses that override the recipient's."
     )

@@ -71,6 +71,11 @@ class ChannelStatus(BaseModel):
     scheduled_for: str | None = Field(
         default=None, description="When a scheduled notification is (or was) due to be sent."
     )
+    digested_into: str | None = Field(
+        default=None,
+        description="DIGESTED: the notification (a digest) that carried this event with others; "
+        "GET /event/{id} with it shows how that went.",
+    )
     created_at: str | None = None
     updated_at: str | None = None
     delivered_at: str | None = Field(

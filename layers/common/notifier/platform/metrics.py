@@ -27,6 +27,7 @@ from notifier.models.channels import Channel, Priority
 
 NOTIFICATIONS_PUBLISHED = "NotificationsPublished"
 NOTIFICATIONS_SCHEDULED = "NotificationsScheduled"
+NOTIFICATIONS_DIGESTED = "NotificationsDigested"
 NOTIFICATIONS_SENT = "NotificationsSent"
 NOTIFICATIONS_FAILED = "NotificationsFailed"
 NOTIFICATIONS_SUPPRESSED = "NotificationsSuppressed"
@@ -138,3 +139,10 @@ channel_metrics = ChannelMetrics()
 # An invocation that only answered an error or a status read has no metric to publish; that is
 # expected, and Powertools' warning about it would only add noise to every such log stream.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def count_channels(name: str, channels: Iterable[Channel], priority: Priority) -> None:
+    """`name` once for each of `channels`, by channel and priority; written now."""
+    for channel in channels:
+        channel_metrics.count(name, channel=channel, priority=priority)
+    channel_metrics.flush()

@@ -13,9 +13,13 @@ import os
 from functools import cache
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from notifier.errors import ConfigurationError
+
+DIGEST_MIN_WINDOW_SECONDS = 5
+"""The shortest digest window: a window's flush is queued before the window is written (see
+`notifier.scheduling.digests`), and must not come before it."""
 
 
 class FunctionSettings(BaseModel):
@@ -28,6 +32,14 @@ class FunctionSettings(BaseModel):
     recipients_table: str | None = Field(alias="RECIPIENTS_TABLE", default=None)
     suppressions_table: str | None = Field(alias="SUPPRESSIONS_TABLE", default=None)
     pending_table: str | None = Field(alias="PENDING_TABLE", default=None)
+    # Digests (`notifier.scheduling.digests`): gathered by the publish function, sent by the due one
+    digests_table: str | None = Field(alias="DIGESTS_TABLE", default=None)
+    digest_window_seconds: int = Field(
+        alias="DIGEST_WINDOW_SECONDS",
+        default=0,
+        description="Every digest window's length in seconds instead of its rule's (0: the rules').",
+    )
+    digest_max_events: int = Field(alias="DIGEST_MAX_EVENTS", default=100, ge=2, le=1000)
     credentials_cache_seconds: int = Field(
         alias="CREDENTIALS_CACHE_SECONDS",
         default=300,
@@ -35,6 +47,13 @@ class FunctionSettings(BaseModel):
         le=3600,
         description="Seconds a secret (vendor credentials, the inbox token key) is used before a new read.",
     )
+
+    @field_validator("digest_window_seconds")
+    @classmethod
+    def _a_window_or_none(cls, seconds: int) -> int:
+        if seconds and not DIGEST_MIN_WINDOW_SECONDS <= seconds <= 86_400:
+            raise ValueError(f"0 (the rules' windows) or from {DIGEST_MIN_WINDOW_SECONDS} to 86400")
+        return seconds
 
     @model_validator(mode="before")
     @classmethod

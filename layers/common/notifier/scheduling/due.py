@@ -18,13 +18,16 @@ within its minute, so a message that comes early goes back on the queue for the 
 A cancel (`StatusStore.cancel`) moves SCHEDULED to CANCELLED with the same kind of write: whichever
 comes first wins, and a cancelled channel is never published. A schedule or a message that comes
 twice finds nothing SCHEDULED the second time.
+
+The due queue also carries digest windows' flushes (`{"kind": "flush", "key", "window_id"}`), each
+handed to `notifier.scheduling.digests`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,10 +35,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notifier.errors import InvalidRequestError, PublishError
-from notifier.models.channels import Channel
 from notifier.models.envelope import Envelope
 from notifier.platform.logs import logger
-from notifier.platform.metrics import NOTIFICATIONS_PUBLISHED, NOTIFICATIONS_SCHEDULED, channel_metrics
+from notifier.platform.metrics import NOTIFICATIONS_PUBLISHED, NOTIFICATIONS_SCHEDULED, count_channels
 from notifier.stores.pending import PendingStore
 from notifier.stores.status import StatusStore, iso
 
@@ -43,12 +45,21 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from notifier.api.publishing import Publisher
+    from notifier.scheduling.digests import Digests
 
 SQS_MAX_DELAY_SECONDS = 900
 
 
 def due_message(notification_id: str, send_at: datetime) -> str:
     return json.dumps({"notification_id": notification_id, "send_at": iso(send_at)}, separators=(",", ":"))
+
+
+def flush_message(key: str, window_id: str, closes_at: datetime) -> str:
+    """A digest window's flush (`notifier.scheduling.digests`), due when the window closes."""
+    return json.dumps(
+        {"kind": "flush", "key": key, "window_id": window_id, "closes_at": iso(closes_at)},
+        separators=(",", ":"),
+    )
 
 
 def check_send_at(send_at: datetime, *, field: str, max_days: int, now: datetime) -> None:
@@ -110,7 +121,7 @@ class Schedules:
             "notification scheduled",
             extra={"notification_id": envelope.notification_id, "send_at": iso(send_at)},
         )
-        _count(NOTIFICATIONS_SCHEDULED, envelope, envelope.channels)
+        count_channels(NOTIFICATIONS_SCHEDULED, envelope.channels, envelope.priority)
 
 
 @dataclass(frozen=True)
@@ -136,8 +147,10 @@ class DueMessages:
         scheduler: Callable[[], Any],  # botocore's `scheduler` client
         due_queue_url: str,
         targets: DueTargets,
+        digests: Callable[[], Digests] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._digests = digests
         self.pending = pending
         self.status = status
         self._publisher = publisher
@@ -149,8 +162,13 @@ class DueMessages:
 
     def handle(self, body: str) -> str:
         """What was done with one due message: `released`, `nothing` (cancelled, or released before),
-        `delayed` or `scheduled`. Raises to have SQS deliver it again."""
+        `delayed` or `scheduled`; for a digest window's flush, what `Digests.flush` did. Raises to have
+        SQS deliver it again (ValueError: it is not a due message, and never will be)."""
         message = _read(body)
+        if "window_id" in message:
+            if self._digests is None:
+                raise ValueError("a flush message, and this function does not send digests")
+            return self._digests().flush(message["key"], message["window_id"])
         notification_id, send_at = message["notification_id"], message["send_at"]
         now = self.clock()
         waiting = (send_at - now).total_seconds()
@@ -174,7 +192,7 @@ class DueMessages:
         released = self.status.release(notification_id, envelope.channels)
         if released:
             self._publisher().publish_envelope(envelope.model_copy(update={"channels": released}))
-            _count(NOTIFICATIONS_PUBLISHED, envelope, released)
+            count_channels(NOTIFICATIONS_PUBLISHED, released, envelope.priority)
             logger.info(
                 "scheduled notification released",
                 extra={"notification_id": notification_id, "channels": [c.value for c in released]},
@@ -204,17 +222,19 @@ class DueMessages:
                 raise
 
 
-def _count(name: str, envelope: Envelope, channels: Sequence[Channel]) -> None:
-    """`name`, once for each of `channels`, by channel and priority; written now."""
-    for channel in channels:
-        channel_metrics.count(name, channel=channel, priority=envelope.priority)
-    channel_metrics.flush()
-
-
 def _read(body: str) -> dict[str, Any]:
     """The due message's fields; ValueError for a message that is not one (it fails alone)."""
     raw = json.loads(body)
-    if not isinstance(raw, dict) or not isinstance(raw.get("notification_id"), str):
+    if not isinstance(raw, dict):
+        raise ValueError("not a due message")
+    if raw.get("kind") == "flush":
+        key, window_id = raw.get("key"), raw.get("window_id")
+        if not (
+            isinstance(key, str) and key.startswith("digest#") and isinstance(window_id, str) and window_id
+        ):
+            raise ValueError("a flush message without its digest key or window")
+        return {"key": key, "window_id": window_id}
+    if not isinstance(raw.get("notification_id"), str):
         raise ValueError("not a due message")
     send_at = datetime.fromisoformat(str(raw["send_at"]).replace("Z", "+00:00"))
     if send_at.tzinfo is None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 class Status(StrEnum):
     SCHEDULED = "SCHEDULED"
+    DIGESTED = "DIGESTED"
     CANCELLED = "CANCELLED"
     ACCEPTED = "ACCEPTED"
     QUEUED = "QUEUED"
@@ -65,9 +66,9 @@ ALLOWED_FROM: dict[Status, frozenset[Status]] = {
     Status.DELIVERED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
     Status.BOUNCED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
 }
-"""For each status, the statuses it may follow. SCHEDULED follows nothing, and so does ACCEPTED but when
-a scheduled notification is released: each is first. QUEUED never follows SCHEDULED, so no attempt
-starts on a notification that is not due yet."""
+"""For each status, the statuses it may follow. SCHEDULED and DIGESTED follow nothing, and so does
+ACCEPTED but when a scheduled notification is released: each is first. QUEUED never follows
+SCHEDULED, so no attempt starts on a notification that is not due yet."""
 
 TERMINAL = frozenset(
     {
@@ -77,6 +78,7 @@ TERMINAL = frozenset(
         Status.SUPPRESSED,
         Status.DEAD_LETTERED,
         Status.CANCELLED,
+        Status.DIGESTED,
     }
 )
 REDRIVABLE = frozenset({Status.DEAD_LETTERED})
@@ -185,6 +187,33 @@ class StatusStore:
                     ExpressionAttributeValues={
                         ":scheduled": {"S": Status.SCHEDULED},
                         ":when": {"S": iso(send_at)},
+                        ":now": {"S": iso(now)},
+                        **values,
+                    },
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def digested(self, envelope: Envelope, digest_id: str) -> None:
+        """Record DIGESTED, with `digested_into`, for each channel: the event goes out as part of the
+        digest notification `digest_id`, not alone. Only as the first status (a request sent again
+        finds its rows there and changes nothing)."""
+        now = _now()
+        described, values = self._description(envelope, now)
+        for channel in envelope.channels:
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=self._key(envelope.notification_id, channel),
+                    UpdateExpression=(
+                        f"SET #status = :digested, digested_into = :into, updated_at = :now, {described}"
+                    ),
+                    ConditionExpression="attribute_not_exists(#status)",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":digested": {"S": Status.DIGESTED},
+                        ":into": {"S": digest_id},
                         ":now": {"S": iso(now)},
                         **values,
                     },
@@ -397,6 +426,7 @@ class StatusStore:
                     last_error=_scrubbed(string_attribute(item, "last_error")),
                     deferred_until=string_attribute(item, "deferred_until"),
                     scheduled_for=string_attribute(item, "scheduled_for"),
+                    digested_into=string_attribute(item, "digested_into"),
                     **{moment: string_attribute(item, moment) for moment in RECEIPT_MOMENTS},
                     created_at=string_attribute(item, "created_at"),
                     updated_at=string_attribute(item, "updated_at"),

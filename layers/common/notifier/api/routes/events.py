@@ -62,7 +62,11 @@ def publish_notification(
 def publish_event(request: EventRequest, idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     def publish() -> Answer:
         accepted = publishing.publish_event(
-            request, correlation_id=_request_id(), publisher=runtime.publisher(), schedules=runtime.schedules
+            request,
+            correlation_id=_request_id(),
+            publisher=runtime.publisher(),
+            schedules=runtime.schedules,
+            digests=runtime.digests,
         )
         return Answer.of(202, accepted)
 
@@ -87,7 +91,10 @@ def publish_events(request: BulkEventRequest, idempotency_key: IdempotencyKeyHea
 
     def publish() -> Answer:
         published = publishing.publish_events(
-            request.events, correlation_id=_request_id(), publisher=runtime.publisher()
+            request.events,
+            correlation_id=_request_id(),
+            publisher=runtime.publisher(),
+            digests=runtime.digests,
         )
         return Answer.of(207 if published.failed else 202, published)
 

@@ -246,6 +246,53 @@ def test_scheduled_sends_wait_in_the_pending_table_and_on_the_due_queue():
     assert (spec["Type"], spec["Default"], spec["MinValue"], spec["MaxValue"]) == ("Number", 30, 1, 365)
 
 
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def test_digest_windows_are_gathered_by_the_publish_function_and_sent_by_the_due_function():
+    table = of_type("AWS::DynamoDB::Table")["DigestsTable"]["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}
+    for function in ("PublishFunction", "DueFunction"):
+        variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+        assert variables["DIGESTS_TABLE"] == {"Ref": "DigestsTable"}, function
+        assert variables["DIGEST_WINDOW_SECONDS"] == {"Ref": "DigestWindowSeconds"}, function
+        assert variables["DIGEST_MAX_EVENTS"] == {"Ref": "DigestMaxEvents"}, function
+    on_table = {
+        function: sorted(
+            action
+            for statement in role_statements(function)
+            if statement.get("Resource") == {"Fn::GetAtt": ["DigestsTable", "Arn"]}
+            for action in (
+                [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+            )
+        )
+        for function in FUNCTIONS
+    }
+    # Open is a transaction of an Update (the arbiter) and a Put (the window); no Delete, no Scan.
+    assert {f: a for f, a in on_table.items() if a} == {
+        "PublishFunction": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "DueFunction": ["dynamodb:UpdateItem"],
+    }
+    window, most = PARAMETERS["DigestWindowSeconds"], PARAMETERS["DigestMaxEvents"]
+    assert (window["Default"], window["MinValue"], window["MaxValue"]) == (0, 0, 86400)
+    assert (most["Default"], most["MinValue"], most["MaxValue"]) == (100, 2, 1000)
+
+
+def test_a_flush_lets_go_of_its_window_before_sqs_hands_its_message_out_again():
+    """A crashed flush's window is taken again only once its lease has run out: the lease covers an
+    invocation (the due function's Timeout), and SQS redelivers after the visibility timeout."""
+    from notifier.scheduling.digests import FLUSH_LEASE_SECONDS  # noqa: PLC0415
+
+    timeout = FUNCTIONS["DueFunction"]["Properties"]["Timeout"]
+    assert timeout <= FLUSH_LEASE_SECONDS < QUEUES["DueQueue"]["Properties"]["VisibilityTimeout"]
+
+
 def test_the_due_function_releases_from_the_due_queue_and_knows_what_a_schedule_is_made_of():
     props = FUNCTIONS["DueFunction"]["Properties"]
     assert (props["CodeUri"], props["Handler"], props["Timeout"]) == (

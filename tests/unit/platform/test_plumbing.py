@@ -29,6 +29,16 @@ def test_a_setting_a_function_requires_is_named_when_absent():
         settings_from({"STATUS_TABLE": "t"}, PublishSettings)
 
 
+@pytest.mark.parametrize("seconds", ["1", "4", "86401", "-5"])
+def test_a_digest_window_override_is_zero_or_at_least_five_seconds(seconds):
+    with pytest.raises(ConfigurationError, match="DIGEST_WINDOW_SECONDS"):
+        settings_from({"STATUS_TABLE": "t", "DIGEST_WINDOW_SECONDS": seconds}, FunctionSettings)
+    for accepted in ("0", "5", "86400"):
+        assert settings_from(
+            {"STATUS_TABLE": "t", "DIGEST_WINDOW_SECONDS": accepted}, FunctionSettings
+        ).digest_window_seconds == int(accepted)
+
+
 def test_validation_errors_name_the_field_without_the_request_part():
     answer = validation_error_response(
         [{"loc": ("body", "request", "payload", "parent_id"), "msg": "Field required", "type": "missing"}]

@@ -46,6 +46,12 @@ if TYPE_CHECKING:
 FLUSH_LEASE_SECONDS = 30
 """How long a flush holds its window: the due function's Timeout, so a flush that died has let go
 before SQS hands its message out again (the due queue's VisibilityTimeout, twice that)."""
+ACTOR_NAME_MAX_CHARS = 128
+DIGEST_PAYLOAD_FIELDS = ("parent_id", "parent_type", "timestamp")
+"""What a digest keeps of its first event's payload when the whole of it would not fit in one SNS
+message beside the names: what every template may use."""
+SNS_MAX_BODY_BYTES = 256_000
+"""SNS's 262,144 bytes, less room for the message attributes."""
 OPEN_ATTEMPTS = 8
 """Rounds of "join, else open" an event gets before the request is answered 503: each lost round
 means another request opened or filled a window meanwhile, so more than a few is a sign of trouble."""
@@ -83,7 +89,7 @@ class Digests:
         again) when it could be neither; nothing is then recorded for it."""
         payload = _payload(envelope)
         key = self.key_of(envelope, rule)
-        actor = _text(payload.get("actor_name"))
+        actor = _actor(payload)
         try:
             for _ in range(OPEN_ATTEMPTS):
                 now = self.clock()
@@ -193,9 +199,11 @@ class Digests:
 
 
 def digest_envelope(window: Window, now: datetime) -> Envelope:
-    """The notification a window is sent as: always the same id for the same window."""
+    """The notification a window is sent as: always the same id for the same window. Its first event
+    fitted in an SNS message; with the names beside it, its payload may not, and is then cut to the
+    fields every template may use."""
     about = window.about
-    return Envelope(
+    envelope = Envelope(
         notification_id=window.digest_id,
         correlation_id=about["correlation_id"],
         recipient_id=about["recipient_id"],
@@ -205,6 +213,11 @@ def digest_envelope(window: Window, now: datetime) -> Envelope:
         content=DigestContent(count=window.event_count, actors=window.actors, payload=about["payload"]),
         created_at=now,
     )
+    if len(envelope.model_dump_json().encode()) <= SNS_MAX_BODY_BYTES:
+        return envelope
+    kept = {name: value for name, value in about["payload"].items() if name in DIGEST_PAYLOAD_FIELDS}
+    content = DigestContent(count=window.event_count, actors=window.actors, payload=kept)
+    return envelope.model_copy(update={"content": content})
 
 
 def _about(envelope: Envelope, payload: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +235,14 @@ def _payload(envelope: Envelope) -> dict[str, Any]:
     if not isinstance(envelope.content, EventContent):
         raise TypeError("only events are digested")
     return envelope.content.payload
+
+
+def _actor(payload: dict[str, Any]) -> str | None:
+    """The event's `actor_name`, as a digest names it: text only, one line, at most
+    ACTOR_NAME_MAX_CHARS (a name is not a paragraph, and ten of them live in the window's item)."""
+    name = payload.get("actor_name")
+    text = _text(name) if isinstance(name, str) else None
+    return text[:ACTOR_NAME_MAX_CHARS].rstrip() if text else None
 
 
 def _text(value: Any) -> str | None:

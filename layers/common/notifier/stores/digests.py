@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from notifier.models.envelope import DIGEST_MAX_ACTORS
+from notifier.platform.logs import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -185,7 +186,9 @@ class DigestStore:
             )
         except ClientError as exc:
             if not _condition_failed(exc):
-                raise
+                # The event has joined already: failing it now would have its client send it again,
+                # to be counted twice. The digest goes without this name.
+                logger.warning("could not add an actor's name", extra={"window_id": window_id}, exc_info=True)
 
     def open(self, key: str, seen: str | None, new: NewWindow) -> bool:
         """Make `new` the key's current window, if the current one is still `seen` (None: there was

@@ -55,6 +55,12 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 _ANY_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of concurrent clients (make chaos, a load
+    # test) had its connections reset, where API Gateway takes them all.
+    request_queue_size = 128
+
+
 @dataclass(frozen=True)
 class GatewayError:
     """One of API Gateway's own answers: its gateway response type, and what API Gateway answers
@@ -671,7 +677,7 @@ class ApiServer:
 
     def __init__(self, gateway: ApiGateway | None, host: str, port: int) -> None:
         self._handler: type[_Handler] = type("Handler", (_Handler,), {})
-        self.httpd = ThreadingHTTPServer((host, port), self._handler)
+        self.httpd = _Server((host, port), self._handler)
         self.httpd.daemon_threads = True
         if gateway is not None:
             self.attach(gateway)

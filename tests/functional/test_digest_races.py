@@ -161,7 +161,7 @@ def test_flushes_of_one_window_racing_each_other_send_it_once(aws):
     window_id = gather.store.current(key) or ""
     closed = digests(aws, at=datetime.now(UTC) + timedelta(seconds=LIKE.window_seconds + 1))
 
-    done = at_once([lambda: closed.flush(key, window_id) for _ in range(8)])
+    done = at_once([lambda: closed.flush(key, window_id, datetime.now(UTC)) for _ in range(8)])
 
     assert sorted(done) == ["nothing"] * 7 + ["sent"]
     digest = closed.status.get(gather.store.window(key, window_id).digest_id)  # type: ignore[union-attr]

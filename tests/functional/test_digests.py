@@ -17,7 +17,7 @@ from devstack.lambda_events import LambdaContext, api_event
 from notifier import runtime
 from notifier.api.routing import routing_rules
 from notifier.models.channels import SocialEventType
-from notifier.scheduling.digests import FLUSH_LEASE_SECONDS, Digests
+from notifier.scheduling.digests import FLUSH_LEASE_SECONDS, WINDOW_WRITE_GRACE, Digests
 from notifier.scheduling.due import flush_message
 from notifier.stores.digests import WindowState, digest_key
 from tests.functional.conftest import receive_all
@@ -68,7 +68,7 @@ def current_window(user: str = "user-123", event_type: str = "LIKE", *by: str | 
 def flush(moment: datetime, user: str = "user-123", event_type: str = "LIKE", *by: str | None) -> str:
     key = digest_key([user, event_type, *by])
     window_id = current_window(user, event_type, *by)
-    return digests_at(moment).flush(key, window_id)
+    return digests_at(moment).flush(key, window_id, moment)
 
 
 def envelopes(deployment, queue: str) -> list[dict[str, Any]]:
@@ -100,12 +100,7 @@ def test_five_likes_on_one_post_go_out_as_one_notification_per_channel_naming_fi
         digest_key(["user-123", "LIKE", "post_1"]), current_window("user-123", "LIKE", "post_1"), closes
     )
     # The due function, when the window has closed (its clock is real: the window is made to close).
-    assert (
-        digests_at(closes + timedelta(seconds=1)).flush(
-            digest_key(["user-123", "LIKE", "post_1"]), current_window("user-123", "LIKE", "post_1")
-        )
-        == "sent"
-    )
+    assert flush(closes + timedelta(seconds=1), "user-123", "LIKE", "post_1") == "sent"
     assert due({"Records": [{"messageId": "m-1", "body": body}]}) == {"batchItemFailures": []}  # once
 
     push_records = receive_all(deployment, "PushStandardQueue")
@@ -201,7 +196,7 @@ def test_a_window_that_fills_is_flushed_at_once_and_the_next_event_opens_another
     [flush_now] = [json.loads(m["Body"]) for m in visible.get("Messages", [])]
     assert flush_now["kind"] == "flush"
     key = digest_key(["user-123", "LIKE", "post_1"])
-    assert digests.flush(key, flush_now["window_id"]) == "sent"
+    assert digests.flush(key, flush_now["window_id"], now) == "sent"
     assert digests.store.window(key, flush_now["window_id"]).event_count == 3  # type: ignore[union-attr]
 
 
@@ -220,15 +215,21 @@ def test_a_flush_that_crashes_after_publishing_is_retried_and_delivered_once(
 
     monkeypatch.setattr(crashing.store, "finish", crash)
     with pytest.raises(RuntimeError):
-        crashing.flush(key, window_id)
+        crashing.flush(key, window_id, closed)
     monkeypatch.undo()
 
     assert crashing.store.window(key, window_id).state == WindowState.FLUSHING  # type: ignore[union-attr]
     # Another flush while the first one's lease holds: it leaves the window alone.
-    assert digests_at(closed + timedelta(seconds=1)).flush(key, window_id) == "nothing"
+    assert digests_at(closed + timedelta(seconds=1)).flush(key, window_id, closed) == "nothing"
     # SQS hands the crashed flush's message out again after the lease: the same digest, again.
-    assert digests_at(closed + timedelta(seconds=FLUSH_LEASE_SECONDS + 1)).flush(key, window_id) == "sent"
-    assert digests_at(closed + timedelta(seconds=FLUSH_LEASE_SECONDS + 2)).flush(key, window_id) == "nothing"
+    assert (
+        digests_at(closed + timedelta(seconds=FLUSH_LEASE_SECONDS + 1)).flush(key, window_id, closed)
+        == "sent"
+    )
+    assert (
+        digests_at(closed + timedelta(seconds=FLUSH_LEASE_SECONDS + 2)).flush(key, window_id, closed)
+        == "nothing"
+    )
 
     records = receive_all(deployment, "PushStandardQueue")
     assert len({json.loads(r["body"])["notification_id"] for r in records}) == 1
@@ -252,11 +253,64 @@ def test_an_event_type_without_a_digest_and_a_bulk_of_likes(publish, deployment)
     assert [e["notification_id"] for e in envelopes(deployment, "PushStandardQueue")] == [comment]
 
 
-def test_a_flush_message_for_a_window_never_opened_does_nothing(deployment, due):
-    body = flush_message(digest_key(["nobody", "LIKE", "p"]), "never-opened", datetime.now(UTC))
+def test_a_flush_for_a_window_not_written_yet_comes_again_and_one_never_opened_does_nothing(deployment, due):
+    key = digest_key(["nobody", "LIKE", "p"])
+    just_closed = flush_message(key, "not-yet", datetime.now(UTC) - timedelta(seconds=1))
+    long_closed = flush_message(key, "never-opened", datetime.now(UTC) - WINDOW_WRITE_GRACE)
 
-    assert due({"Records": [{"messageId": "m-1", "body": body}]}) == {"batchItemFailures": []}
+    # SQS brings the first again after the visibility timeout, when its opener's write has landed.
+    assert due({"Records": [{"messageId": "m-0", "body": just_closed}]}) == {
+        "batchItemFailures": [{"itemIdentifier": "m-0"}]
+    }
+    assert due({"Records": [{"messageId": "m-1", "body": long_closed}]}) == {"batchItemFailures": []}
+    ahead = datetime.now(UTC) + timedelta(minutes=20)
+    assert digests_at(datetime.now(UTC)).flush(key, "opened-for-20-minutes", ahead) == "delayed"
     broken = json.dumps({"kind": "flush", "key": "not-a-digest-key", "window_id": "w"})
     assert due({"Records": [{"messageId": "m-2", "body": broken}]}) == {
         "batchItemFailures": [{"itemIdentifier": "m-2"}]
     }
+
+
+def test_an_event_that_joined_is_never_failed_by_what_comes_after_the_join(deployment, monkeypatch):
+    """Once an event is in its window it is answered 202, whatever fails next: a 503 would have its
+    client send it again, to be counted twice."""
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    from notifier.api.publishing import event_envelope  # noqa: PLC0415
+    from notifier.models.requests import EventRequest  # noqa: PLC0415
+
+    digests = digests_at(datetime.now(UTC), max_events=2)
+    rule = routing_rules()[SocialEventType.LIKE].digest
+    assert rule is not None
+    first, second = (
+        event_envelope(EventRequest.model_validate(event(actor_name=name)), correlation_id="c")
+        for name in "AB"
+    )
+    into = digests.add(first, rule)
+
+    def throttled(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Call")
+
+    class ThrottledSqs:
+        send_message = staticmethod(throttled)
+
+    client = digests.store.client
+    monkeypatch.setattr(digests, "_sqs", ThrottledSqs)
+    monkeypatch.setattr(client, "update_item", _failing_name_writes(client.update_item))
+
+    assert digests.add(second, rule) == into  # it filled the window; its early flush and name failed
+    key = digests.key_of(first, rule)
+    window = digests.store.window(key, digests.store.current(key) or "")
+    assert window is not None
+    assert (window.event_count, window.actors) == (2, ["A"])
+
+
+def _failing_name_writes(update_item: Any) -> Any:
+    from botocore.exceptions import ClientError  # noqa: PLC0415
+
+    def update(**call: Any) -> Any:
+        if "actors" in call["UpdateExpression"]:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+        return update_item(**call)
+
+    return update

@@ -126,6 +126,11 @@ class RecipientConflictError(NotifierError):
     """The recipient kept changing under a read-modify-write; the caller may try again later."""
 
 
+class RetryLater(NotifierError):  # noqa: N818 - an outcome, not a fault
+    """Not a failure: what the record waits for is not there yet, and SQS's next delivery of it will
+    find it (or find that it never will be)."""
+
+
 class DeadLettered(Exception):  # noqa: N818 - an outcome, not a fault
     """The record is on its last receive and marked DEAD_LETTERED: failing it now moves it to the
     dead-letter queue at once, where an operator can redrive it."""

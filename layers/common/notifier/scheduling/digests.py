@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notifier.errors import PublishError
+from notifier.errors import PublishError, RetryLater
 from notifier.models.envelope import DigestContent, Envelope, EventContent
 from notifier.platform.logs import logger
 from notifier.platform.metrics import NOTIFICATIONS_DIGESTED, NOTIFICATIONS_PUBLISHED, count_channels
@@ -52,6 +52,10 @@ DIGEST_PAYLOAD_FIELDS = ("parent_id", "parent_type", "timestamp")
 message beside the names: what every template may use."""
 SNS_MAX_BODY_BYTES = 256_000
 """SNS's 262,144 bytes, less room for the message attributes."""
+WINDOW_WRITE_GRACE = timedelta(seconds=45)
+"""How long after a window's end its flush still waits for the window to be written: more than the
+publish function's Timeout (it writes the window within its invocation), less than the due queue's
+VisibilityTimeout (so a flush that found nothing comes back once, after it)."""
 OPEN_ATTEMPTS = 8
 """Rounds of "join, else open" an event gets before the request is answered 503: each lost round
 means another request opened or filled a window meanwhile, so more than a few is a sign of trouble."""
@@ -100,7 +104,7 @@ class Digests:
                     )
                     if count is not None:
                         if count >= self.max_events:  # full: flushed now rather than when it closes
-                            self._queue_flush(key, seen, now)
+                            self._flush_early(key, seen, now)
                         return self._digested(envelope, key, seen)
                 window = NewWindow(
                     window_id=uuid.uuid4().hex,
@@ -157,6 +161,17 @@ class Digests:
         logger.info("event digested", extra={"notification_id": envelope.notification_id, "digest_id": into})
         return into
 
+    def _flush_early(self, key: str, window_id: str, now: datetime) -> None:
+        """Queue the full window's flush now. The event is in the window already, so a failure here
+        must not fail it (its client would send it again, to be counted twice): the window then goes
+        when it closes, by the flush its opener queued."""
+        try:
+            self._queue_flush(key, window_id, now)
+        except (BotoCoreError, ClientError):
+            logger.warning(
+                "could not flush a full window early", extra={"window_id": window_id}, exc_info=True
+            )
+
     def _queue_flush(self, key: str, window_id: str, closes_at: datetime) -> None:
         self._sqs().send_message(
             QueueUrl=self.due_queue_url,
@@ -168,15 +183,25 @@ class Digests:
     # Flushing: the due function
     # ----------------------------------------------------------------------------------------
 
-    def flush(self, key: str, window_id: str) -> str:
+    def flush(self, key: str, window_id: str, closes_at: datetime) -> str:
         """Send the window's digest if it is due: `sent`, `empty` (nothing but the leading event),
         `delayed` (not closed yet: queued again for the rest) or `nothing` (never opened, sent
-        already, or being sent by another flush). Raises to have SQS deliver the message again."""
+        already, or being sent by another flush). Raises to have SQS deliver the message again:
+        RetryLater when the window is not there yet."""
         now = self.clock()
         claimed = self.store.claim(
             key, window_id, now=now, max_events=self.max_events, lease_seconds=FLUSH_LEASE_SECONDS
         )
-        if claimed is None:  # its opener lost the race to open it
+        if claimed is None:
+            # Its opener queued this message before writing the window: either it lost the race to
+            # open (and the window will never be), or its write has not landed yet. Until the
+            # window's end it waits as any early flush; soon after, it is asked again later (SQS's
+            # next delivery); after that, the window never was.
+            if now < closes_at:
+                self._queue_flush(key, window_id, closes_at)
+                return "delayed"
+            if now < closes_at + WINDOW_WRITE_GRACE:
+                raise RetryLater(f"digest window {window_id} is not there yet")
             return "nothing"
         window, mine = claimed
         if not mine:

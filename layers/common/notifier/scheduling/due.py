@@ -168,7 +168,7 @@ class DueMessages:
         if "window_id" in message:
             if self._digests is None:
                 raise ValueError("a flush message, and this function does not send digests")
-            return self._digests().flush(message["key"], message["window_id"])
+            return self._digests().flush(message["key"], message["window_id"], message["closes_at"])
         notification_id, send_at = message["notification_id"], message["send_at"]
         now = self.clock()
         waiting = (send_at - now).total_seconds()
@@ -229,14 +229,16 @@ def _read(body: str) -> dict[str, Any]:
         raise ValueError("not a due message")
     if raw.get("kind") == "flush":
         key, window_id = raw.get("key"), raw.get("window_id")
-        if not (
-            isinstance(key, str) and key.startswith("digest#") and isinstance(window_id, str) and window_id
-        ):
+        if not (isinstance(key, str) and key.startswith("digest#") and isinstance(window_id, str)):
             raise ValueError("a flush message without its digest key or window")
-        return {"key": key, "window_id": window_id}
+        return {"key": key, "window_id": window_id, "closes_at": _moment(raw.get("closes_at"))}
     if not isinstance(raw.get("notification_id"), str):
         raise ValueError("not a due message")
-    send_at = datetime.fromisoformat(str(raw["send_at"]).replace("Z", "+00:00"))
-    if send_at.tzinfo is None:
-        raise ValueError("a due message's send_at has no offset")
-    return {"notification_id": raw["notification_id"], "send_at": send_at}
+    return {"notification_id": raw["notification_id"], "send_at": _moment(raw.get("send_at"))}
+
+
+def _moment(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("a due message's time has no offset")
+    return moment

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notifier import coldstart, runtime
+from notifier.errors import RetryLater
 from notifier.platform.logs import logger
 from notifier.platform.metrics import metrics
 from notifier.platform.settings import due_settings
@@ -28,6 +29,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for record in event.get("Records", []):
             try:
                 done = due.handle(record["body"])
+            except RetryLater as later:  # not a failure: SQS brings it again after its visibility timeout
+                logger.info(
+                    "due message waits", extra={"message_id": record.get("messageId"), "why": str(later)}
+                )
+                failures.append({"itemIdentifier": record["messageId"]})
             except ValueError as refused:  # not a due message: it fails alone, to its DLQ
                 logger.error(
                     "not a due message", extra={"message_id": record.get("messageId"), "error": str(refused)}

@@ -68,10 +68,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chaos",
         default=None,
-        metavar="crash=RATE,timeout=RATE,receipt_duplicate=RATE,receipt_reorder=RATE,seed=N",
+        metavar="crash=RATE,timeout=RATE,receipt_duplicate=RATE,receipt_reorder=RATE,flush_crash=RATE,seed=N",
         help="inject faults into the consumers: a crash mid-batch, or a hang past the function's "
-        "timeout, in that share of invocations; and into the sandbox's receipts: that share posted "
-        "twice, or out of order (see devstack/faults.py)",
+        "timeout, in that share of invocations; into the sandbox's receipts: that share posted "
+        "twice, or out of order; and into the due function: that share of digest flushes crashing "
+        "after publishing, before marking the window SENT (see devstack/faults.py)",
     )
     parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
     parser.add_argument(

@@ -1,4 +1,5 @@
-"""Faults the local stack can inject into the consumers, to show what survives them (`make chaos`).
+"""Faults the local stack can inject into the consumers and the due function, to show what survives
+them (`make chaos`).
 
 `--chaos crash=0.05,timeout=0.02,seed=7` wraps each channel's provider so that, per invocation:
 
@@ -14,6 +15,13 @@ them wrong: `receipt_duplicate=RATE` posts that share of receipts twice, the cop
 (SendGrid delivers an event at least once); `receipt_reorder=RATE` shuffles that share of the batches
 posted together and posts a stale event (an earlier deferral) after that share of deliveries.
 
+And into the due function's digest flushes (`notifier.scheduling.digests`): `flush_crash=RATE` makes
+that share of the flushes that published a digest raise before they mark its window SENT, as if the
+execution environment died between the two (`devstack.faulty_digests`). The flush's message comes
+back after the due queue's visibility timeout, once the window's lease has run out, and the retry
+publishes the same digest again, which the consumers must send once. Each such crash is logged as
+`[chaos] injected flush crash: digest <id> published, not marked SENT`.
+
 Vendor failures (latency, transient and permanent errors) are the sandbox's own options
 (`SandboxLatencyMs`, `SandboxTransientFailureRate`, `SandboxPermanentFailureRate`). This module is
 part of the local stack and never ships to Lambda.
@@ -28,6 +36,7 @@ _RATES = {
     "timeout": "timeout_rate",
     "receipt_duplicate": "receipt_duplicate_rate",
     "receipt_reorder": "receipt_reorder_rate",
+    "flush_crash": "flush_crash_rate",
 }
 """Each rate's name in `--chaos`, and the field it sets."""
 
@@ -39,17 +48,19 @@ class Faults:
     seed: int | None = None
     receipt_duplicate_rate: float = 0.0
     receipt_reorder_rate: float = 0.0
+    flush_crash_rate: float = 0.0
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """`crash=0.05,timeout=0.02,receipt_duplicate=0.1,receipt_reorder=0.1,seed=7` (any subset)."""
+        """`crash=0.05,timeout=0.02,receipt_duplicate=0.1,receipt_reorder=0.1,flush_crash=0.1,seed=7`
+        (any subset)."""
         values: dict[str, str] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, value = part.partition("=")
             if (key not in _RATES and key != "seed") or not value:
                 raise ValueError(
                     f"--chaos: {part!r} is not crash=RATE, timeout=RATE, receipt_duplicate=RATE, "
-                    "receipt_reorder=RATE or seed=N"
+                    "receipt_reorder=RATE, flush_crash=RATE or seed=N"
                 )
             values[key] = value
         try:

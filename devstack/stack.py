@@ -298,6 +298,22 @@ class LocalStack:
             self._providers.append(faulty)
             runtime.use_provider(channel, faulty)
         _log(f"injecting faults into every consumer: {faults}")
+        if faults.flush_crash_rate:
+            self._inject_flush_crashes(faults)
+
+    @staticmethod
+    def _inject_flush_crashes(faults: Faults) -> None:
+        """The due function's digests (one object in this process, built once: `runtime.due_digests`)
+        finish their flushes through a FaultyDigestStore."""
+        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
+        from notifier.platform.settings import due_settings  # noqa: PLC0415
+
+        from .faulty_digests import inject_flush_crashes  # noqa: PLC0415 - needs the layer on the path
+
+        if not due_settings().digests_table:
+            raise StartupError("--chaos flush_crash: the template's due function sends no digests")
+        inject_flush_crashes(runtime.due_digests(), faults)
+        _log(f"injecting flush crashes into the due function's digests: rate {faults.flush_crash_rate}")
 
     def _seed_recipients(self) -> None:
         if self.config.seed_file is None:

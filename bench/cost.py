@@ -56,11 +56,14 @@ Also the bulk variant: POST /events/bulk with 100 events (PublishBatch, 10 per c
 Prints a breakdown per service and the total, and merges `cost_usd_per_million`,
 `cost_breakdown_usd_per_million`, `cost_bulk100_usd_per_million`,
 `cost_bulk100_breakdown_usd_per_million`, `cost_by_channel_usd_per_million` and `cost_assumptions`
-into bench/results.json.
+into bench/results.json. Then digests (bench.digest_cost): a LIKE-heavy mix of events with digests
+off and on, for bursts of 1, 5 and 20 events a window (the headline: 5), under the same assumptions,
+merged as `cost_digests`.
 
     .venv/bin/python -m bench.cost [--channel push [--channel inapp]] [--priority standard]
         [--records-per-invocation N] [--idempotency-key-share 1] [--transient-failure-rate 0]
         [--status-reads 0] [--rate 10] [--inapp-online-share 1] [--inapp-connections 1]
+        [--burst 1 --burst 5 --burst 20] [--headline-burst 5] [--due-records-per-invocation 1]
 """
 
 from __future__ import annotations
@@ -113,10 +116,20 @@ samples) and the counts (39)."""
 DEFAULTS = {  # used when bench/results.json lacks a measurement
     "publish_cpu_ms_per_event": {"single": 8.0, "single_idempotent": 12.0, "bulk": 1.5},
     "batch10_100ms_seconds": {"email": 0.25, "sms": 0.25, "push": 0.25},
-    "cold_ms": {"publish": 1000.0, "email": 1200.0, "sms": 1200.0, "push": 1200.0, "inapp": 1000.0},
+    "cold_ms": {
+        "publish": 1000.0,
+        "email": 1200.0,
+        "sms": 1200.0,
+        "push": 1200.0,
+        "inapp": 1000.0,
+        "due": 1000.0,  # bench.cold_start does not measure the due function
+    },
     # CPU of one in-app record on a full core (storing, counting, finding connections, posting two
     # frames, the status writes: about ten AWS calls' serialization and parsing): a guess, not measured.
     "inapp_cpu_ms_per_record": {"inapp": 3.0},
+    # CPU of one digest flush on a full core (claim, build the envelope, Publish, ACCEPTED per channel,
+    # finish, three log lines: bench.digest_cost): a guess, not measured.
+    "due_cpu_ms_per_flush": {"due": 5.0},
 }
 
 
@@ -395,14 +408,16 @@ def status_read_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
     ]
 
 
-def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
+def request_lines(a: Assumptions, results: dict[str, Any], calls_ms: float) -> list[Line]:
+    """What one POST /event costs whatever is done with its event: API Gateway, the publish function
+    (its CPU per event measured by bench.publish_cost, plus `calls_ms` of AWS calls it waits for in
+    sequence, besides the idempotency records'), the Idempotency-Key's two writes, the answer, its
+    logs and KMS."""
     k = a.idempotency_key_share
     cpu_ms = (1 - k) * measured(results, a, "publish_cpu_ms_per_event", "single") + k * measured(
         results, a, "publish_cpu_ms_per_event", "single_idempotent"
     )
-    wait_ms = a.sns_publish_ms + a.dynamodb_ms * (
-        len(a.channels) + 2 * k
-    )  # Publish, ACCEPTED each, idempotency x2
+    wait_ms = calls_ms + a.dynamodb_ms * 2 * k  # idempotency x2
     publish_ms = math.ceil(cpu_ms * _cpu_scale(a.publish_memory_mb) + wait_ms)  # billed per whole ms
     how = f"{cpu_ms:.1f} ms CPU x {_cpu_scale(a.publish_memory_mb):.2f} + {wait_ms:g} ms AWS calls"
     cold_s = measured(results, a, "cold_ms", "publish") / 1000
@@ -423,10 +438,6 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
             a.cold_start_share * cold_s * gb,
             "lambda_gb_second_arm64",
         ),
-        Line("SNS", "Publish (one 64 KB chunk)", 1, "sns_publish"),
-        Line(
-            "DynamoDB", "UpdateItem ACCEPTED, one per channel", len(a.channels), "dynamodb_write_request_unit"
-        ),
         Line(
             "DynamoDB",
             "idempotency PutItem (in progress) + UpdateItem (answer)",
@@ -441,7 +452,31 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
             "cloudwatch_logs_ingestion_gb",
         ),
         kms_line(a),
-        *(line for channel in a.channels for line in consumer_lines(a, results, channel)),
+    ]
+
+
+def published_lines(a: Assumptions) -> list[Line]:
+    """What publishing one notification to SNS adds (notifier/api/publishing.py, `Publisher.publish`):
+    the Publish, then ACCEPTED for each channel."""
+    return [
+        Line("SNS", "Publish (one 64 KB chunk)", 1, "sns_publish"),
+        Line(
+            "DynamoDB", "UpdateItem ACCEPTED, one per channel", len(a.channels), "dynamodb_write_request_unit"
+        ),
+    ]
+
+
+def delivery_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
+    """Each channel's consumer delivering one notification (`consumer_lines`)."""
+    return [line for channel in a.channels for line in consumer_lines(a, results, channel)]
+
+
+def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
+    calls_ms = a.sns_publish_ms + a.dynamodb_ms * len(a.channels)  # Publish, ACCEPTED each
+    return [
+        *published_lines(a),
+        *request_lines(a, results, calls_ms),
+        *delivery_lines(a, results),
         *status_read_lines(a, results),
     ]
 
@@ -564,6 +599,39 @@ def print_table(title: str, lines: list[Line], prices: dict[str, float]) -> floa
     return total
 
 
+def _digest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--burst",
+        type=int,
+        action="append",
+        help="digests: events of one digest key within its window (again for more; default 1, 5, 20)",
+    )
+    parser.add_argument("--headline-burst", type=int, default=5, help="digests: the burst recorded")
+    parser.add_argument(
+        "--due-records-per-invocation", type=float, default=1.0, help="digests: flushes a due invocation"
+    )
+
+
+def digests_cost(
+    args: argparse.Namespace, a: Assumptions, results: dict[str, Any], prices: dict[str, float]
+) -> dict[str, Any]:
+    """The LIKE-heavy mix with digests off and on (bench.digest_cost): printed, and what is recorded
+    as `cost_digests`."""
+    from bench import digest_cost  # noqa: PLC0415 - it builds on this module
+
+    return digest_cost.run(
+        a,
+        digest_cost.DigestAssumptions(
+            bursts=tuple(args.burst or digest_cost.BURSTS),
+            headline_burst=args.headline_burst,
+            due_records_per_invocation=args.due_records_per_invocation,
+        ),
+        results,
+        prices,
+        records_per_invocation=args.records_per_invocation,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -590,6 +658,7 @@ def main() -> None:
     parser.add_argument("--inapp-online-share", type=float, default=1.0)
     parser.add_argument("--inapp-connections", type=float, default=1.0)
     parser.add_argument("--inapp-unread-items", type=int, default=10)
+    _digest_arguments(parser)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     if not 0 <= args.transient_failure_rate < 1:
@@ -649,6 +718,8 @@ def main() -> None:
     print("fixed, per month, whatever the volume (not above):")
     for name, usd in fixed.items():
         print(f"  {name:50} {usd:7.2f}")
+    print()
+    digests = digests_cost(args, a, results, prices)
 
     if args.no_write:
         return
@@ -666,6 +737,7 @@ def main() -> None:
             },
             "cost_by_channel_usd_per_million": {k: round(v, 4) for k, v in by_channel.items()},
             "cost_assumptions": assumptions,
+            "cost_digests": digests,
         }
     )
 

@@ -70,6 +70,9 @@ def _at_most(limit: float) -> Callable[[float, dict[str, Any]], bool]:
     return lambda value, _: value <= limit
 
 
+DIGEST_BURSTS = (1, 5, 20)
+"""bench.digest_cost's bursts (events of a digest key within its window)."""
+DIGEST_FIGURES = (("usd_per_million", "USD"), ("sent_per_million", "sent"), ("usd_per_million_sent", "USD"))
 WEBHOOK_BUDGET_SECONDS = 3.0  # bench.webhook_ingest writes it beside its figure
 
 ROWS = [
@@ -107,6 +110,18 @@ ROWS = [
     Row("webhook_ingest.batch_kb", "KB", "bench.webhook_ingest"),
     Row("webhook_ingest.events", "events", "bench.webhook_ingest"),
     Row("cost_usd_per_million", "USD", "bench.cost"),
+    # Digests, for a LIKE-heavy mix (bench.digest_cost, run by bench.cost): per million events off and
+    # on with the headline burst, notifications sent, and the cost per million sent; then each burst.
+    *(
+        Row(f"cost_digests.{side}.{figure}", unit, "bench.cost")
+        for side in ("off", "on")
+        for figure, unit in DIGEST_FIGURES
+    ),
+    *(
+        Row(f"cost_digests.n{n}.on.{figure}", unit, "bench.cost")
+        for n in DIGEST_BURSTS
+        for figure, unit in DIGEST_FIGURES[:2]
+    ),
 ]
 
 

@@ -36,6 +36,14 @@ def local(tmp_path_factory) -> Iterator[LocalStackProcess]:
     stack.stop()
 
 
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory) -> Iterator[LocalStackProcess]:
+    """The local stack of `make run PROFILE=fast`: short timeouts and backoff, 5 s digest windows."""
+    stack = LocalStackProcess(tmp_path_factory.mktemp("fast") / "local.log", profile="fast").start()
+    yield stack
+    stack.stop()
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 20, every: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

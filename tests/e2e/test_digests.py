@@ -5,22 +5,12 @@ push and the inbox as one item, each naming five, and every LIKE shows DIGESTED 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from devstack.process import LocalStackProcess
 from tests.e2e.conftest import wait_for, wait_for_value
 
 WINDOW_SECONDS = 5  # samconfig.toml's fast profile: DigestWindowSeconds=5
-
-
-@pytest.fixture(scope="module")
-def fast(tmp_path_factory) -> Iterator[LocalStackProcess]:
-    stack = LocalStackProcess(tmp_path_factory.mktemp("digests") / "local.log", profile="fast").start()
-    yield stack
-    stack.stop()
 
 
 def like(local: LocalStackProcess, actor: str, post: str = "post_1") -> str:

@@ -1,5 +1,6 @@
-"""Scheduled sends in the local stack, as a user of `make run` sees them: a notification scheduled a
-few seconds ahead reaches the outbox then and not before, and a cancelled one never does."""
+"""Scheduled sends in the local stack, as a user of `make run PROFILE=fast` sees them: a notification
+scheduled a few seconds ahead reaches the outbox then and not before, and a cancelled one never
+does."""
 
 from __future__ import annotations
 
@@ -31,26 +32,26 @@ def in_outbox(local: LocalStackProcess, notification_id: str) -> list[dict]:
     return [e for e in local.outbox() if e["notification_id"] == notification_id]
 
 
-def test_a_notification_scheduled_three_seconds_ahead_arrives_then_and_not_before(local):
-    notification_id, send_at = schedule(local, 3)
+def test_a_notification_scheduled_three_seconds_ahead_arrives_then_and_not_before(fast):
+    notification_id, send_at = schedule(fast, 3)
 
-    _, event = local.request("GET", f"/event/{notification_id}")
+    _, event = fast.request("GET", f"/event/{notification_id}")
     assert event["channels"]["email"]["status"] == "SCHEDULED"
     while datetime.now(UTC) < send_at - timedelta(seconds=0.3):
-        assert in_outbox(local, notification_id) == [], "sent before its time"
+        assert in_outbox(fast, notification_id) == [], "sent before its time"
         time.sleep(0.1)
-    [sent] = wait_for(lambda: in_outbox(local, notification_id), timeout=10)
+    [sent] = wait_for(lambda: in_outbox(fast, notification_id), timeout=10)
     sent_at = datetime.fromisoformat(sent["sent_at"].replace("Z", "+00:00"))
     assert send_at <= sent_at < send_at + timedelta(seconds=3)
 
 
-def test_a_cancelled_notification_never_arrives(local):
-    notification_id, send_at = schedule(local, 2)
+def test_a_cancelled_notification_never_arrives(fast):
+    notification_id, send_at = schedule(fast, 2)
 
-    status, event = local.request("DELETE", f"/event/{notification_id}")
+    status, event = fast.request("DELETE", f"/event/{notification_id}")
 
     assert (status, event["channels"]["email"]["status"]) == (200, "CANCELLED")
     time.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 2)
-    assert in_outbox(local, notification_id) == []
-    _, event = local.request("GET", f"/event/{notification_id}")
+    assert in_outbox(fast, notification_id) == []
+    _, event = fast.request("GET", f"/event/{notification_id}")
     assert event["channels"]["email"]["status"] == "CANCELLED"

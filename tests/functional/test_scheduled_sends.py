@@ -113,6 +113,20 @@ def test_further_than_fifteen_minutes_ahead_it_waits_in_a_schedule_that_fires_it
     assert len(receive_all(deployment, "EmailStandardQueue")) == 1
 
 
+@pytest.mark.parametrize(
+    ("ahead", "done"),
+    [(timedelta(minutes=15), "delayed"), (timedelta(minutes=15, seconds=1), "scheduled")],
+)
+def test_fifteen_minutes_ahead_is_an_sqs_delay_and_a_second_more_a_schedule(
+    publish, deployment, due, ahead, done
+):
+    now = datetime.now(UTC).replace(microsecond=0)
+    send_at = now + ahead
+    notification_id = scheduled_email(publish, (now + timedelta(hours=1)).isoformat())
+
+    assert due_handler(now).handle(due_message(notification_id, send_at)) == done
+
+
 def test_a_message_that_comes_early_waits_again_for_the_seconds_left(publish, deployment, due):
     send_at = datetime.now(UTC) + timedelta(minutes=10)
     notification_id = scheduled_email(publish, send_at.isoformat())

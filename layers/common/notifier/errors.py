@@ -86,8 +86,31 @@ class TransientDeliveryError(DeliveryError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class ProviderUnavailableError(TransientDeliveryError):
+    """The provider, not the message: an outage (its 5xx, a refused connection, a timeout), a quota it
+    will not lift soon, or the account's credentials or standing. Another provider may send it now,
+    and it counts against the provider's circuit breaker.
+
+    `maybe_sent`: the provider may have taken the message (a read timeout, after the request was
+    sent). Such a message is not handed to another provider in the same attempt, since both could
+    send it; it is retried, through whichever provider the breaker then chooses."""
+
+    def __init__(
+        self, reason: str, retry_after_seconds: float | None = None, *, maybe_sent: bool = False
+    ) -> None:
+        super().__init__(reason, retry_after_seconds)
+        self.maybe_sent = maybe_sent
+
+
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help: no address, an invalid address, content the vendor rejects."""
+
+
+class RouteUnavailableError(PermanentDeliveryError):
+    """This provider cannot serve this message (an SMS country it is not enabled for, an SES account
+    in the sandbox, a sender id not registered), though another might: handed to the fallback
+    provider when there is one, FAILED when there is none. The provider itself is well: it does not
+    count against its breaker."""
 
 
 class UnregisteredAddressError(PermanentDeliveryError):

@@ -9,7 +9,13 @@ import pytest
 import requests
 from firebase_admin import exceptions, messaging
 
-from notifier.errors import PermanentDeliveryError, TransientDeliveryError, UnregisteredAddressError
+from notifier.errors import (
+    PermanentDeliveryError,
+    ProviderUnavailableError,
+    RouteUnavailableError,
+    TransientDeliveryError,
+    UnregisteredAddressError,
+)
 from notifier.providers import fcm_push, retry_after_seconds, sendgrid_email, twilio_sms
 
 SENDGRID_ERROR = (
@@ -26,8 +32,13 @@ def test_sendgrid_request_errors_are_permanent(status):
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 401, 403])
-def test_sendgrid_outages_and_account_problems_are_transient_so_the_message_is_kept(status):
-    assert type(sendgrid_email.classify(status, {}, b"")) is TransientDeliveryError
+def test_sendgrid_outages_and_account_problems_are_the_providers_so_the_message_is_kept(status):
+    error = sendgrid_email.classify(status, {}, b"")
+
+    # Transient (kept and retried), another provider may send it now, and nothing was taken.
+    assert type(error) is ProviderUnavailableError
+    assert isinstance(error, TransientDeliveryError)
+    assert error.maybe_sent is False
 
 
 def test_a_sendgrid_rate_limit_is_transient_and_waits_until_the_reset_time():
@@ -45,7 +56,14 @@ def test_a_sendgrid_error_body_that_is_not_json_is_quoted_in_the_reason():
     assert "Bad Gateway" in sendgrid_email.classify(502, {}, b"<html>Bad Gateway</html>").reason
 
 
-@pytest.mark.parametrize("code", [21211, 21408, 21610, 21614, 21612, 21617])
+def test_a_twilio_region_not_enabled_is_a_route_another_provider_may_take():
+    error = twilio_sms.classify(400, 21408, "Permission to send an SMS has not been enabled for the region")
+
+    assert type(error) is RouteUnavailableError
+    assert isinstance(error, PermanentDeliveryError)  # FAILED when there is no other provider
+
+
+@pytest.mark.parametrize("code", [21211, 21610, 21614, 21612, 21617])
 def test_twilio_address_and_content_errors_are_permanent(code):
     error = twilio_sms.classify(400, code, "rejected")
 
@@ -53,11 +71,19 @@ def test_twilio_address_and_content_errors_are_permanent(code):
     assert f"code {code}" in error.reason
 
 
-@pytest.mark.parametrize(
-    ("status", "code"), [(429, 20429), (400, 14107), (500, None), (503, 20503), (401, 20003)]
-)
-def test_twilio_rate_limits_outages_and_account_problems_are_transient(status, code):
+@pytest.mark.parametrize(("status", "code"), [(429, 20429), (400, 14107), (400, 21611)])
+def test_twilio_rate_limits_are_transient(status, code):
     assert type(twilio_sms.classify(status, code, "try later")) is TransientDeliveryError
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(500, None), (503, 20503), (401, 20003), (400, 21606), (400, 21703)]
+)
+def test_twilio_outages_and_account_problems_are_the_providers(status, code):
+    error = twilio_sms.classify(status, code, "try later")
+
+    assert type(error) is ProviderUnavailableError
+    assert error.maybe_sent is False
 
 
 def test_an_unknown_twilio_4xx_is_permanent():

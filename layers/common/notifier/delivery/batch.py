@@ -335,6 +335,7 @@ class BatchDelivery:
         with _record_keys(ready.job, self.channel):
             try:
                 sent = [r for r in results if isinstance(r, str)]
+                providers = list(dict.fromkeys(getattr(r, "provider", deps.provider.name) for r in sent))
                 errors = [r for r in results if isinstance(r, DeliveryError)]
                 removed = self._forget_dead_tokens(ready, results)
                 reasons = [e.reason for e in errors]
@@ -346,10 +347,11 @@ class BatchDelivery:
                         self.channel,
                         Status.SENT,
                         provider_message_id=",".join(sent),
+                        provider=",".join(providers),
                         error="; ".join(reasons) or None,
                     )
                     logger.info(
-                        "notification sent", extra={"provider": deps.provider.name, "messages": len(sent)}
+                        "notification sent", extra={"provider": ",".join(providers), "messages": len(sent)}
                     )
                     return _Finished(Status.SENT, NOTIFICATIONS_SENT, removed)
                 transient = [e for e in errors if isinstance(e, TransientDeliveryError)]

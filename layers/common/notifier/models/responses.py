@@ -63,6 +63,9 @@ class BulkNotPublished(BulkPublished):
 class ChannelStatus(BaseModel):
     status: str
     attempts: int = 0
+    provider: str | None = Field(
+        default=None, description="Who sent it: sendgrid, ses, twilio, eum, fcm, inbox or sandbox."
+    )
     provider_message_id: str | None = None
     last_error: str | None = None
     deferred_until: str | None = Field(

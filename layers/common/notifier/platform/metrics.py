@@ -38,6 +38,11 @@ DUPLICATES_SKIPPED = "DuplicatesSkipped"
 CONCURRENT_ATTEMPTS_DEFERRED = "ConcurrentAttemptsDeferred"
 PUSH_TOKENS_REMOVED = "PushTokensRemoved"
 VENDOR_LATENCY = "VendorLatency"
+# Provider failover (a channel with a fallback provider)
+PROVIDER_FAILOVERS = "ProviderFailovers"
+PROVIDER_FAILURES = "ProviderFailures"
+BREAKER_OPENED = "ProviderBreakerOpened"
+BREAKER_CLOSED = "ProviderBreakerClosed"
 # From the vendors' receipts (the webhooks function) and the app's push receipts
 NOTIFICATIONS_DELIVERED = "NotificationsDelivered"
 NOTIFICATIONS_BOUNCED = "NotificationsBounced"
@@ -146,3 +151,17 @@ def count_channels(name: str, channels: Iterable[Channel], priority: Priority) -
     for channel in channels:
         channel_metrics.count(name, channel=channel, priority=priority)
     channel_metrics.flush()
+
+
+def count_provider(name: str, *, channel: Channel, provider: str, value: float = 1) -> None:
+    """`value` of the count `name` by channel and provider (a provider's failures, failovers, its
+    breaker opening or closing), written now, as one EMF document."""
+    if not value or is_metrics_disabled():
+        return
+    emf = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
+    if emf.service:
+        emf.add_dimension(name="service", value=str(emf.service))
+    emf.add_dimension(name="channel", value=Channel(channel).value)
+    emf.add_dimension(name="provider", value=provider)
+    emf.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    emf.flush_metrics()

@@ -31,6 +31,18 @@ class Delivery:
     """The notification's, for the provider's log lines."""
 
 
+class SentMessage(str):
+    """A provider's message id, with the name of the provider that took the message (a channel with
+    a fallback provider sends through either). Still a `str`: the id as the vendor gave it."""
+
+    provider: str
+
+    def __new__(cls, message_id: str, provider: str) -> SentMessage:
+        sent = super().__new__(cls, message_id)
+        sent.provider = provider
+        return sent
+
+
 Result = str | DeliveryError
 """The provider's message id, or why the message was not accepted."""
 
@@ -71,7 +83,19 @@ class Provider(ABC):
     def send(self, delivery: Delivery) -> str: ...
 
     def send_batch(self, deliveries: Sequence[Delivery], on_result: OnResult | None = None) -> list[Result]:
-        return self._send_many(deliveries, on_result or _ignore)
+        """Every message id comes back as a `SentMessage` naming the provider that took it: this one,
+        or, for a provider that hands messages on (a failover, a fault injector), the one it named."""
+        told = on_result or _ignore
+
+        def tell(index: int, result: Result) -> None:
+            told(index, self._named(result))
+
+        return [self._named(result) for result in self._send_many(deliveries, tell)]
+
+    def _named(self, result: Result) -> Result:
+        if isinstance(result, str) and not isinstance(result, SentMessage):
+            return SentMessage(result, self.name)
+        return result
 
     def _send_many(self, deliveries: Sequence[Delivery], on_result: OnResult) -> list[Result]:
         def one(index: int) -> Result:

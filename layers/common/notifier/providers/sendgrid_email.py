@@ -8,12 +8,16 @@ How SendGrid's answers are classified (https://www.twilio.com/docs/sendgrid/api-
 | 400 | the request is invalid (an address, the content) | permanent: retrying sends the same request |
 | 413 | the payload is too large | permanent |
 | 429 | rate limited | transient, retried after `X-RateLimit-Reset` |
-| 401, 403 | bad or revoked API key, missing permission, unverified sender | transient (see below) |
-| 5xx, timeout, connection error | SendGrid or the network is unwell | transient |
+| 401, 403 | bad or revoked API key, missing permission, unverified sender | the provider's (see below) |
+| 5xx, connection error | SendGrid or the network is unwell; nothing was taken | the provider's |
+| timeout | SendGrid may have taken it | the provider's, maybe sent |
 | other 4xx | the request cannot succeed as it is | permanent |
 
 401 and 403 are the account's problem, not the message's: the message is kept (retried, then
-dead-lettered and redriven once the key or sender is fixed) rather than failed.
+dead-lettered and redriven once the key or sender is fixed) rather than failed. "The provider's"
+(`ProviderUnavailableError`, a transient error) is also what a channel with a fallback provider hands
+to the fallback at once, but for a timeout ("maybe sent": SendGrid may have taken it, so it is
+retried rather than sent twice), and what counts against SendGrid's circuit breaker.
 
 One TLS context per provider, not per e-mail. The SDK sends through python_http_client 3.3.7, whose
 request function calls `urllib.request.build_opener()` for every request, and so builds a new TLS
@@ -52,7 +56,12 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, HtmlContent, Mail, PlainTextContent, To
 
-from notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from notifier.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    ProviderUnavailableError,
+    TransientDeliveryError,
+)
 from notifier.models.channels import Channel
 from notifier.models.envelope import EmailMessage
 from notifier.platform.masking import scrub
@@ -111,9 +120,14 @@ class SendGridProvider(Provider):
         except HTTPError as exc:
             raise classify(exc.status_code, exc.headers or {}, exc.body) from None
         except TimeoutError as exc:
-            raise TransientDeliveryError(f"sendgrid: timed out ({exc})") from None
-        except (URLError, ConnectionError) as exc:
-            raise TransientDeliveryError(f"sendgrid: connection failed ({exc})") from None
+            raise ProviderUnavailableError(f"sendgrid: timed out ({exc})", maybe_sent=True) from None
+        except URLError as exc:
+            # urllib wraps what happened before an answer: a refused or failed connection (nothing
+            # sent), or a timeout while connecting or reading (perhaps sent).
+            maybe = isinstance(exc.reason, TimeoutError)
+            raise ProviderUnavailableError(f"sendgrid: connection failed ({exc})", maybe_sent=maybe) from None
+        except ConnectionError as exc:
+            raise ProviderUnavailableError(f"sendgrid: connection failed ({exc})") from None
         return str(response.headers.get("X-Message-Id") or f"sendgrid-{delivery.notification_id}")
 
 
@@ -197,9 +211,9 @@ def classify(status: int, headers: Mapping[str, str], body: bytes | str | None) 
     if status == 429:
         return TransientDeliveryError(reason, _seconds_until(headers.get("X-RateLimit-Reset")))
     if status in (401, 403):
-        return TransientDeliveryError(f"{reason} (check the API key and the verified sender)")
+        return ProviderUnavailableError(f"{reason} (check the API key and the verified sender)")
     if status >= 500:
-        return TransientDeliveryError(reason)
+        return ProviderUnavailableError(reason)
     return PermanentDeliveryError(reason)
 
 

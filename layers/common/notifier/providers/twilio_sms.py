@@ -12,14 +12,19 @@ How Twilio's answers are classified, by HTTP status and Twilio error code
 (https://www.twilio.com/docs/api/errors):
 
 - **Transient** (retried): HTTP 429 and code 20429 (too many requests), 14107 and 21611 (send rate
-  or queue limits), any 5xx, timeouts and connection errors. Account problems are kept for retry too
-  (then dead-lettered and redriven once fixed) because the message itself is fine: 20003
-  (authentication), 21606 / 21659 / 21212 (the sender is not a usable number of this account),
-  21703 / 21704 (the messaging service has no sender).
-- **Permanent** (FAILED, not retried): 21211 (invalid 'To'), 21408 (the destination's region is not
-  enabled), 21610 (the recipient replied STOP), 21614 (not a mobile number), 21612 (cannot route to
-  the number), 21265 (a short code), 21266 ('To' equals 'From'), 21617 (body too long), 21602 (empty
-  body), and any other 4xx answer: sending the same request again gets the same answer.
+  or queue limits).
+- **The provider's** (`ProviderUnavailableError`: retried, handed to the fallback provider when the
+  channel has one, and counted against Twilio's circuit breaker): any 5xx, connection errors and
+  timeouts (a read timeout as "maybe sent": never handed on in the same attempt), and the account's
+  problems, since the message itself is fine: 20003 (authentication), 21606 / 21659 / 21212 (the
+  sender is not a usable number of this account), 21703 / 21704 (the messaging service has no
+  sender).
+- **Route** (`RouteUnavailableError`: handed to the fallback provider, else FAILED): 21408 (the
+  destination's region is not enabled for this account).
+- **Permanent** (FAILED, not retried): 21211 (invalid 'To'), 21610 (the recipient replied STOP),
+  21614 (not a mobile number), 21612 (cannot route to the number), 21265 (a short code), 21266 ('To'
+  equals 'From'), 21617 (body too long), 21602 (empty body), and any other 4xx answer: sending the
+  same request again gets the same answer.
 
 Both kinds of SDK error are classified: `TwilioRestException` (Twilio's usual error body) and
 `TwilioServiceException` (an RFC 9457 problem details body; not a subclass of the former). An error
@@ -32,20 +37,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from requests.exceptions import RequestException
+from requests.exceptions import ConnectionError, ConnectTimeout, RequestException
 from twilio.base.domain import Domain
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.base.version import Version
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from notifier.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from notifier.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    ProviderUnavailableError,
+    RouteUnavailableError,
+    TransientDeliveryError,
+)
 from notifier.models.channels import Channel
 from notifier.models.envelope import SmsMessage
 from notifier.providers.base import Delivery, Provider
 
-TRANSIENT_CODES = frozenset({20429, 14107, 21611, 20003, 21606, 21659, 21212, 21703, 21704})
-PERMANENT_CODES = frozenset({21211, 21408, 21610, 21614, 21612, 21265, 21266, 21617, 21602})
+TRANSIENT_CODES = frozenset({20429, 14107, 21611})
+ACCOUNT_CODES = frozenset({20003, 21606, 21659, 21212, 21703, 21704})
+"""The account, not the message: another provider may send it (`ProviderUnavailableError`)."""
+ROUTE_CODES = frozenset({21408})
+"""This account cannot reach the destination (its region is not enabled); another provider may."""
+PERMANENT_CODES = frozenset({21211, 21610, 21614, 21612, 21265, 21266, 21617, 21602})
 
 API = "https://api.twilio.com"
 """The Api domain's base URL, as the SDK's generated `ApiBase` has it (the `Client` puts the region
@@ -121,20 +136,28 @@ class TwilioProvider(Provider):
         except TwilioServiceException as exc:
             detail = f"{exc.title}: {exc.detail}" if exc.detail else exc.title
             raise classify(exc.status, exc.code, detail) from None
-        except RequestException as exc:
-            raise TransientDeliveryError(f"twilio: {type(exc).__name__} ({exc})") from None
+        except (ConnectionError, ConnectTimeout) as exc:  # nothing reached Twilio
+            raise ProviderUnavailableError(f"twilio: {type(exc).__name__} ({exc})") from None
+        except RequestException as exc:  # a read timeout, or worse: Twilio may have taken it
+            raise ProviderUnavailableError(f"twilio: {type(exc).__name__} ({exc})", maybe_sent=True) from None
         return str(created["sid"])
 
 
-def classify(status: int, code: int | None, message: str) -> DeliveryError:
+def classify(status: int, code: int | None, message: str) -> DeliveryError:  # noqa: PLR0911 - one per class
     """The delivery error for a Twilio answer that is not 2xx (see the module's docstring)."""
     reason = f"twilio {status}" + (f" code {code}" if code else "") + f": {message}"
     if code in TRANSIENT_CODES:
         return TransientDeliveryError(reason)
+    if code in ACCOUNT_CODES:
+        return ProviderUnavailableError(reason)
+    if code in ROUTE_CODES:
+        return RouteUnavailableError(reason)
     if code in PERMANENT_CODES:
         return PermanentDeliveryError(reason)
-    if status == 429 or status >= 500:
+    if status == 429:
         return TransientDeliveryError(reason)
+    if status >= 500:
+        return ProviderUnavailableError(reason)
     return PermanentDeliveryError(reason)
 
 

@@ -343,6 +343,7 @@ class StatusStore:
         status: Status,
         *,
         provider_message_id: str | None = None,
+        provider: str | None = None,
         error: str | None = None,
     ) -> bool:
         """Move to `status` if the current one allows it, ending the attempt's lease. False when it
@@ -352,6 +353,9 @@ class StatusStore:
         if provider_message_id is not None:
             sets.append("provider_message_id = :provider_id")
             values[":provider_id"] = {"S": provider_message_id}
+        if provider is not None:
+            sets.append("provider = :provider")
+            values[":provider"] = {"S": provider}
         if error is not None:
             sets.append("last_error = :error")
             values[":error"] = {"S": error_text(error)}
@@ -422,6 +426,7 @@ class StatusStore:
                 Channel(item["channel"]["S"]): ChannelStatus(
                     status=item["status"]["S"],
                     attempts=int(item.get("attempts", {}).get("N", 0)),
+                    provider=string_attribute(item, "provider"),
                     provider_message_id=string_attribute(item, "provider_message_id"),
                     last_error=_scrubbed(string_attribute(item, "last_error")),
                     deferred_until=string_attribute(item, "deferred_until"),

@@ -13,10 +13,11 @@
    runtime's), with models for some 440 services. Creating the first client lists every service
    folder twice (about 18 ms) and reads the 1.2 MB `endpoints.json` (about 18 ms more), whichever
    services the functions use. The layer keeps the data of `SERVICES` (what `notifier.platform.clients`
-   creates, plus STS, which botocore's own credential providers may call) and an `endpoints.json`
-   with the same partitions and regions and only those services. botocore still treats the data as
-   its own (same place, same contents for what is kept), so endpoints resolve exactly as before; a
-   client for any other service fails with botocore's UnknownServiceError.
+   creates, what the SES and SMS providers create, plus STS, which botocore's own credential
+   providers may call) and an `endpoints.json` with the same partitions and regions and only those
+   services. botocore still treats the data as its own (same place, same contents for what is
+   kept), so endpoints resolve exactly as before; a client for any other service fails with
+   botocore's UnknownServiceError.
 
     python -m build.slim_build .aws-sam/build --python /path/to/python3.13
 
@@ -39,14 +40,18 @@ SERVICES = (
     "apigateway",
     "apigatewaymanagementapi",
     "dynamodb",
+    "pinpoint-sms-voice-v2",
     "scheduler",
     "secretsmanager",
+    "sesv2",
     "sns",
     "sqs",
     "ssm",
     "sts",
 )
-"""The AWS services whose botocore data the layer keeps (see the module's docstring)."""
+"""The AWS services whose botocore data the layer keeps (see the module's docstring): those of
+`notifier.platform.clients`, and those of the clients the SES and End User Messaging SMS providers
+build for themselves (`sesv2`, `pinpoint-sms-voice-v2`)."""
 
 OWN_CODE = ("notifier", "app.py")
 """Top-level names in an artifact that are this project's code (checked-hash bytecode)."""

@@ -92,7 +92,19 @@ SLIM_CHILD = textwrap.dedent(
         unknown = None
     except UnknownServiceError as exc:
         unknown = type(exc).__name__
-    print(json.dumps({"endpoints": endpoints, "built": built, "s3": unknown}))
+    # The providers' own clients (not platform.clients'): SES's as its provider builds it, and
+    # End User Messaging SMS's.
+    from notifier.providers.ses_email import SesConfig, SesProvider
+    ses = SesProvider(SesConfig(from_email="noreply@example.com", region="eu-west-1")).client
+    sms = botocore.session.get_session().create_client("pinpoint-sms-voice-v2", region_name="eu-west-1")
+    providers = {
+        client.meta.service_model.service_name: [
+            client.meta.endpoint_url,
+            client.meta.service_model.operation_model(operation).http["requestUri"],
+        ]
+        for client, operation in ((ses, "SendEmail"), (sms, "SendTextMessage"))
+    }
+    print(json.dumps({"endpoints": endpoints, "built": built, "s3": unknown, "providers": providers}))
     """
 )
 
@@ -118,6 +130,20 @@ def test_clients_resolve_the_same_endpoints_with_the_slim_botocore(tmp_path):
     assert slim["endpoints"] == full["endpoints"]
     assert slim["endpoints"]["sns@cn-north-1"] == "https://sns.cn-north-1.amazonaws.com.cn"
     assert slim["built"] == full["built"]
+    # The SES and End User Messaging SMS providers' clients, in every partition.
+    for region, suffix in (
+        ("us-east-1", "amazonaws.com"),
+        ("eu-west-1", "amazonaws.com"),
+        ("cn-north-1", "amazonaws.com.cn"),
+        ("us-gov-west-1", "amazonaws.com"),
+    ):
+        assert slim["endpoints"][f"sesv2@{region}"] == f"https://email.{region}.{suffix}"
+        assert slim["endpoints"][f"pinpoint-sms-voice-v2@{region}"] == f"https://sms-voice.{region}.{suffix}"
+    assert slim["providers"] == full["providers"]
+    assert slim["providers"] == {
+        "sesv2": ["https://email.eu-west-1.amazonaws.com", "/v2/email/outbound-emails"],
+        "pinpoint-sms-voice-v2": ["https://sms-voice.eu-west-1.amazonaws.com", "/"],
+    }
     assert slim["s3"] == "UnknownServiceError"
     assert full["s3"] is None
 

@@ -46,10 +46,12 @@ if TYPE_CHECKING:
     from notifier.platform.credentials import CredentialSource
     from notifier.platform.settings import FunctionSettings
     from notifier.providers import Outbox, Provider
+    from notifier.providers.failover import FailoverProvider
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
     from notifier.scheduling.digests import Digests
     from notifier.scheduling.due import DueMessages, Schedules
+    from notifier.stores.breakers import BreakerStore
     from notifier.stores.connections import ConnectionStore
     from notifier.stores.inbox import InboxStore
     from notifier.stores.pending import PendingStore
@@ -255,28 +257,88 @@ def _sandbox(channel: Channel) -> Provider:
 _vendors: dict[Channel, tuple[str, Provider]] = {}
 _keyless: dict[Channel, Provider] = {}
 """The providers that need no credentials: each channel's sandbox, and the in-app inbox."""
+_aws: dict[str, Provider] = {}
+"""Amazon SES and End User Messaging, by provider name."""
+_failovers: dict[Channel, FailoverProvider] = {}
 _overrides: dict[Channel, Provider] = {}
 _vendors_lock = threading.Lock()
 
 
 def provider(channel: Channel) -> Provider:
-    """The channel's provider: the vendor's when its credentials are configured, else the sandbox.
-
-    The credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
-    rotation) the vendor client is built again with the new ones.
-    """
+    """The channel's provider: its primary's (EMAIL_PROVIDERS, SMS_PROVIDERS), or, with a second
+    named, both behind a `FailoverProvider` with the primary's circuit breaker (BREAKERS_TABLE)."""
     from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
-    from notifier.providers.factory import credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
+    from notifier.providers.factory import channel_providers  # noqa: PLC0415 - see the imports
 
     if channel in _overrides:
         return _overrides[channel]
     if channel is Channel.INAPP:  # no vendor: the recipient's inbox
         return _inbox_provider()
     settings = consumer_settings()
-    name = credentials_name(settings, channel)
-    if name is None:
+    built = [_named_provider(channel, name) for name in channel_providers(settings, channel)]
+    if len(built) == 1:
+        return built[0]
+    return _failover(channel, built[0], built[1])
+
+
+def _failover(channel: Channel, primary: Provider, fallback: Provider) -> Provider:
+    """The pair behind one FailoverProvider, made again when either is (a vendor's new credentials)."""
+    from notifier.providers.failover import FailoverProvider  # noqa: PLC0415 - see the imports
+
+    with _vendors_lock:
+        current = _failovers.get(channel)
+        if current is not None and current.primary is primary and current.fallback is fallback:
+            return current
+        settings = consumer_settings()
+        made = _failovers[channel] = FailoverProvider(
+            primary,
+            fallback,
+            breakers=breaker_store() if settings.breakers_table else None,
+            rate_limit_budget_seconds=settings.failover_rate_limit_budget_seconds,
+        )
+    logger.info(
+        "delivering with a fallback provider",
+        extra={"channel": channel.value, "primary": primary.name, "fallback": fallback.name},
+    )
+    return made
+
+
+@cache
+def breaker_store() -> BreakerStore:
+    from notifier.stores.breakers import BreakerPolicy, BreakerStore  # noqa: PLC0415 - see the imports
+
+    settings = consumer_settings()
+    policy = BreakerPolicy(
+        failures=settings.breaker_failures,
+        window_seconds=settings.breaker_window_seconds,
+        cooldown_seconds=settings.breaker_cooldown_seconds,
+        probe_lease_seconds=int(2 * settings.vendor_timeout_seconds) + 1,
+    )
+    return BreakerStore(settings.require("breakers_table"), dynamodb_client(), policy)
+
+
+def _named_provider(channel: Channel, name: str) -> Provider:
+    """One provider of the channel: one the stack reaches with its own role (SES, End User
+    Messaging), built once; or the channel's vendor, signed in with its credentials (or the sandbox
+    when it has none).
+
+    A vendor's credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
+    rotation) its client is built again with the new ones.
+    """
+    from notifier.providers.factory import AWS_PROVIDERS, aws_provider, credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
+
+    settings = consumer_settings()
+    if name in AWS_PROVIDERS:
+        with _vendors_lock:
+            made = _aws.get(name)
+            if made is None:
+                made = _aws[name] = aws_provider(name, settings)
+                logger.info("delivering through AWS", extra={"channel": channel.value, "provider": name})
+        return made
+    secret = credentials_name(settings, channel)
+    if secret is None:
         return _sandbox(channel)
-    document = credential_source().get(name)
+    document = credential_source().get(secret)
     fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
     with _vendors_lock:
         current = _vendors.get(channel)
@@ -442,6 +504,7 @@ def reset() -> None:
         digests,
         due_digests,
         due_publisher,
+        breaker_store,
     ):
         factory.cache_clear()
     if receipt_deps.cache_info().currsize:
@@ -450,9 +513,11 @@ def reset() -> None:
     _tokens.clear()
     forget_settings()
     with _vendors_lock:
-        for built in [*(provider for _, provider in _vendors.values()), *_keyless.values()]:
+        for built in [*(provider for _, provider in _vendors.values()), *_keyless.values(), *_aws.values()]:
             built.close()
         _vendors.clear()
         _keyless.clear()
+        _aws.clear()
+        _failovers.clear()
     _overrides.clear()
     reset_clients()

@@ -239,6 +239,49 @@ class ConsumerSettings(VendorSettings, InboxSettings):
     twilio_region: str | None = Field(alias="TWILIO_REGION", default=None, pattern=r"^[a-z]{2}[0-9]$")
     twilio_edge: str | None = Field(alias="TWILIO_EDGE", default=None, pattern=r"^[a-z]+$")
 
+    # Providers per channel: the first the primary, a second the fallback (`providers.failover`)
+    email_providers: tuple[Literal["sendgrid", "ses"], ...] = Field(
+        alias="EMAIL_PROVIDERS", default=("sendgrid",), min_length=1, max_length=2
+    )
+    sms_providers: tuple[Literal["twilio", "eum"], ...] = Field(
+        alias="SMS_PROVIDERS", default=("twilio",), min_length=1, max_length=2
+    )
+    # Amazon SES (e-mail from EMAIL_FROM, which must be a verified identity)
+    ses_configuration_set: str | None = Field(
+        alias="SES_CONFIGURATION_SET", default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
+    # AWS End User Messaging SMS
+    sms_origination_identity: str | None = Field(
+        alias="SMS_ORIGINATION_IDENTITY", default=None, max_length=256
+    )
+    sms_configuration_set: str | None = Field(
+        alias="SMS_CONFIGURATION_SET", default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
+    sms_max_price: str | None = Field(
+        alias="SMS_MAX_PRICE", default=None, pattern=r"^[0-9]{1,2}\.[0-9]{1,5}$"
+    )
+    # Circuit breakers of the primary providers, shared by every execution environment
+    breakers_table: str | None = Field(alias="BREAKERS_TABLE", default=None)
+    breaker_failures: int = Field(alias="BREAKER_FAILURES", default=5, ge=1, le=10_000)
+    breaker_window_seconds: int = Field(alias="BREAKER_WINDOW_SECONDS", default=60, ge=10, le=3600)
+    breaker_cooldown_seconds: int = Field(alias="BREAKER_COOLDOWN_SECONDS", default=30, ge=5, le=3600)
+    failover_rate_limit_budget_seconds: float = Field(
+        alias="FAILOVER_RATE_LIMIT_BUDGET_SECONDS",
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="A rate limit asking to wait longer than this hands the message to the fallback.",
+    )
+
+    @field_validator("email_providers", "sms_providers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(","))
+        if isinstance(value, (tuple, list)) and len(set(value)) < len(value):
+            raise ValueError("a provider is named twice")
+        return value
+
     # FCM
     fcm_messages_url: str | None = Field(
         alias="FCM_MESSAGES_URL",

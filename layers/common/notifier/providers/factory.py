@@ -24,6 +24,54 @@ if TYPE_CHECKING:
     from notifier.providers.sandbox_receipts import ReceiptFaults
 
 
+AWS_PROVIDERS = frozenset({"ses", "eum"})
+"""Providers the stack reaches with its own role (no vendor credentials): Amazon SES and AWS End User
+Messaging SMS."""
+
+
+def channel_providers(settings: ConsumerSettings, channel: Channel) -> tuple[str, ...]:
+    """The channel's providers by name, the primary first (EMAIL_PROVIDERS, SMS_PROVIDERS); push has
+    one, FCM, and in-app none but the inbox."""
+    match channel:
+        case Channel.EMAIL:
+            return settings.email_providers
+        case Channel.SMS:
+            return settings.sms_providers
+        case Channel.PUSH:
+            return ("fcm",)
+    return ("inbox",)
+
+
+def aws_provider(name: str, settings: ConsumerSettings) -> Provider:
+    """Amazon SES (`ses`) or AWS End User Messaging SMS (`eum`), signed in as the function's role."""
+    concurrency = settings.delivery_concurrency
+    if name == "ses":
+        from notifier.providers.ses_email import SesConfig, SesProvider  # noqa: PLC0415 - see module doc
+
+        return SesProvider(
+            SesConfig(
+                from_email=settings.require("email_from"),
+                from_name=settings.email_from_name,
+                configuration_set=settings.ses_configuration_set,
+                timeout_seconds=settings.vendor_timeout_seconds,
+            ),
+            max_concurrency=concurrency,
+        )
+    if name == "eum":
+        from notifier.providers.eum_sms import EumConfig, EumProvider  # noqa: PLC0415 - see module doc
+
+        return EumProvider(
+            EumConfig(
+                origination_identity=settings.sms_origination_identity,
+                configuration_set=settings.sms_configuration_set,
+                max_price=settings.sms_max_price,
+                timeout_seconds=settings.vendor_timeout_seconds,
+            ),
+            max_concurrency=concurrency,
+        )
+    raise ConfigurationError(f"{name!r} is not a provider the stack reaches with its own role")
+
+
 def credentials_name(settings: ConsumerSettings, channel: Channel) -> str | None:
     """The name of the channel's vendor credentials; None means the channel uses the sandbox (or,
     in-app, which has no vendor, the inbox)."""

@@ -23,9 +23,11 @@ from devstack.fakes.sendgrid import SendGridFake
 from devstack.fakes.twilio import TwilioFake
 from devstack.lambda_events import load_event, sqs_event
 from notifier import runtime
-from notifier.errors import ConfigurationError
-from notifier.models.channels import Channel
+from notifier.errors import ConfigurationError, ProviderUnavailableError
+from notifier.models.channels import Channel, Priority
+from notifier.models.envelope import EmailMessage
 from notifier.models.recipients import Contacts, PushToken, Recipient
+from notifier.providers.base import Delivery
 from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -43,6 +45,19 @@ def event_batch(sample: str, count: int = 1) -> tuple[dict[str, Any], list[str]]
         envelope["notification_id"] = f"{envelope['notification_id'][:-4]}{i:04d}"
         records.append({**record, "messageId": f"message-{i}", "body": json.dumps(envelope)})
     return sqs_event(records), [json.loads(r["body"])["notification_id"] for r in records]
+
+
+def event_deliveries(batch: dict[str, Any]) -> list[Delivery]:
+    """The batch's e-mails as the consumer hands them to its provider (to user_123)."""
+    return [
+        Delivery(
+            json.loads(r["body"])["notification_id"],
+            "user-123@example.com",
+            EmailMessage(subject="s", text="t", html="<p>t</p>"),
+            Priority.CRITICAL,
+        )
+        for r in batch["Records"]
+    ]
 
 
 def channel_status(notification_id: str, channel: Channel):
@@ -537,6 +552,10 @@ def test_a_vendor_that_does_not_answer_in_time_is_a_transient_failure(
 
     assert failed_ids(answer) == ["message-0"]
     assert "timed out" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
+    # SendGrid may have taken it: a fallback provider must not send it in the same attempt.
+    [result] = runtime.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
+    assert isinstance(result, ProviderUnavailableError)
+    assert result.maybe_sent is True
 
 
 def test_a_vendor_that_cannot_be_reached_is_a_transient_failure(consumers, deployment, monkeypatch, user_123):
@@ -556,6 +575,10 @@ def test_a_vendor_that_cannot_be_reached_is_a_transient_failure(consumers, deplo
 
     assert failed_ids(answer) == ["message-0"]
     assert "connection failed" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
+    # Nothing reached SendGrid: a fallback provider may send it now.
+    [result] = runtime.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
+    assert isinstance(result, ProviderUnavailableError)
+    assert result.maybe_sent is False
 
 
 def test_a_channel_without_credentials_uses_the_sandbox_and_says_so_once(consumers, outbox, user_123, caplog):

@@ -254,7 +254,7 @@ class Stack:
         except KeyError:
             raise TemplateError(f"Fn::GetAtt {logical_id}.{attribute} is not available") from None
 
-    def _function(self, name: str, arg: Any) -> Any:
+    def _function(self, name: str, arg: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic
         match name:
             case "Fn::GetAtt":
                 logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
@@ -273,7 +273,15 @@ class Stack:
             case "Fn::If":
                 condition, when_true, when_false = arg
                 return self.resolve(when_true if self.condition(condition) else when_false)
+            case "Fn::FindInMap":
+                return self._find_in_map(*(str(part) for part in self.resolve(arg)))
         raise TemplateError(f"{name} is not supported by the local stack")
+
+    def _find_in_map(self, mapping: str, key: str, attribute: str) -> Any:
+        try:
+            return self.template["Mappings"][mapping][key][attribute]
+        except KeyError:
+            raise TemplateError(f"Fn::FindInMap {mapping}.{key}.{attribute}: no such value") from None
 
     def condition(self, name: str | None) -> bool:
         """Whether the named condition holds; a resource without a Condition (None) always exists."""

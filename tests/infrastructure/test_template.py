@@ -817,3 +817,66 @@ def test_the_local_stack_can_resolve_every_gateway_response(origin):
         expected = {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{origin}'"} if origin else {}
         assert headers == expected, response_type
         assert isinstance(resolved["responseTemplates"]["application/json"], str), response_type
+
+
+# ------------------------------------------------------------------ provider failover
+
+
+def test_email_and_sms_name_their_providers_and_share_the_breakers_table():
+    assert PARAMETERS["EmailProviders"]["AllowedValues"] == [
+        "sendgrid",
+        "ses",
+        "sendgrid,ses",
+        "ses,sendgrid",
+    ]
+    assert PARAMETERS["SmsProviders"]["AllowedValues"] == ["twilio", "eum", "twilio,eum", "eum,twilio"]
+    assert (PARAMETERS["EmailProviders"]["Default"], PARAMETERS["SmsProviders"]["Default"]) == (
+        "sendgrid",
+        "twilio",
+    )
+    for function, providers in (("EmailFunction", "EmailProviders"), ("SmsFunction", "SmsProviders")):
+        variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+        assert variables[f"{providers[:-9].upper()}_PROVIDERS"] == {"Ref": providers}
+        assert variables["BREAKERS_TABLE"] == {"Ref": "BreakersTable"}
+        assert variables["BREAKER_FAILURES"] == {"Ref": "BreakerFailures"}
+    table = of_type("AWS::DynamoDB::Table")["BreakersTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["SSESpecification"]["KMSMasterKeyId"] == {"Ref": "DataKey"}
+
+
+@pytest.mark.parametrize(
+    ("providers", "uses_ses"),
+    [("sendgrid", False), ("ses", True), ("sendgrid,ses", True), ("ses,sendgrid", True)],
+)
+def test_only_a_stack_that_names_ses_may_send_through_it_and_only_as_its_sender(providers, uses_ses):
+    stack = Stack(TEMPLATE, overrides={"EmailProviders": providers, "EmailFromAddress": "hi@example.com"})
+    role = TEMPLATE["Resources"]["EmailRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    [ses] = [s for s in role if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "SendThroughSes"]
+    granted = [s for s in [stack.resolve(ses)] if isinstance(s, dict)]
+    if not uses_ses:
+        assert granted == []
+        return
+    [statement] = granted
+    assert statement["Action"] == "ses:SendEmail"
+    assert statement["Resource"] == [
+        "arn:aws:ses:us-east-1:123456789012:identity/hi@example.com",
+        "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+    ]
+
+
+def test_the_breaker_alarms_exist_only_with_a_fallback_and_watch_the_primary():
+    for channel, fallback_stacks in (
+        ("Email", ("sendgrid,ses", "ses,sendgrid")),
+        ("Sms", ("twilio,eum", "eum,twilio")),
+    ):
+        alarm = of_type("AWS::CloudWatch::Alarm")[f"{channel}BreakerAlarm"]
+        assert alarm["Condition"] == f"{channel}HasFallback"
+        parameter = f"{channel}Providers"
+        for providers in fallback_stacks:
+            stack = Stack(TEMPLATE, overrides={parameter: providers, "EmailFromAddress": "hi@example.com"})
+            assert stack.condition(alarm["Condition"])
+            dimensions = stack.resolve(alarm["Properties"]["Dimensions"])
+            assert {"Name": "provider", "Value": providers.split(",")[0]} in dimensions
+        assert not Stack(TEMPLATE, overrides={parameter: fallback_stacks[0].split(",")[0]}).condition(
+            alarm["Condition"]
+        )

@@ -190,6 +190,9 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
         "SandboxReceiptsSecret",
         "DataKey",
         f"{channel}LogGroup",
+        # the providers' circuit breakers, and SES identities (the sender, and its domain)
+        *(["BreakersTable"] if channel in ("Email", "Sms") else []),
+        *(["EmailFromAddress", "Domain"] if channel == "Email" else []),
         # the inbox, and the recipients' open WebSockets (their table, and posting to this stage's)
         *(["InboxTable", "ConnectionsTable", "InboxSocketApi", "StageName"] if channel == "Inapp" else []),
         "AWS::Partition",
@@ -657,8 +660,9 @@ def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_
         {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
-    # DLQs (channels', the due queue's, Scheduler's), queue ages, consumers' error rates, API, bounces
-    assert len(ALARMS) == 10 + 8 + 4 + 1 + 2
+    # DLQs (channels', the due queue's, Scheduler's), queue ages, consumers' error rates, API, bounces,
+    # and the e-mail and SMS providers' breakers (with a fallback provider)
+    assert len(ALARMS) == 10 + 8 + 4 + 1 + 2 + 2
     for alarm in ALARMS.values():
         assert alarm["Properties"]["AlarmActions"] == actions
         assert alarm["Properties"]["OKActions"] == actions
@@ -673,7 +677,11 @@ def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
     shown = _referenced(dashboard["Properties"]["DashboardBody"])
     assert set(QUEUES) <= shown
     assert set(FUNCTIONS) <= shown
-    assert set(ALARMS) <= shown
+    # A conditional alarm cannot be named where it may not exist: the dashboard shows its metric.
+    assert {name for name, alarm in ALARMS.items() if "Condition" not in alarm} <= shown
+    assert {alarm["Properties"]["MetricName"] for alarm in ALARMS.values() if "Condition" in alarm} == {
+        "ProviderBreakerOpened"
+    }
     text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
     for metric in (
@@ -688,6 +696,9 @@ def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
         "NotificationsBounced",
         "Complaints",
         "Unsubscribes",
+        "ProviderFailures",
+        "ProviderFailovers",
+        "ProviderBreakerOpened",
     ):
         assert f'MetricName=\\"{metric}\\"' in json.dumps(body), metric
 

@@ -181,7 +181,7 @@ def _longest(name: str) -> int:
 
 def _longest_value(node: Any) -> int:
     """The most characters a Sub variable's value can take: a literal, a Parameter, the longer branch
-    of an Fn::If, or the items of an Fn::Join."""
+    of an Fn::If, the items of an Fn::Join, or the longest of a map's values (Fn::FindInMap)."""
     if isinstance(node, str):
         return len(node)
     [(key, arg)] = node.items()
@@ -192,6 +192,9 @@ def _longest_value(node: Any) -> int:
     if key == "Fn::Join":
         delimiter, items = arg
         return len(delimiter) * (len(items) - 1) + sum(_longest_value(item) for item in items)
+    if key == "Fn::FindInMap":  # every value of the map's attribute
+        mapping, _, attribute = arg
+        return max(len(str(values[attribute])) for values in TEMPLATE["Mappings"][mapping].values())
     pytest.fail(f"{key} in a VersionDescription's variable: its length is not known")
 
 

@@ -238,24 +238,29 @@ def _inbox_provider() -> Provider:
     return built
 
 
-def _sandbox(channel: Channel) -> Provider:
+def _sandbox(channel: Channel, plays: str | None = None) -> Provider:
     """The channel's sandbox provider, built once (and closed by `reset`: it may hold a receipts
-    thread)."""
+    thread); with `plays`, the one standing in for that provider of a channel with a fallback."""
     from notifier.providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
 
     with _vendors_lock:
-        built = _keyless.get(channel)
+        built = _sandboxes.get((channel, plays))
         if built is None:
             logger.info(
                 "no vendor credentials configured; delivering to the sandbox outbox",
-                extra={"channel": channel.value},
+                extra={"channel": channel.value, "plays": plays},
             )
-            built = _keyless[channel] = sandbox_provider(channel, consumer_settings(), outbox())
+            built = _sandboxes[(channel, plays)] = sandbox_provider(
+                channel, consumer_settings(), outbox(), plays=plays
+            )
     return built
 
 
 _vendors: dict[Channel, tuple[str, Provider]] = {}
 _keyless: dict[Channel, Provider] = {}
+_sandboxes: dict[tuple[Channel, str | None], Provider] = {}
+"""Each channel's sandbox, and each sandbox standing in for a provider."""
+_named_overrides: dict[str, Provider] = {}
 """The providers that need no credentials: each channel's sandbox, and the in-app inbox."""
 _aws: dict[str, Provider] = {}
 """Amazon SES and End User Messaging, by provider name."""
@@ -325,9 +330,20 @@ def _named_provider(channel: Channel, name: str) -> Provider:
     A vendor's credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
     rotation) its client is built again with the new ones.
     """
-    from notifier.providers.factory import AWS_PROVIDERS, aws_provider, credentials_name, vendor_provider  # noqa: PLC0415 - see the imports
+    from notifier.providers.factory import (  # noqa: PLC0415 - see the imports
+        AWS_PROVIDERS,
+        aws_provider,
+        channel_providers,
+        credentials_name,
+        vendor_provider,
+    )
 
     settings = consumer_settings()
+    if name in _named_overrides:
+        return _named_overrides[name]
+    several = len(channel_providers(settings, channel)) > 1
+    if name in settings.sandbox_providers:
+        return _sandbox(channel, name if several else None)
     if name in AWS_PROVIDERS:
         with _vendors_lock:
             made = _aws.get(name)
@@ -337,7 +353,7 @@ def _named_provider(channel: Channel, name: str) -> Provider:
         return made
     secret = credentials_name(settings, channel)
     if secret is None:
-        return _sandbox(channel)
+        return _sandbox(channel, name if several else None)
     document = credential_source().get(secret)
     fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
     with _vendors_lock:
@@ -357,6 +373,12 @@ def _named_provider(channel: Channel, name: str) -> Provider:
 def use_provider(channel: Channel, chosen: Provider) -> None:
     """Deliver `channel` through `chosen` until `reset()` (tests and benchmarks)."""
     _overrides[channel] = chosen
+
+
+def use_named_provider(name: str, chosen: Provider) -> None:
+    """Send what the provider `name` (`sendgrid`, `ses`, ...) would send through `chosen` instead,
+    behind the channel's failover, until `reset()` (the local stack's faults, tests)."""
+    _named_overrides[name] = chosen
 
 
 @cache
@@ -513,10 +535,13 @@ def reset() -> None:
     _tokens.clear()
     forget_settings()
     with _vendors_lock:
-        for built in [*(provider for _, provider in _vendors.values()), *_keyless.values(), *_aws.values()]:
+        made = [*(p for _, p in _vendors.values()), *_keyless.values(), *_aws.values(), *_sandboxes.values()]
+        for built in made:
             built.close()
         _vendors.clear()
         _keyless.clear()
+        _sandboxes.clear()
+        _named_overrides.clear()
         _aws.clear()
         _failovers.clear()
     _overrides.clear()

@@ -273,11 +273,11 @@ class ConsumerSettings(VendorSettings, InboxSettings):
         description="A rate limit asking to wait longer than this hands the message to the fallback.",
     )
 
-    @field_validator("email_providers", "sms_providers", mode="before")
+    @field_validator("email_providers", "sms_providers", "sandbox_providers", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(","))
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
         if isinstance(value, (tuple, list)) and len(set(value)) < len(value):
             raise ValueError("a provider is named twice")
         return value
@@ -291,6 +291,12 @@ class ConsumerSettings(VendorSettings, InboxSettings):
     )
 
     # The sandbox provider
+    sandbox_providers: tuple[str, ...] = Field(
+        alias="SANDBOX_PROVIDERS",
+        default=(),
+        description="Providers whose messages the sandbox takes instead (the local stack: ses and eum, "
+        "which it has no emulator for), each as its own sandbox.",
+    )
     sandbox_outbox_path: str | None = Field(
         alias="SANDBOX_OUTBOX_PATH",
         default=None,

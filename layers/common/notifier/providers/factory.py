@@ -88,6 +88,7 @@ def sandbox_provider(
     outbox: Outbox,
     *,
     receipt_faults: ReceiptFaults | None = None,
+    plays: str | None = None,
 ) -> SandboxProvider:
     """The sandbox of `channel`. E-mail and SMS also post signed receipts, as their vendors do, when
     the stack names where (PUBLIC_API_URL) and the secret to sign them with (SANDBOX_RECEIPTS_SECRET);
@@ -115,7 +116,12 @@ def sandbox_provider(
             timeout_seconds=settings.vendor_timeout_seconds,
         )
     return SandboxProvider(
-        channel, outbox, options, max_concurrency=settings.delivery_concurrency, receipts=receipts
+        channel,
+        outbox,
+        options,
+        max_concurrency=settings.delivery_concurrency,
+        receipts=receipts,
+        plays=plays,
     )
 
 

@@ -71,6 +71,7 @@ class OutboxEntry:
     address: str
     content: dict[str, Any]
     provider_message_id: str
+    provider: str = "sandbox"
     sent_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
@@ -119,8 +120,12 @@ class SandboxProvider(Provider):
         *,
         max_concurrency: int = 10,
         receipts: ReceiptPoster | None = None,
+        plays: str | None = None,
     ) -> None:
         super().__init__(channel, max_concurrency=max_concurrency)
+        # Standing in for one of a channel's providers (a channel with a fallback, in the local stack),
+        # it is named after it, in statuses, the outbox and the breakers.
+        self.name = f"sandbox-{plays}" if plays else "sandbox"  # type: ignore[misc]
         self.outbox = outbox
         self.options = options or SandboxOptions()
         self.receipts = receipts
@@ -158,6 +163,7 @@ class SandboxProvider(Provider):
                 address=delivery.address,
                 content=delivery.message.model_dump(mode="json", exclude={"channel"}),
                 provider_message_id=message_id,
+                provider=self.name,
             )
         )
         if self.receipts is not None:

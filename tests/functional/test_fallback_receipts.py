@@ -197,7 +197,7 @@ def test_the_sample_ses_events_deliver_one_email_and_bounce_another(flow):
     delivered = flow.send(email_to("ana@example.com"))
     bounced = flow.send(email_to("gone@example.com"))
     bodies = sample_bodies(
-        "sqs_ses_events.json",
+        "sqs_fallback_ses_events.json",
         {"4c9d8e7f-6a5b-5c4d-9e3f-2a1b0c9d8e7f": delivered, "5e0b7f1a-2c3d-5e4f-8a9b-0c1d2e3f4a5b": bounced},
     )
 
@@ -213,7 +213,7 @@ def test_the_sample_eum_events_deliver_one_sms_and_bounce_another(flow):
     delivered = flow.send(sms_to("+14255550156"))
     bounced = flow.send(sms_to("+14255550199"))
     bodies = sample_bodies(
-        "sqs_eum_events.json",
+        "sqs_fallback_eum_events.json",
         {"6f1a2b3c-4d5e-5f6a-9b7c-8d9e0f1a2b3c": delivered, "7a2b3c4d-5e6f-5a7b-8c9d-9e0f1a2b3c4d": bounced},
     )
 
@@ -225,10 +225,35 @@ def test_the_sample_eum_events_deliver_one_sms_and_bounce_another(flow):
     assert suppression(flow, "+14255550199") is not None
 
 
-@pytest.mark.parametrize("name", ["sqs_ses_events.json", "sqs_eum_events.json"])
+@pytest.mark.parametrize("name", ["sqs_fallback_ses_events.json", "sqs_fallback_eum_events.json"])
 def test_every_sample_record_body_is_an_sns_envelope_of_an_event_of_ours(name):
-    reader = READERS[name.split("_")[1]]
+    reader = READERS[name.split("_")[2]]
     for record in load_event(name)["Records"]:
         envelope = json.loads(record["body"])
         assert envelope["Type"] == "Notification"
         assert all(r.notification_id for r in reader(record["body"]))
+
+
+# ----------------------------------------------------------------- through the webhooks function
+
+
+def test_the_webhooks_function_applies_an_sqs_batch_of_events_and_fails_only_what_is_not_one(flow, outbox):
+    from devstack.lambda_events import LambdaContext, sqs_event  # noqa: PLC0415
+    from functions.webhooks import app  # noqa: PLC0415 - its import reads the deployed environment
+
+    email = flow.send(email_to("fine@example.com"))
+    sms = flow.send(sms_to("+14255550123"))
+    bodies = {
+        "m-ses": ses_event(ses_samples.delivery, email, "fine@example.com"),
+        "m-eum": eum_event("TEXT_DELIVERED", sms, "+14255550123"),
+        "m-junk": json.dumps({"Type": "Notification", "Message": json.dumps({"hello": "world"})}),
+    }
+    batch = sqs_event(
+        [{"messageId": message_id, "body": body, "attributes": {}} for message_id, body in bodies.items()]
+    )
+
+    answer = app.lambda_handler(batch, LambdaContext(function_name="webhooks"))
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-junk"}]}
+    assert flow.status(email)["channels"]["email"]["status"] == "DELIVERED"
+    assert flow.status(sms)["channels"]["sms"]["status"] == "DELIVERED"

@@ -42,9 +42,11 @@ def test_every_function_runs_python_3_13():
 
 
 def test_eight_source_queues_each_have_their_own_dead_letter_queue():
-    # Every SQS event is a consumer's, but the due function's one on the due queue (see below).
+    # Every SQS event is a consumer's, but the due function's one on the due queue (see below), and
+    # the webhooks function's on SES's and End User Messaging's receipts.
     assert {(name, event) for name, event, _ in SQS_EVENTS if name not in CONSUMERS} == {
-        ("DueFunction", "Due")
+        ("DueFunction", "Due"),
+        ("WebhooksFunction", "FallbackReceipts"),
     }
     assert len(SOURCE_QUEUES) == 8
     dlqs = [
@@ -138,7 +140,10 @@ def test_critical_sources_favour_latency_and_standard_sources_favour_cost():
 
 def test_each_subscription_delivers_raw_and_filters_on_channel_and_priority():
     subscriptions = {
-        k: s for k, s in of_type("AWS::SNS::Subscription").items() if s["Properties"]["Protocol"] == "sqs"
+        k: s
+        for k, s in of_type("AWS::SNS::Subscription").items()
+        if s["Properties"]["TopicArn"] == {"Ref": "NotificationTopic"}
+        and s["Properties"]["Protocol"] == "sqs"
     }
     assert {s["Properties"]["Endpoint"]["Fn::GetAtt"][0] for s in subscriptions.values()} == SOURCE_QUEUES
     for sub in subscriptions.values():
@@ -149,7 +154,7 @@ def test_each_subscription_delivers_raw_and_filters_on_channel_and_priority():
 
 
 def test_only_the_topic_may_send_to_the_queues():
-    [policy] = of_type("AWS::SQS::QueuePolicy").values()
+    policy = of_type("AWS::SQS::QueuePolicy")["QueuesPolicy"]
     [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
@@ -849,7 +854,11 @@ def test_email_and_sms_name_their_providers_and_share_the_breakers_table():
     [("sendgrid", False), ("ses", True), ("sendgrid,ses", True), ("ses,sendgrid", True)],
 )
 def test_only_a_stack_that_names_ses_may_send_through_it_and_only_as_its_sender(providers, uses_ses):
-    stack = Stack(TEMPLATE, overrides={"EmailProviders": providers, "EmailFromAddress": "hi@example.com"})
+    stack = Stack(
+        TEMPLATE,
+        overrides={"EmailProviders": providers, "EmailFromAddress": "hi@example.com"},
+        refs={"SesConfigurationSet": "notifier-email"},
+    )
     role = TEMPLATE["Resources"]["EmailRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     [ses] = [s for s in role if "Fn::If" in s and s["Fn::If"][1].get("Sid") == "SendThroughSes"]
     granted = [s for s in [stack.resolve(ses)] if isinstance(s, dict)]
@@ -861,6 +870,7 @@ def test_only_a_stack_that_names_ses_may_send_through_it_and_only_as_its_sender(
     assert statement["Resource"] == [
         "arn:aws:ses:us-east-1:123456789012:identity/hi@example.com",
         "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+        "arn:aws:ses:us-east-1:123456789012:configuration-set/notifier-email",  # its receipts
     ]
 
 

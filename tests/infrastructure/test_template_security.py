@@ -97,7 +97,7 @@ def test_every_function_runs_as_its_own_role_with_no_sam_policies():
 
 def test_every_role_is_a_functions_but_the_scheduler_role():
     assert set(ROLES) - FUNCTION_ROLES == {"SchedulerRole"}
-    assert CHANNEL_QUEUES | {"DueQueue"} == SOURCE_QUEUES
+    assert CHANNEL_QUEUES | {"DueQueue", "FallbackReceiptsQueue"} == SOURCE_QUEUES
 
 
 @pytest.mark.parametrize("role", sorted(FUNCTION_ROLES))
@@ -192,7 +192,8 @@ def test_a_consumer_touches_only_its_own_queues_the_tables_and_the_key(function,
         f"{channel}LogGroup",
         # the providers' circuit breakers, and SES identities (the sender, and its domain)
         *(["BreakersTable"] if channel in ("Email", "Sms") else []),
-        *(["EmailFromAddress", "Domain"] if channel == "Email" else []),
+        *(["EmailFromAddress", "Domain", "SesConfigurationSet"] if channel == "Email" else []),
+        *(["AWS::StackName"] if channel == "Sms" else []),  # its configuration set's name
         # the inbox, and the recipients' open WebSockets (their table, and posting to this stage's)
         *(["InboxTable", "ConnectionsTable", "InboxSocketApi", "StageName"] if channel == "Inapp" else []),
         "AWS::Partition",
@@ -319,9 +320,10 @@ def test_every_topic_is_encrypted_with_the_data_key():
 
 
 def test_every_queue_is_sqs_encrypted_and_every_dlq_keeps_messages_14_days():
-    # a DLQ per channel queue, the due queue's, and Scheduler's (what it could not deliver)
+    # a DLQ per channel queue, the due queue's, the fallback receipts', and Scheduler's (what it could
+    # not deliver)
     assert {q.replace("Queue", "DLQ") for q in SOURCE_QUEUES} | {"ScheduleDLQ"} == DLQS
-    assert len(DLQS) == 10
+    assert len(DLQS) == 11
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in QUEUES.values())
     assert all(QUEUES[d]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600 for d in DLQS)
 
@@ -534,7 +536,7 @@ def test_with_an_origin_every_path_answers_preflight_without_authorization():
 def test_the_api_and_every_event_source_invoke_the_live_alias_so_snapstart_can_apply():
     resources = _translated()["Resources"]
     mappings = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 8 + 1  # the channel queues, and the due queue
+    assert len(mappings) == 8 + 1 + 1  # the channel queues, the due queue, the fallback receipts
     assert all(m["Properties"]["FunctionName"]["Ref"].endswith("Aliaslive") for m in mappings)
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     assert permissions
@@ -660,9 +662,9 @@ def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_
         {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
-    # DLQs (channels', the due queue's, Scheduler's), queue ages, consumers' error rates, API, bounces,
-    # and the e-mail and SMS providers' breakers (with a fallback provider)
-    assert len(ALARMS) == 10 + 8 + 4 + 1 + 2 + 2
+    # DLQs (channels', the due queue's, the fallback receipts', Scheduler's), queue ages, consumers'
+    # error rates, API, bounces, and the e-mail and SMS providers' breakers (with a fallback provider)
+    assert len(ALARMS) == 11 + 8 + 4 + 1 + 2 + 2
     for alarm in ALARMS.values():
         assert alarm["Properties"]["AlarmActions"] == actions
         assert alarm["Properties"]["OKActions"] == actions

@@ -119,3 +119,31 @@ def test_the_breaker_opens_keeps_the_primary_out_and_the_probe_brings_it_back(
     consumers["email"](batch)
     assert channel_status(after, Channel.EMAIL).provider == "sendgrid"
     assert len(ses.accepted) == BREAKER_FAILURES + 2
+
+
+def test_while_twilio_is_down_an_sms_goes_once_through_end_user_messaging(
+    consumers, deployment, monkeypatch, user_123
+):
+    from devstack.fakes.eum import EumFake  # noqa: PLC0415
+    from devstack.fakes.twilio import TwilioFake  # noqa: PLC0415
+    from notifier.providers.twilio_sms import TwilioConfig, TwilioProvider  # noqa: PLC0415
+    from tests.functional.test_vendor_providers import ACCOUNT_SID, AUTH_TOKEN, SENDER, event_batch  # noqa: PLC0415
+
+    with TwilioFake(ACCOUNT_SID, AUTH_TOKEN) as twilio, EumFake(region="us-east-1") as eum:
+        monkeypatch.setenv("SMS_PROVIDERS", "twilio,eum")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2", eum.url)
+        runtime.reset()
+        config = TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=SENDER)
+        runtime.use_named_provider(
+            "twilio", TwilioProvider(config, http_client=twilio.http_client(timeout=5))
+        )
+        twilio.fail(user_123.contacts.phone, 503)
+        batch, [notification_id] = event_batch("sqs_sms_critical.json")
+
+        assert consumers["sms"](batch) == {"batchItemFailures": []}
+
+        assert len(twilio.requests) == 1
+        [sent] = eum.requests
+        assert json.loads(sent.body)["Context"] == {"notification_id": notification_id}
+        status = channel_status(notification_id, Channel.SMS)
+        assert (status.status, status.provider) == ("SENT", "eum")

@@ -55,7 +55,7 @@ help:
 	@echo "make browser    Debian's Chromium at /usr/bin/chromium, for the headless-browser tests (make test needs it)"
 	@echo "make bench      cold starts, publish CPU, batch delivery, artifact sizes, local stack, cost: a table against the budgets"
 	@echo "make load       Locust against NOTIFIER_URL (default: the local stack of make run) with NOTIFIER_API_KEY"
-	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts, digests): lost and duplicated counts"
+	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts, digests, provider outage): lost and duplicated counts"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint, sam validate --lint and checkov, two at a time"
 	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"

@@ -68,11 +68,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chaos",
         default=None,
-        metavar="crash=RATE,timeout=RATE,receipt_duplicate=RATE,receipt_reorder=RATE,flush_crash=RATE,seed=N",
+        metavar="crash=RATE,timeout=RATE,receipt_duplicate=RATE,receipt_reorder=RATE,flush_crash=RATE,"
+        "outage=PROVIDER@START-END[+...],seed=N",
         help="inject faults into the consumers: a crash mid-batch, or a hang past the function's "
         "timeout, in that share of invocations; into the sandbox's receipts: that share posted "
-        "twice, or out of order; and into the due function: that share of digest flushes crashing "
-        "after publishing, before marking the window SENT (see devstack/faults.py)",
+        "twice, or out of order; into the due function: that share of digest flushes crashing "
+        "after publishing, before marking the window SENT; and into a provider the sandbox plays: "
+        "unreachable from START to END seconds after the stack started (see devstack/faults.py)",
     )
     parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
     parser.add_argument(

@@ -52,6 +52,34 @@ requests left and were answered (the local stack runs every function in one proc
 answers a key's 15 or 16 requests within about 2 s, well inside the 5 s window). Its exit code is 1
 unless every window was sent exactly once, no event is lost, every critical LIKE went alone, at least
 one flush crashed and every crashed flush was retried until its window was SENT.
+
+The `provider-outage` scenario, run last, takes the primary providers down. Its stack has a fallback
+on both vendor channels (`EmailProviders=sendgrid,ses SmsProviders=twilio,eum BreakerFailures=5`;
+the local stack's sandbox plays all four, each under its own name, `sandbox-sendgrid` ...), and
+`--chaos outage=sendgrid@20-45+twilio@20-45` makes every send through the primaries fail as an
+unreachable provider's would from 20 to 45 s after the stack started (`devstack.outage`): the
+failover hands those messages to the fallback in the same attempt, and the primaries' circuit
+breakers open. The outage is shorter than the breakers' 30 s cool-down, so their first probe finds the
+primary well and closes them. It publishes 300 notifications, e-mail and SMS in turn at both
+priorities, evenly over 100 s (so before, during and after the outage), each through the REST API
+with an Idempotency-Key, retried as above; waits (60 s at most once they are all in) until every one
+has settled and the queues are empty, and prints:
+
+    chaos provider-outage: accepted=N sent=S failed_over=F lost=L duplicates=X primary_after=P/A
+    seconds=T
+
+`sent`: notifications SENT or DELIVERED; `failed_over`: those whose status names the fallback's
+sandbox (`sandbox-ses`, `sandbox-eum`); `lost`: the others (no address the sandbox fails is used, and
+no permanent failure injected, so nothing else is expected); `duplicates`: outbox deliveries beyond
+the first per (notification, channel), by whichever provider; `primary_after`: of the notifications
+published from 35 s after the outage ended (the cool-down and a margin), those sent through the
+primary again, and all of them; `seconds`: the whole scenario, the stack's start included. A second
+line splits the notifications by when they were published (before, during, after the outage, as the
+stack logged it: `[chaos] outage: sendgrid down ...`) and the provider they went through, and counts
+the breakers opened and closed and the primaries' outbox deliveries while they were down. Its exit
+code is 1 if a notification is lost or delivered twice, if nothing failed over (the outage proved
+nothing), if a primary delivered while down, or if the last notifications did not all go through the
+primary (its breaker never closed).
 """
 
 from __future__ import annotations
@@ -70,6 +98,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +313,21 @@ class Observer:
             )["Attributes"]
             total += sum(int(value) for value in attributes.values())
         return total
+
+    def provider_rows(self) -> dict[tuple[str, str], ProviderRow]:
+        """Every status row, with the provider that sent it (when one did)."""
+        found: dict[tuple[str, str], ProviderRow] = {}
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            ProjectionExpression="notification_id, channel, #s, provider",
+            ExpressionAttributeNames={"#s": "status"},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                found[(item["notification_id"]["S"], item["channel"]["S"])] = ProviderRow(
+                    item["status"]["S"], item.get("provider", {}).get("S")
+                )
+        return found
 
     def duplicates(self) -> Counter[tuple[str, str]]:
         """Deliveries beyond the first, per (notification, channel)."""
@@ -777,6 +821,368 @@ def run_digests(scenario: DigestScenario, *, wait_seconds: float, logs: Path) ->
         local.stop()
 
 
+# ---------------------------------------------------------------------------------------------
+# The provider-outage scenario
+# ---------------------------------------------------------------------------------------------
+
+OUTAGE_SENT = {"SENT", "DELIVERED"}
+"""What every notification of the provider-outage scenario is expected to end as."""
+_OUTAGE_LINE = re.compile(r"\[chaos\] outage: (\w+) (down|back) \(([\d.]+)-([\d.]+) s\) at (\S+?\+00:00)")
+"""devstack.outage.OUTAGE_DOWN and OUTAGE_BACK (not importable here, where the layer is not on the path;
+tests/unit/devstack check they agree)."""
+
+
+@dataclass(frozen=True)
+class OutageScenario:
+    """`count` e-mails and SMS (half each, alternating) published evenly over `publish_seconds`, while
+    the primaries `outages` names are down from `start` to `end` seconds after the stack started."""
+
+    name: str
+    overrides: list[str]
+    primaries: Mapping[str, str]
+    """Each channel's primary provider, by the name its sandbox has in statuses and the outbox."""
+    fallbacks: Mapping[str, str]
+    start: float
+    end: float
+    count: int
+    publish_seconds: float
+    breaker_cooldown_seconds: float
+    """BREAKER_COOLDOWN_SECONDS (ConsumerSettings' default: not a template Parameter)."""
+    settle_seconds: float
+    """The longest wait, once everything is published, for the rest to settle."""
+
+    @property
+    def chaos(self) -> str:
+        windows = "+".join(f"{provider}@{self.start:g}-{self.end:g}" for provider in self.providers)
+        return f"outage={windows}"
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers taken down, as `--chaos` names them (`sandbox-sendgrid` plays sendgrid)."""
+        return [name.removeprefix("sandbox-") for name in self.primaries.values()]
+
+    @property
+    def recovered_after(self) -> float:
+        """Seconds after the outage ended from which every notification published is expected to go
+        through its primary again: the breaker opened early in the outage, its cool-down is over, a
+        probe found the primary well and closed it (with a few seconds' margin)."""
+        return self.breaker_cooldown_seconds + 5
+
+
+PROVIDER_OUTAGE = OutageScenario(
+    "provider-outage",
+    ["EmailProviders=sendgrid,ses", "SmsProviders=twilio,eum", "BreakerFailures=5"],
+    primaries={"email": "sandbox-sendgrid", "sms": "sandbox-twilio"},
+    fallbacks={"email": "sandbox-ses", "sms": "sandbox-eum"},
+    # Shorter than the 30 s cool-down: the breaker opens a few seconds in, so its first probe comes
+    # after the outage and closes it; the last 25 s of publishing then find the primaries well.
+    start=20,
+    end=45,
+    count=300,
+    publish_seconds=100,
+    breaker_cooldown_seconds=30,
+    settle_seconds=60,
+)
+
+
+def outage_notification(index: int) -> dict[str, Any]:
+    """The `index`th notification of the provider-outage scenario: e-mail and SMS in turn, then the
+    priorities, each to an address the sandbox accepts."""
+    channel = ("email", "sms")[index % 2]
+    return {
+        "recipientId": f"outage-{index}",
+        "type": channel,
+        "priority": PRIORITIES[(index // 2) % len(PRIORITIES)],
+        "messageBody": f"outage notification {index}",
+        "to": f"outage-{index}@example.com" if channel == "email" else f"+1415{index:07d}",
+    }
+
+
+@dataclass(frozen=True)
+class Accepted:
+    notification_id: str
+    channel: str
+    at: datetime
+    """When the API accepted it (UTC)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """An outage as the stack logged it: when the provider went down and came back (UTC)."""
+
+    provider: str
+    down: datetime
+    back: datetime | None
+
+
+def outage_windows(log: str) -> dict[str, Window]:
+    """Each provider's outage, from the stack's `[chaos] outage:` lines (the first window of each)."""
+    down: dict[str, datetime] = {}
+    back: dict[str, datetime] = {}
+    for m in _OUTAGE_LINE.finditer(log):
+        at = datetime.fromisoformat(m.group(5))
+        (down if m.group(2) == "down" else back).setdefault(m.group(1), at)
+    return {provider: Window(provider, at, back.get(provider)) for provider, at in down.items()}
+
+
+def publish_spread(
+    local: LocalStackProcess, count: int, seconds: float, threads: int
+) -> tuple[list[Accepted], int, int]:
+    """Publish `count` outage notifications evenly over `seconds` (the `i`th not before `i *
+    seconds / count` s from now), each with an Idempotency-Key, retried as `post_idempotently`;
+    (those accepted, how many the API refused for good, how many requests were sent again)."""
+    started = time.monotonic()
+
+    def one(index: int) -> tuple[Accepted | None, int]:
+        time.sleep(max(0.0, started + index * seconds / count - time.monotonic()))
+        body = outage_notification(index)
+        notification_id, resent = post_idempotently(
+            local, "/api/v1/notifications/publish", body, "notificationId", f"publish {index}"
+        )
+        if notification_id is None:
+            return None, resent
+        return Accepted(notification_id, body["type"], datetime.now(UTC)), resent
+
+    with ThreadPoolExecutor(threads) as pool:
+        answers = list(pool.map(one, range(count)))
+    accepted = [a for a, _ in answers if a is not None]
+    return accepted, count - len(accepted), sum(resent for _, resent in answers)
+
+
+@dataclass(frozen=True)
+class ProviderRow:
+    status: str
+    provider: str | None = None
+
+
+@dataclass
+class OutageAccount:
+    """What became of the provider-outage scenario's notifications (see `account_outage`)."""
+
+    accepted: int = 0
+    sent: int = 0
+    failed_over: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    primary_in_outage: int = 0
+    """Outbox deliveries by a primary while it was down (a send the outage should have refused)."""
+    phases: dict[str, Counter[str]] = field(default_factory=dict)
+    """Per phase (`before`, `during`, `after`, `recovered`), the notifications published then, by
+    the kind of provider their status names (`primary`, `fallback`, `none`)."""
+
+    @property
+    def recovered(self) -> tuple[int, int]:
+        """Of the notifications published once the breaker should have closed: (through the primary,
+        all)."""
+        phase = self.phases.get("recovered", Counter())
+        return phase["primary"], sum(phase.values())
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.lost:
+            found.append(f"{self.lost} notifications lost")
+        if self.duplicates:
+            found.append(f"{self.duplicates} duplicate deliveries")
+        if not self.failed_over:
+            found.append("nothing failed over: the outage proved nothing")
+        if self.primary_in_outage:
+            found.append(f"{self.primary_in_outage} deliveries through a primary while it was down")
+        through_primary, published = self.recovered
+        if not published:
+            found.append("nothing was published once the breaker should have closed")
+        elif through_primary < published:
+            found.append(
+                f"after the outage, {published - through_primary} of {published} notifications did not "
+                "go through the primary: its breaker did not close"
+            )
+        return found
+
+    def fields(self) -> str:
+        through_primary, published = self.recovered
+        return (
+            f"accepted={self.accepted} sent={self.sent} failed_over={self.failed_over} lost={self.lost} "
+            f"duplicates={self.duplicates} primary_after={through_primary}/{published}"
+        )
+
+
+def account_outage(
+    accepted: Sequence[Accepted],
+    rows: Mapping[tuple[str, str], ProviderRow],
+    outbox: Sequence[Mapping[str, Any]],
+    windows: Mapping[str, Window],
+    scenario: OutageScenario,
+    *,
+    grace_seconds: float = 1.0,
+) -> OutageAccount:
+    """Account for every accepted notification from its status row and the sandbox's outbox.
+
+    - `sent`: status SENT or DELIVERED (the receipt came). Nothing else is expected: no address the
+      sandbox fails is used, and no permanent failure is injected, so every other outcome (no status,
+      still PENDING or RETRYING, FAILED, DEAD_LETTERED, BOUNCED) is `lost`.
+    - `failed_over`: those whose status names their channel's fallback (`sandbox-ses`, `sandbox-eum`).
+    - `duplicates`: outbox deliveries beyond the first per (notification, channel), whichever
+      provider each went through.
+    - `primary_in_outage`: outbox deliveries by a channel's primary from `grace_seconds` after it went
+      down (a batch under way then may finish) until it came back (`windows`, by `--chaos` name).
+    - `phases`: each notification, by when the API accepted it: `before` the outage, `during` it,
+      `after` it, and `recovered` (also `after`) from `scenario.recovered_after` seconds after its
+      end; by the provider its status names (`primary`, `fallback`, or `none`)."""
+    account = OutageAccount(accepted=len(accepted))
+    account.phases = {phase: Counter() for phase in ("before", "during", "after", "recovered")}
+    for item in accepted:
+        row = rows.get((item.notification_id, item.channel))
+        if row is not None and row.status in OUTAGE_SENT:
+            account.sent += 1
+        else:
+            account.lost += 1
+        kind = "none"
+        if row is not None and row.provider == scenario.fallbacks.get(item.channel):
+            kind = "fallback"
+            account.failed_over += 1
+        elif row is not None and row.provider == scenario.primaries.get(item.channel):
+            kind = "primary"
+        window = windows.get(scenario.primaries.get(item.channel, "").removeprefix("sandbox-"))
+        for phase in _phases(item.at, window, scenario.recovered_after):
+            account.phases[phase][kind] += 1
+    deliveries = Counter((entry["notification_id"], entry["channel"]) for entry in outbox)
+    account.duplicates = sum(n - 1 for n in deliveries.values() if n > 1)
+    account.primary_in_outage = _primary_in_outage(outbox, windows, scenario, grace_seconds)
+    return account
+
+
+def _phases(at: datetime, window: Window | None, recovered_after: float) -> list[str]:
+    """The phases of a notification accepted `at`, in the outage `window` of its primary."""
+    if window is None or at < window.down:
+        return ["before"]
+    if window.back is None or at < window.back:
+        return ["during"]
+    if (at - window.back).total_seconds() >= recovered_after:
+        return ["after", "recovered"]
+    return ["after"]
+
+
+def _primary_in_outage(
+    outbox: Sequence[Mapping[str, Any]],
+    windows: Mapping[str, Window],
+    scenario: OutageScenario,
+    grace_seconds: float,
+) -> int:
+    """Outbox deliveries by a channel's primary from `grace_seconds` after it went down until it came
+    back."""
+    primaries = {name: channel for channel, name in scenario.primaries.items()}
+    found = 0
+    for entry in outbox:
+        provider = str(entry.get("provider"))
+        window = windows.get(provider.removeprefix("sandbox-"))
+        if primaries.get(provider) != entry["channel"] or window is None:
+            continue
+        sent_at = datetime.fromisoformat(str(entry["sent_at"]))
+        if (sent_at - window.down).total_seconds() >= grace_seconds and (
+            window.back is None or sent_at < window.back
+        ):
+            found += 1
+    return found
+
+
+def breaker_events(log: str) -> Counter[str]:
+    """How many times the consumers logged a primary's breaker `opened` and a primary `back`."""
+    events: Counter[str] = Counter()
+    for line in log.splitlines():
+        if "breaker opened" in line:
+            events["opened"] += 1
+        elif "the primary provider is back" in line:
+            events["closed"] += 1
+    return events
+
+
+@dataclass
+class OutageResult:
+    name: str
+    account: OutageAccount
+    seconds: float
+    refused: int
+    resent: int
+    windows: dict[str, Window]
+    breakers: Counter[str]
+    dead_letter_messages: int
+    statuses: Counter[str]
+
+    @property
+    def problems(self) -> list[str]:
+        found = list(self.account.problems)
+        if self.refused:
+            found.append(f"the API refused {self.refused} notifications")
+        if len(self.windows) < 2 or any(w.back is None for w in self.windows.values()):
+            found.append(f"the outage windows were not all logged: {sorted(self.windows)}")
+        return found
+
+    def line(self) -> str:
+        return f"chaos {self.name}: {self.account.fields()} seconds={self.seconds:.1f}"
+
+    def details(self) -> str:
+        phases = "; ".join(
+            f"{phase} " + " ".join(f"{kind}={n}" for kind, n in sorted(kinds.items()))
+            for phase, kinds in self.account.phases.items()
+        )
+        return (
+            f"  {phases}\n"
+            f"  statuses={dict(sorted(self.statuses.items()))} breaker_opened={self.breakers['opened']} "
+            f"breaker_closed={self.breakers['closed']} "
+            f"primary_sends_in_outage={self.account.primary_in_outage} "
+            f"refused_by_api={self.refused} requests_sent_again={self.resent} "
+            f"messages_in_dlqs={self.dead_letter_messages}"
+        )
+
+
+def run_outage(scenario: OutageScenario, *, threads: int, wait_seconds: float, logs: Path) -> OutageResult:
+    log_path = logs / f"{scenario.name}.log"
+    local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
+    started = time.monotonic()
+    local.start()
+    try:
+        observer = Observer(local)
+        accepted, refused, resent = publish_spread(local, scenario.count, scenario.publish_seconds, threads)
+        print(
+            f"  {scenario.name}: {len(accepted)} accepted in {time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
+        deadline = time.monotonic() + min(wait_seconds, scenario.settle_seconds)
+        rows: dict[tuple[str, str], ProviderRow] = {}
+        while True:
+            rows = observer.provider_rows()
+            unsettled = sum(
+                1
+                for a in accepted
+                if (row := rows.get((a.notification_id, a.channel))) is None or row.status not in SETTLED
+            )
+            in_queues = observer.queued(dead_letter=False)
+            if unsettled == 0 and in_queues == 0:
+                break
+            if time.monotonic() > deadline:
+                print(f"  {scenario.name}: gave up waiting, {unsettled} not settled", file=sys.stderr)
+                break
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+        log = local.log()
+        windows = outage_windows(log)
+        account = account_outage(accepted, rows, local.outbox(), windows, scenario)
+        published = {(a.notification_id, a.channel) for a in accepted}
+        return OutageResult(
+            name=scenario.name,
+            account=account,
+            seconds=seconds,
+            refused=refused,
+            resent=resent,
+            windows=windows,
+            breakers=breaker_events(log),
+            dead_letter_messages=observer.queued(dead_letter=True),
+            statuses=Counter(row.status for key, row in rows.items() if key in published),
+        )
+    finally:
+        local.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -792,7 +1198,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"most seconds to wait per scenario (digests: at most {DIGESTS.wait_seconds:.0f})",
     )
     parser.add_argument(
-        "--only", choices=[*(s.name for s in SCENARIOS), DIGESTS.name], help="run one scenario"
+        "--only",
+        choices=[*(s.name for s in SCENARIOS), DIGESTS.name, PROVIDER_OUTAGE.name],
+        help="run one scenario",
     )
     args = parser.parse_args(argv)
     failed = False
@@ -820,6 +1228,14 @@ def main(argv: list[str] | None = None) -> int:
         if not digests.crashes:
             print("  no flush crash was injected: the scenario proved nothing", file=sys.stderr)
         if not digests.passed:
+            failed = True
+    if not args.only or args.only == PROVIDER_OUTAGE.name:
+        outage = run_outage(PROVIDER_OUTAGE, threads=args.threads, wait_seconds=args.wait, logs=logs)
+        print(outage.line(), flush=True)
+        print(outage.details(), flush=True)
+        for problem in outage.problems:
+            print(f"  {PROVIDER_OUTAGE.name}: {problem}", file=sys.stderr)
+        if outage.problems:
             failed = True
     if failed:
         print(f"the local stacks' logs are in {logs}", file=sys.stderr)

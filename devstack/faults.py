@@ -22,6 +22,18 @@ back after the due queue's visibility timeout, once the window's lease has run o
 publishes the same digest again, which the consumers must send once. Each such crash is logged as
 `[chaos] injected flush crash: digest <id> published, not marked SENT`.
 
+And into the providers themselves: `outage=PROVIDER@START-END` takes that provider down from START to
+END seconds after the stack started (counted from when the stack has been provisioned and its faults
+injected, a moment before it reports ready; decimals allowed). Several windows are joined with `+`
+(`outage=sendgrid@20-50+twilio@20-50`), or `outage=` is given again. PROVIDER is one of sendgrid,
+ses, twilio, eum or fcm, and must be one of its channel's providers (EmailProviders, SmsProviders).
+During a window every send through it fails as an unreachable provider's would
+(`ProviderUnavailableError`, `maybe_sent=False`): nothing is sent and nothing reaches the outbox, so
+a channel with a fallback hands the message to the fallback, and the primary's circuit breaker opens
+(`notifier.providers.failover`). The outage wraps the sandbox that plays the provider
+(`devstack.outage`); each window's start and end are logged once, as
+`[chaos] outage: sendgrid down (20-50 s)` and `[chaos] outage: sendgrid back (20-50 s)`.
+
 Vendor failures (latency, transient and permanent errors) are the sandbox's own options
 (`SandboxLatencyMs`, `SandboxTransientFailureRate`, `SandboxPermanentFailureRate`). This module is
 part of the local stack and never ships to Lambda.
@@ -29,6 +41,7 @@ part of the local stack and never ships to Lambda.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _RATES = {
@@ -40,6 +53,47 @@ _RATES = {
 }
 """Each rate's name in `--chaos`, and the field it sets."""
 
+OUTAGE_PROVIDERS = ("sendgrid", "ses", "twilio", "eum", "fcm")
+"""The providers an outage can take down (`notifier.providers.factory.channel_providers`' names)."""
+
+_WINDOW = re.compile(r"^([a-z]+)@(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class Outage:
+    """`provider` unreachable from `start` to `end` seconds after the stack started."""
+
+    provider: str
+    start: float
+    end: float
+
+    def covers(self, elapsed: float) -> bool:
+        return self.start <= elapsed < self.end
+
+    def __str__(self) -> str:
+        return f"{self.provider}@{self.start:g}-{self.end:g}"
+
+    @classmethod
+    def parse_all(cls, text: str) -> tuple[Outage, ...]:
+        """`sendgrid@20-50+twilio@20-50`: one or more windows, joined by `+`."""
+        outages = []
+        for part in text.split("+"):
+            found = _WINDOW.match(part.strip())
+            if found is None:
+                raise ValueError(
+                    f"--chaos: outage={text!r}: each window is PROVIDER@START-END (seconds after the "
+                    "stack started), several joined by +: outage=sendgrid@20-50+twilio@20-50"
+                )
+            provider, start, end = found.group(1), float(found.group(2)), float(found.group(3))
+            if provider not in OUTAGE_PROVIDERS:
+                raise ValueError(
+                    f"--chaos: outage of {provider!r}: the providers are {', '.join(OUTAGE_PROVIDERS)}"
+                )
+            if end <= start:
+                raise ValueError(f"--chaos: outage {part.strip()!r} ends before it starts")
+            outages.append(cls(provider, start, end))
+        return tuple(outages)
+
 
 @dataclass(frozen=True)
 class Faults:
@@ -49,23 +103,30 @@ class Faults:
     receipt_duplicate_rate: float = 0.0
     receipt_reorder_rate: float = 0.0
     flush_crash_rate: float = 0.0
+    outages: tuple[Outage, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """`crash=0.05,timeout=0.02,receipt_duplicate=0.1,receipt_reorder=0.1,flush_crash=0.1,seed=7`
-        (any subset)."""
+        """`crash=0.05,timeout=0.02,receipt_duplicate=0.1,receipt_reorder=0.1,flush_crash=0.1,seed=7,
+        outage=sendgrid@20-50+twilio@20-50` (any subset; `outage=` may come more than once)."""
         values: dict[str, str] = {}
+        outages: list[Outage] = []
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, _, value = part.partition("=")
+            if key == "outage" and value:
+                outages.extend(Outage.parse_all(value))
+                continue
             if (key not in _RATES and key != "seed") or not value:
                 raise ValueError(
                     f"--chaos: {part!r} is not crash=RATE, timeout=RATE, receipt_duplicate=RATE, "
-                    "receipt_reorder=RATE, flush_crash=RATE or seed=N"
+                    "receipt_reorder=RATE, flush_crash=RATE, seed=N or outage=PROVIDER@START-END"
                 )
             values[key] = value
         try:
             rates = {field: float(values.get(key, 0)) for key, field in _RATES.items()}
-            faults = cls(seed=int(values["seed"]) if "seed" in values else None, **rates)
+            faults = cls(
+                seed=int(values["seed"]) if "seed" in values else None, outages=tuple(outages), **rates
+            )
         except ValueError:
             raise ValueError(
                 f"--chaos: rates are numbers from 0 to 1 and the seed an integer: {text!r}"
@@ -77,6 +138,11 @@ class Faults:
                 f"--chaos: rates must be from 0 to 1, crash and timeout adding up to at most 1: {text!r}"
             )
         return faults
+
+    @property
+    def crashes(self) -> bool:
+        """Whether consumer invocations are to crash or hang (`devstack.faulty_provider`)."""
+        return bool(self.crash_rate or self.timeout_rate)
 
     @property
     def receipts(self) -> bool:

@@ -4,6 +4,11 @@ The REST API is served on `--port` (`devstack.api`), the template's WebSocket AP
 `--ws-port` (`devstack.websocket`, with its @connections endpoint on the same port). Every function
 is told the local URLs instead of the execute-api ones the template resolves: PublicApiUrl is this
 REST API's URL, and WEBSOCKET_MANAGEMENT_URL this WebSocket API's @connections endpoint.
+
+The stack has no emulator for Amazon SES or AWS End User Messaging SMS: when EmailProviders or
+SmsProviders names `ses` or `eum`, the functions are told SANDBOX_PROVIDERS=ses,eum, and each is
+played by a sandbox of its own (`sandbox-ses`, `sandbox-eum`), as a vendor without credentials is
+(`sandbox-sendgrid`, `sandbox-twilio`, when the channel has a fallback).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import logging
 import os
 import socket
 import sys
+import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +38,20 @@ from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 from .websocket import WebSocketGateway, WebSocketServer
 
 if TYPE_CHECKING:
+    from notifier.models.channels import Channel
+    from notifier.platform.settings import ConsumerSettings
     from notifier.providers import Provider
+    from notifier.providers.sandbox_receipts import ReceiptFaults
+
+    from .faults import Outage
 
 SEED_FILE = Path(__file__).with_name("seed_recipients.json")
 DEFAULT_API_KEY = "local-dev-key"
 MANAGEMENT_URL_VARIABLE = "WEBSOCKET_MANAGEMENT_URL"
+SANDBOX_PROVIDERS_VARIABLE = "SANDBOX_PROVIDERS"
+PROVIDERS_VARIABLES = ("EMAIL_PROVIDERS", "SMS_PROVIDERS")
+EMULATED_BY_THE_SANDBOX = ("ses", "eum")
+"""The providers the local stack has no emulator for: the sandbox plays them."""
 
 
 class StartupError(RuntimeError):
@@ -101,6 +117,7 @@ class LocalStack:
             self._start_moto()
         self._point_boto3_at_endpoint()
         try:
+            _name_what_the_sandbox_plays(stack)
             self.deployment = provision(stack, client=self.client, api_key=config.api_key, log=_log)
         except TemplateError as exc:
             raise StartupError(str(exc)) from None
@@ -256,9 +273,13 @@ class LocalStack:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
     def _set_function_environment(self, deployment: Deployment) -> None:
-        """Every function's variables, from the template; the functions share this one process."""
+        """Every function's variables, from the template; the functions share this one process. A
+        function that names its providers is also told which the sandbox plays (`sandbox_providers`)."""
         merged: dict[str, tuple[str, str]] = {}
         for logical_id, spec in deployment.functions.items():
+            played = sandbox_providers(spec.environment.get(name, "") for name in PROVIDERS_VARIABLES)
+            if played:
+                spec.environment[SANDBOX_PROVIDERS_VARIABLE] = played
             for name, value in spec.environment.items():
                 if name in merged and merged[name][1] != value:
                     raise StartupError(
@@ -270,27 +291,117 @@ class LocalStack:
             os.environ[name] = value
 
     def _inject_faults(self, faults: Faults, deployment: Deployment) -> None:
-        """Each channel's provider wrapped in a FaultyProvider; a sandbox that posts receipts is built
-        here with the receipt faults, so that they reach its poster."""
+        """Outages first, each around the sandbox that plays its provider (`_inject_outages`); then,
+        for crashes, timeouts or receipt faults, each channel's provider wrapped in a FaultyProvider,
+        a sandbox that posts receipts built here with the receipt faults, so that they reach its
+        poster; then the digests' flush crashes."""
+        from notifier.providers.sandbox_receipts import ReceiptFaults  # noqa: PLC0415 - needs the layer
+
+        receipt_faults = (
+            ReceiptFaults(faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed)
+            if faults.receipts
+            else None
+        )
+        built = self._inject_named_sandboxes(faults, receipt_faults)
+        if faults.crashes or faults.receipts:
+            self._inject_crashes(faults, deployment, receipt_faults, built)
+        if faults.flush_crash_rate:
+            self._inject_flush_crashes(faults)
+
+    def _inject_named_sandboxes(self, faults: Faults, receipt_faults: ReceiptFaults | None) -> set[Channel]:
+        """The sandboxes that play a provider with an outage (`devstack.outage`), and, with receipt
+        faults, every sandbox of a channel with a fallback, built here and put in the providers'
+        places (`runtime.use_named_provider`), behind the channel's failover; the channels they are of.
+        An outage's window is counted from now."""
         from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
         from notifier.models.channels import Channel  # noqa: PLC0415
         from notifier.platform.settings import consumer_settings  # noqa: PLC0415
-        from notifier.providers.factory import credentials_name, sandbox_provider  # noqa: PLC0415
-        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS, ReceiptFaults  # noqa: PLC0415
+        from notifier.providers.factory import channel_providers, sandbox_provider  # noqa: PLC0415
+        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS  # noqa: PLC0415
+
+        from .outage import OutageProvider  # noqa: PLC0415 - needs the layer on the path
+
+        settings = consumer_settings()
+        started = time.monotonic()
+        windows: dict[str, list[Outage]] = {}
+        for window in faults.outages:
+            windows.setdefault(window.provider, []).append(window)
+        named = {name: channel for channel in Channel for name in channel_providers(settings, channel)}
+        for name in windows:
+            if name not in named:
+                raise StartupError(
+                    f"--chaos outage={name}: {name} is not one of its channel's providers here "
+                    "(EmailProviders, SmsProviders)"
+                )
+            if not _played_by_the_sandbox(settings, named[name], name):
+                raise StartupError(
+                    f"--chaos outage={name}: the local stack takes down only a provider its sandbox "
+                    f"plays, and {name} has credentials here"
+                )
+        built: set[Channel] = set()
+        for name, channel in named.items():
+            several = len(channel_providers(settings, channel)) > 1
+            with_receipts = receipt_faults is not None and channel in RECEIPT_CHANNELS and several
+            if name not in windows and not with_receipts:
+                continue
+            if not _played_by_the_sandbox(settings, channel, name):
+                continue
+            provider: Provider = sandbox_provider(
+                channel,
+                settings,
+                runtime.outbox(),
+                receipt_faults=receipt_faults if channel in RECEIPT_CHANNELS else None,
+                plays=name if several else None,
+            )
+            if name in windows:
+                down = OutageProvider(provider, windows[name], started=started, provider=name)
+                _log(
+                    f"injecting an outage of {name} ({down.name}): "
+                    + ", ".join(f"{w.start:g}-{w.end:g} s" for w in windows[name])
+                    + " from now"
+                )
+                down.watch()  # after the line above: its first line may come at once
+                provider = down
+            self._providers.append(provider)
+            runtime.use_named_provider(name, provider)
+            built.add(channel)
+        return built
+
+    def _inject_crashes(
+        self,
+        faults: Faults,
+        deployment: Deployment,
+        receipt_faults: ReceiptFaults | None,
+        built: set[Channel],
+    ) -> None:
+        """Each channel's provider wrapped in a FaultyProvider; a channel's single sandbox that posts
+        receipts is built here with the receipt faults (one with a fallback has its sandboxes built
+        by `_inject_named_sandboxes`)."""
+        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
+        from notifier.models.channels import Channel  # noqa: PLC0415
+        from notifier.platform.settings import consumer_settings  # noqa: PLC0415
+        from notifier.providers.factory import (  # noqa: PLC0415
+            channel_providers,
+            credentials_name,
+            sandbox_provider,
+        )
+        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS  # noqa: PLC0415
 
         from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
 
         timeout = max((s.timeout for s in deployment.functions.values() if s.sqs_sources), default=3)
         settings = consumer_settings()
-        receipt_faults = ReceiptFaults(
-            faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed
-        )
         for channel in Channel:
             inner: Provider
             # Only a channel with receipts gets a sandbox of its own here: in-app's provider is the
             # inbox, never a sandbox, and has no vendor credentials to look up.
-            with_receipts = faults.receipts and channel in RECEIPT_CHANNELS
-            if with_receipts and credentials_name(settings, channel) is None:
+            with_receipts = receipt_faults is not None and channel in RECEIPT_CHANNELS
+            if (
+                with_receipts
+                and channel not in built
+                and len(channel_providers(settings, channel)) == 1
+                and credentials_name(settings, channel) is None
+            ):
                 inner = sandbox_provider(channel, settings, runtime.outbox(), receipt_faults=receipt_faults)
             else:
                 inner = runtime.provider(channel)
@@ -298,8 +409,6 @@ class LocalStack:
             self._providers.append(faulty)
             runtime.use_provider(channel, faulty)
         _log(f"injecting faults into every consumer: {faults}")
-        if faults.flush_crash_rate:
-            self._inject_flush_crashes(faults)
 
     @staticmethod
     def _inject_flush_crashes(faults: Faults) -> None:
@@ -342,6 +451,45 @@ class LocalStack:
                 "run it with ApiAuthorization=API_KEY (the default)"
             )
         return True
+
+
+def sandbox_providers(providers: Iterable[str]) -> str:
+    """SANDBOX_PROVIDERS for a function whose EMAIL_PROVIDERS and SMS_PROVIDERS are `providers`:
+    `ses,eum` when they name either (the local stack has no emulator for them), else ""."""
+    named = {name.strip() for value in providers for name in value.split(",")}
+    return ",".join(EMULATED_BY_THE_SANDBOX) if named & set(EMULATED_BY_THE_SANDBOX) else ""
+
+
+SANDBOX_PLAYED_RESOURCES = {
+    "AWS::SES::ConfigurationSet": "Name",
+    "AWS::SMSVOICE::ConfigurationSet": "ConfigurationSetName",
+}
+"""The resources of the providers the sandbox plays (SES, End User Messaging), which the local stack
+does not create, and the property their Ref gives (their name)."""
+
+
+def _name_what_the_sandbox_plays(stack: Stack) -> None:
+    """SES's and End User Messaging's configuration sets are not created (the sandbox plays them, see
+    `sandbox_providers`), but what refers to them must resolve: SES_CONFIGURATION_SET, for one."""
+    for resource_type, name_property in SANDBOX_PLAYED_RESOURCES.items():
+        for logical_id, resource in stack.resources_of_type(resource_type).items():
+            if not stack.condition(resource.get("Condition")):
+                continue
+            properties = resource.get("Properties", {})
+            name = properties.get(name_property, stack.physical_name(logical_id))
+            stack.refs.setdefault(logical_id, str(stack.resolve(name)))
+
+
+def _played_by_the_sandbox(settings: ConsumerSettings, channel: Channel, name: str) -> bool:
+    """Whether the sandbox plays the provider `name` of `channel` (`runtime._named_provider`): one
+    the stack has no emulator for, or a vendor without credentials."""
+    from notifier.providers.factory import AWS_PROVIDERS, credentials_name  # noqa: PLC0415 - needs the layer
+
+    if name in settings.sandbox_providers:
+        return True
+    if name in AWS_PROVIDERS:
+        return False
+    return credentials_name(settings, channel) is None
 
 
 def _put_layers_on_path(stack: Stack) -> None:

@@ -258,10 +258,11 @@ def _sandbox(channel: Channel, plays: str | None = None) -> Provider:
 
 _vendors: dict[Channel, tuple[str, Provider]] = {}
 _keyless: dict[Channel, Provider] = {}
+"""The in-app inbox's provider, which needs no credentials."""
 _sandboxes: dict[tuple[Channel, str | None], Provider] = {}
 """Each channel's sandbox, and each sandbox standing in for a provider."""
 _named_overrides: dict[str, Provider] = {}
-"""The providers that need no credentials: each channel's sandbox, and the in-app inbox."""
+"""What `use_named_provider` put in a provider's place."""
 _aws: dict[str, Provider] = {}
 """Amazon SES and End User Messaging, by provider name."""
 _failovers: dict[Channel, FailoverProvider] = {}

@@ -32,8 +32,10 @@ def test_given_a_malformed_name_when_read_then_it_is_refused(queue):
 def test_given_the_template_when_its_dlqs_are_listed_then_each_has_a_friendly_name_that_reads_back():
     dlqs = template_dead_letter_queues()
 
-    assert len(dlqs) == len(Channel) * len(Priority) + 1  # one per channel and priority, and the due queue's
-    assert "DueDLQ" in dlqs
+    # one per channel and priority, the due queue's, and the fallback providers' receipts'
+    assert len(dlqs) == len(Channel) * len(Priority) + 2
+    assert {"DueDLQ", "FallbackReceiptsDLQ"} <= set(dlqs)
+    assert logical_id_for("fallback-receipts") == "FallbackReceiptsDLQ"
     assert all(logical_id_for(friendly_name(dlq)) == dlq for dlq in dlqs)
 
 

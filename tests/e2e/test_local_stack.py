@@ -227,8 +227,9 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
             _, event = local.request("POST", "/event", SEED_EVENT)
             wait_for(lambda: delivered(local, event["event_id"]))
             queues = emulator(local, "sqs").list_queues()["QueueUrls"]
-            # each channel x priority and its DLQ; the due queue, its DLQ, and the scheduler's DLQ
-            assert len(queues) == 2 * len(Channel) * len(Priority) + 3
+            # each channel x priority and its DLQ; the due queue, its DLQ, and the scheduler's DLQ; the
+            # fallback providers' receipts and their DLQ
+            assert len(queues) == 2 * len(Channel) * len(Priority) + 3 + 2
             assert f"emulator {local.endpoint}" in local.log()
         finally:
             local.stop()

@@ -29,7 +29,8 @@ def subscribed_queues(deployment: Deployment) -> dict[str, dict[str, list[str]]]
     return {
         sub["Properties"]["Endpoint"]["Fn::GetAtt"][0]: sub["Properties"]["FilterPolicy"]
         for sub in deployment.stack.resources_of_type("AWS::SNS::Subscription").values()
-        if sub["Properties"]["Protocol"] == "sqs"  # not the alarm e-mail
+        # the notification topic's: not the alarm e-mail, nor the fallback providers' receipts
+        if sub["Properties"]["TopicArn"] == {"Ref": "NotificationTopic"}
     }
 
 

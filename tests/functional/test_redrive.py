@@ -191,7 +191,7 @@ def test_given_an_unknown_name_when_redriven_then_it_is_refused_naming_the_templ
     assert error.startswith(
         "redrive: error: no queue named notifier-EmailUrgentDLQ or notifier-EmailUrgentDLQ-* "
     )
-    assert "email-critical, email-standard, inapp-critical, inapp-standard, push-critical" in error
+    assert "email-critical, email-standard, fallback-receipts, inapp-critical, inapp-standard" in error
 
 
 def test_given_two_queues_with_the_name_when_redriven_then_it_is_refused_as_ambiguous(

@@ -95,7 +95,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -372,6 +372,31 @@ def awaiting_receipts(statuses: dict[tuple[str, str], str], published: set[str])
     )
 
 
+def wait_until(
+    name: str,
+    seconds: float,
+    check: Callable[[], tuple[bool, str]],
+    *,
+    every: float = 0.5,
+    report_at_once: bool = False,
+) -> None:
+    """Call `check` every `every` seconds until it says done, or `seconds` have passed; what it says of
+    its progress goes to stderr every 10 s (and on giving up)."""
+    deadline = time.monotonic() + seconds
+    last_report = 0.0 if report_at_once else time.monotonic()
+    while True:
+        done, progress = check()
+        if done:
+            return
+        if time.monotonic() > deadline:
+            print(f"  {name}: gave up waiting after {seconds:.0f} s: {progress}", file=sys.stderr)
+            return
+        if time.monotonic() - last_report > 10:
+            last_report = time.monotonic()
+            print(f"  {name}: {progress}", file=sys.stderr)
+        time.sleep(every)
+
+
 def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, logs: Path) -> Result:
     log_path = logs / f"{scenario.name}.log"
     local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
@@ -384,27 +409,21 @@ def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, lo
             f"  {scenario.name}: {len(ids)} accepted in {time.monotonic() - started:.1f} s", file=sys.stderr
         )
         published = set(ids)
-        deadline = started + wait_seconds
         settled: dict[tuple[str, str], str] = {}
-        last_report = 0.0
-        while True:
+
+        def check() -> tuple[bool, str]:
             statuses = observer.statuses()
-            settled = {k: v for k, v in statuses.items() if k[0] in published and v in SETTLED}
+            settled.clear()
+            settled.update((k, v) for k, v in statuses.items() if k[0] in published and v in SETTLED)
             in_queues = observer.queued(dead_letter=False)
             awaiting = awaiting_receipts(statuses, published)
-            if len(settled) >= len(ids) and in_queues == 0 and awaiting == 0:
-                break
-            if time.monotonic() > deadline:
-                print(f"  {scenario.name}: gave up waiting after {wait_seconds:.0f} s", file=sys.stderr)
-                break
-            if time.monotonic() - last_report > 10:
-                last_report = time.monotonic()
-                print(
-                    f"  {scenario.name}: {len(settled)}/{len(ids)} settled, {in_queues} in the queues, "
-                    f"{awaiting} awaiting their receipt",
-                    file=sys.stderr,
-                )
-            time.sleep(0.5)
+            done = len(settled) >= len(ids) and in_queues == 0 and awaiting == 0
+            return done, (
+                f"{len(settled)}/{len(ids)} settled, {in_queues} in the queues, "
+                f"{awaiting} awaiting their receipt"
+            )
+
+        wait_until(scenario.name, started + wait_seconds - time.monotonic(), check, report_at_once=True)
         seconds = time.monotonic() - started
         log = local.log()
         duplicates = observer.duplicates()
@@ -782,26 +801,20 @@ def run_digests(scenario: DigestScenario, *, wait_seconds: float, logs: Path) ->
             f"{time.monotonic() - publishing:.1f} s",
             file=sys.stderr,
         )
-        deadline = time.monotonic() + wait_seconds
-        last_report = time.monotonic()
         unfinished = 0
-        while True:
+
+        def check() -> tuple[bool, str]:
+            nonlocal unfinished
             unsettled = unsettled_digest_events(events, criticals, observer.status_rows())
             unfinished = observer.unfinished_windows()
             in_queues = observer.queued(dead_letter=False)
-            if unsettled == 0 and unfinished == 0 and in_queues == 0:
-                break
-            if time.monotonic() > deadline:
-                print(f"  {scenario.name}: gave up waiting after {wait_seconds:.0f} s", file=sys.stderr)
-                break
-            if time.monotonic() - last_report > 10:
-                last_report = time.monotonic()
-                print(
-                    f"  {scenario.name}: {unsettled} events not settled, {unfinished} windows open or "
-                    f"flushing, {in_queues} messages in the queues",
-                    file=sys.stderr,
-                )
-            time.sleep(1)
+            done = unsettled == 0 and unfinished == 0 and in_queues == 0
+            return done, (
+                f"{unsettled} events not settled, {unfinished} windows open or flushing, "
+                f"{in_queues} messages in the queues"
+            )
+
+        wait_until(scenario.name, wait_seconds, check, every=1)
         seconds = time.monotonic() - started
         account = account_digests(events, criticals, observer.status_rows(), local.outbox())
         log = local.log()
@@ -1147,22 +1160,20 @@ def run_outage(scenario: OutageScenario, *, threads: int, wait_seconds: float, l
             f"  {scenario.name}: {len(accepted)} accepted in {time.monotonic() - started:.1f} s",
             file=sys.stderr,
         )
-        deadline = time.monotonic() + min(wait_seconds, scenario.settle_seconds)
         rows: dict[tuple[str, str], ProviderRow] = {}
-        while True:
-            rows = observer.provider_rows()
+
+        def check() -> tuple[bool, str]:
+            rows.clear()
+            rows.update(observer.provider_rows())
             unsettled = sum(
                 1
                 for a in accepted
                 if (row := rows.get((a.notification_id, a.channel))) is None or row.status not in SETTLED
             )
             in_queues = observer.queued(dead_letter=False)
-            if unsettled == 0 and in_queues == 0:
-                break
-            if time.monotonic() > deadline:
-                print(f"  {scenario.name}: gave up waiting, {unsettled} not settled", file=sys.stderr)
-                break
-            time.sleep(0.5)
+            return unsettled == 0 and in_queues == 0, f"{unsettled} not settled, {in_queues} in the queues"
+
+        wait_until(scenario.name, min(wait_seconds, scenario.settle_seconds), check)
         seconds = time.monotonic() - started
         log = local.log()
         windows = outage_windows(log)

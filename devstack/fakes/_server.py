@@ -93,6 +93,8 @@ class FakeServer(ABC):
         self._scripts: list[_Script] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
+        """The port it listens on (0 before the first start): the same through `down()` and `up()`."""
 
     # -- what a vendor fake provides
 
@@ -112,9 +114,16 @@ class FakeServer(ABC):
     # -- life cycle
 
     def start(self) -> Self:
+        """Listen: on a port the OS chooses, or on the port of the last run (`up` after `down`)."""
         if self._server is not None:
             raise RuntimeError(f"{type(self).__name__} is already running")
-        self._server = _Server(self)
+        try:
+            self._server = _Server(self, self._port)
+        except OSError as exc:
+            raise RuntimeError(
+                f"{type(self).__name__} cannot listen on port {self._port} again: {exc}"
+            ) from exc
+        self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             # How often the loop looks for stop(): the default 0.5 s would add that much to every test.
@@ -153,17 +162,31 @@ class FakeServer(ABC):
             return
         raise AssertionError(report)
 
+    def down(self) -> None:
+        """Stop listening, keeping the port: connections to `url` are refused until `up()` (a vendor
+        that cannot be reached)."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not running")
+        self.stop()
+
+    def up(self) -> None:
+        """Listen again, at the same `url`."""
+        self.start()
+
     @property
     def running(self) -> bool:
         return self._server is not None
 
     @property
+    def is_down(self) -> bool:
+        return bool(self._port) and not self.running
+
+    @property
     def url(self) -> str:
-        """The base URL, `http://127.0.0.1:PORT`."""
-        if self._server is None:
+        """The base URL, `http://127.0.0.1:PORT`; the same while `down()`."""
+        if not self._port:
             raise RuntimeError(f"{type(self).__name__} is not running: use it in a `with` block, or start()")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self._port}"
 
     # -- what tests read
 
@@ -245,8 +268,8 @@ class _Server(ThreadingHTTPServer):
     # Benchmarks open many connections at once; the default backlog of 5 would refuse some.
     request_queue_size = 256
 
-    def __init__(self, fake: FakeServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, fake: FakeServer, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.fake = fake
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

@@ -60,7 +60,7 @@ from botocore.model import (
 )
 from botocore.validate import ParamValidator
 
-from devstack.fakes._server import FakeServer, RecordedRequest, Reply, _Server
+from devstack.fakes._server import FakeServer, RecordedRequest, Reply
 
 SERVICE = "pinpoint-sms-voice-v2"
 OPERATION = "SendTextMessage"
@@ -124,56 +124,17 @@ class EumFake(FakeServer):
         self._state_lock = threading.Lock()
         self._delays: list[_Delay] = []
         self._accepted: list[tuple[str, dict[str, Any]]] = []
-        self._port: int | None = None
         self._stopping = threading.Event()
 
-    # -- life cycle: the same port from start to the end, through down() and up()
+    # -- life cycle
 
     def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError(f"{type(self).__name__} is already running")
-        try:
-            server = _Server(self) if self._port is None else _SamePortServer(self, self._port)
-        except OSError as exc:
-            raise RuntimeError(
-                f"{type(self).__name__} cannot listen on port {self._port} again: {exc}"
-            ) from exc
-        self._port = int(server.server_address[1])
         self._stopping.clear()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"{type(self).__name__}-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._stopping.set()  # wakes delayed answers, so their threads end
         super().stop()
-
-    def down(self) -> None:
-        """Stop listening: connections to `url` are refused until `up()`."""
-        if not self.running:
-            raise RuntimeError(f"{type(self).__name__} is not running")
-        self.stop()
-
-    def up(self) -> None:
-        """Listen again, at the same `url`."""
-        self.start()
-
-    @property
-    def is_down(self) -> bool:
-        return self._port is not None and not self.running
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT`, the same while `down()`."""
-        if self._port is None:
-            raise RuntimeError(f"{type(self).__name__} has not started: use it in a `with` block, or start()")
-        return f"http://127.0.0.1:{self._port}"
 
     # -- what tests read
 
@@ -401,18 +362,6 @@ class EumFake(FakeServer):
             else:
                 problems += [(name, said) for said in _constraints(value, members[name])]
         return problems
-
-
-class _SamePortServer(_Server):
-    """The fake's server, on a port it had before (`up()` after `down()`)."""
-
-    def __init__(self, fake: FakeServer, port: int) -> None:
-        self._wanted_port = port
-        super().__init__(fake)
-
-    def server_bind(self) -> None:
-        self.server_address = (str(self.server_address[0]), self._wanted_port)
-        super().server_bind()
 
 
 def _constraints(value: Any, shape: Shape) -> list[str]:  # noqa: PLR0912 - one branch per constraint

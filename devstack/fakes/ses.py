@@ -43,7 +43,7 @@ from typing import Any, Self
 import botocore.session
 from botocore.validate import ParamValidator
 
-from devstack.fakes._server import JSON, FakeServer, RecordedRequest, Reply, _Server, reason_phrase
+from devstack.fakes._server import JSON, FakeServer, RecordedRequest, Reply, reason_phrase
 
 SEND_EMAIL = "/v2/email/outbound-emails"
 ANY = "*"
@@ -116,47 +116,16 @@ class SesFake(FakeServer):
         self._accepted: list[AcceptedEmail] = []
         self._released = threading.Event()
         """Set when the fake stops, to end delays at once."""
-        self._port = 0
-        """The port it listens on (0 before the first start): `up()` listens there again."""
 
     # -- life cycle
 
     def start(self) -> Self:
-        """Listen (on the port of the last run, if there was one: see `up`)."""
-        if self._server is not None:
-            raise RuntimeError(f"{type(self).__name__} is already running")
         self._released.clear()
-        self._server = _server_on(self._port)(self)
-        self._port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name=f"{type(self).__name__}-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._released.set()
         super().stop()
-
-    def down(self) -> None:
-        """Stop listening, keeping the port: every connection is refused until `up()`."""
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not running")
-        self.stop()
-
-    def up(self) -> None:
-        """Listen again, on the port the clients were given."""
-        self.start()
-
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT`; still the same while the fake is `down()`."""
-        if self._server is None and self._port:
-            return f"http://127.0.0.1:{self._port}"
-        return super().url
 
     # -- what tests read
 
@@ -293,14 +262,3 @@ class SesFake(FakeServer):
             {"message": message},
             {"x-amzn-ErrorType": f"{code}:{ERROR_NAMESPACE}", "x-amzn-RequestId": str(uuid.uuid4())},
         )
-
-
-def _server_on(port: int) -> type[_Server]:
-    """The fakes' server class, listening on `port` (0: one the OS chooses)."""
-
-    class OnPort(_Server):
-        def server_bind(self) -> None:
-            self.server_address = ("127.0.0.1", port)
-            super().server_bind()
-
-    return OnPort

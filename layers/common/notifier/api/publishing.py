@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notifier.api.routing import route_event, route_notification
+from notifier.api.routing import Route, route_event, route_notification
 from notifier.errors import InvalidRequestError, NothingPublishedError, PublishError
 from notifier.models.channels import DIRECT_EVENT_TYPE
 from notifier.models.envelope import Envelope, EventContent, MessageContent
@@ -71,8 +71,9 @@ def notification_envelope(request: PublishRequest, *, correlation_id: str) -> En
     )
 
 
-def event_envelope(request: EventRequest, *, correlation_id: str) -> Envelope:
-    route = route_event(request)
+def event_envelope(request: EventRequest, *, correlation_id: str, route: Route | None = None) -> Envelope:
+    """The event's envelope, routed by `route` (the event's own when not given)."""
+    route = route or route_event(request)
     return Envelope(
         notification_id=str(uuid.uuid4()),
         correlation_id=correlation_id,
@@ -133,10 +134,11 @@ def publish_event(
     """Publish now; or with `send_at` keep it until then (`notifier.scheduling.due`); or, when its
     route has a digest, gather it with the others of its key (`notifier.scheduling.digests`). An event
     sent for later is sent alone when it is due."""
-    envelope = event_envelope(request, correlation_id=correlation_id)
+    route = route_event(request)
+    envelope = event_envelope(request, correlation_id=correlation_id, route=route)
     message = _Message.of(envelope)
     _check_fits_sns({"payload": message})
-    digest = route_event(request).digest
+    digest = route.digest
     if request.send_at is not None:
         _schedule(envelope, request.send_at, "send_at", schedules)
     elif digest is not None and digests is not None:
@@ -171,10 +173,14 @@ def publish_events(
     scheduled = [f"events.{i}.send_at" for i, request in enumerate(requests) if request.send_at is not None]
     if scheduled:  # one POST /event each: a bulk is published at once
         raise InvalidRequestError(dict.fromkeys(scheduled, "not taken in a bulk: send the event alone"))
-    envelopes = [event_envelope(request, correlation_id=correlation_id) for request in requests]
+    routes = [route_event(request) for request in requests]
+    envelopes = [
+        event_envelope(request, correlation_id=correlation_id, route=route)
+        for request, route in zip(requests, routes, strict=True)
+    ]
     messages = [_Message.of(envelope, index) for index, envelope in enumerate(envelopes)]
     _check_fits_sns({f"events.{m.index}.payload": m for m in messages})
-    rules = [route_event(request).digest if digests is not None else None for request in requests]
+    rules = [route.digest if digests is not None else None for route in routes]
     outcomes: list[PublishOutcome | None] = [None] * len(messages)
     now = [m for m, rule in zip(messages, rules, strict=True) if rule is None]
     for message, outcome in zip(now, publisher.publish_batch(now), strict=True):

@@ -172,33 +172,16 @@ class StatusStore:
     def schedule(self, envelope: Envelope, send_at: datetime) -> None:
         """Record SCHEDULED, with `scheduled_for`, for each channel that has no status yet (a request
         sent again finds its rows there and changes nothing)."""
-        now = _now()
-        described, values = self._description(envelope, now)
-        for channel in envelope.channels:
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(envelope.notification_id, channel),
-                    UpdateExpression=(
-                        f"SET #status = :scheduled, scheduled_for = :when, updated_at = :now, {described}"
-                    ),
-                    ConditionExpression="attribute_not_exists(#status)",
-                    ExpressionAttributeNames={"#status": "status"},
-                    ExpressionAttributeValues={
-                        ":scheduled": {"S": Status.SCHEDULED},
-                        ":when": {"S": iso(send_at)},
-                        ":now": {"S": iso(now)},
-                        **values,
-                    },
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
+        self._first(envelope, Status.SCHEDULED, "scheduled_for", iso(send_at))
 
     def digested(self, envelope: Envelope, digest_id: str) -> None:
         """Record DIGESTED, with `digested_into`, for each channel: the event goes out as part of the
         digest notification `digest_id`, not alone. Only as the first status (a request sent again
         finds its rows there and changes nothing)."""
+        self._first(envelope, Status.DIGESTED, "digested_into", digest_id)
+
+    def _first(self, envelope: Envelope, status: Status, attribute: str, value: str) -> None:
+        """`status`, with `attribute` set to `value`, on each channel that has no status yet."""
         now = _now()
         described, values = self._description(envelope, now)
         for channel in envelope.channels:
@@ -207,13 +190,13 @@ class StatusStore:
                     TableName=self.table,
                     Key=self._key(envelope.notification_id, channel),
                     UpdateExpression=(
-                        f"SET #status = :digested, digested_into = :into, updated_at = :now, {described}"
+                        f"SET #status = :status, {attribute} = :value, updated_at = :now, {described}"
                     ),
                     ConditionExpression="attribute_not_exists(#status)",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues={
-                        ":digested": {"S": Status.DIGESTED},
-                        ":into": {"S": digest_id},
+                        ":status": {"S": status},
+                        ":value": {"S": value},
                         ":now": {"S": iso(now)},
                         **values,
                     },

@@ -47,7 +47,8 @@ SHIPPED := layers/common:layer-common functions/publish:function-publish functio
 	functions/socket:function-socket functions/due:function-due
 
 .PHONY: help setup browser run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
-	lint-sam lint-checkov typecheck openapi build deploy deploy-localstack lock clean
+	lint-sam lint-checkov typecheck openapi build deploy deploy-local deploy-localstack deploy-emulator \
+	test-deployed start-local stop-local lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, WebSocket :3001, emulator :4566); ARGS='--help' for options"
@@ -61,7 +62,10 @@ help:
 	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"
 	@echo "make build      sam build, then bytecode and botocore's data trimmed (build/slim_build.py; needs python3.13)"
 	@echo "make deploy     make build, then sam deploy with samconfig.toml's default environment (DEPLOY_ARGS for more)"
-	@echo "make deploy-localstack   samlocal build + deploy to a running LocalStack"
+	@echo "make deploy-local   deploy the template to MiniStack, a free AWS emulator it installs and starts on 127.0.0.1:$(MINISTACK_PORT)"
+	@echo "make test-deployed  the deployed-stack tests (tests/deployed) against make deploy-local's stack, or NOTIFIER_STACK's in AWS"
+	@echo "make stop-local     stop MiniStack and remove what it kept on disk"
+	@echo "make deploy-localstack   the same deploy to a running LocalStack (LOCALSTACK_ENDPOINT, LocalStack's auth token)"
 	@echo "make lock       re-lock uv.lock after editing pyproject.toml or requirements/*.in, and write every requirements file"
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
@@ -202,11 +206,82 @@ build: $(SAM_VENV)/.installed
 deploy: build
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided) $(DEPLOY_ARGS)
 
-deploy-localstack: $(SAM_VENV)/.installed
-	@[ -n "$(PY313_DIR)" ] || { echo "make deploy-localstack: no python3.13 found"; exit 1; }
-	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal build --template template.yaml
-	$(PY313_DIR)/python3.13 -m build.slim_build .aws-sam/build --python $(PY313_DIR)/python3.13
-	PATH="$(PY313_DIR):$(abspath $(SAM_VENV))/bin:$$PATH" $(SAM_VENV)/bin/samlocal deploy --config-env localstack $(DEPLOY_ARGS)
+# ---------------------------------------------------------------- deploying to an emulator
+# MiniStack (MIT, from PyPI) in .tools/ministack, on Python 3.13: it runs the functions with its own
+# interpreter, so that interpreter must be the template's runtime, and the build must be for this
+# machine's architecture. It listens on 127.0.0.1 only (MQTT over TLS for IoT off), and keeps its
+# state, log and pid file in .tools/ministack-data, which stop-local removes.
+MINISTACK_VENV := .tools/ministack
+MINISTACK_DATA := .tools/ministack-data
+MINISTACK_PORT ?= 4567
+MINISTACK_ENDPOINT := http://127.0.0.1:$(MINISTACK_PORT)
+MINISTACK_ENV := PATH="$(abspath $(MINISTACK_VENV))/bin:$$PATH" BIND_HOST=127.0.0.1 GATEWAY_PORT=$(MINISTACK_PORT) \
+	MINISTACK_HOST=127.0.0.1 IOT_MTLS_ENABLED=0 TMPDIR="$(abspath $(MINISTACK_DATA))" \
+	STATE_DIR="$(abspath $(MINISTACK_DATA))/state" PERSIST_STATE=1
+LOCALSTACK_ENDPOINT ?= http://localhost.localstack.cloud:4566
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+# The stack an emulator gets: its Parameters (on the command line, so they replace samconfig.toml's),
+# made for the deployed tests, which the README's docs/deploying.md explains: the host's architecture;
+# no alarms (MiniStack has no metric-math alarms); no per-queue concurrency cap (MiniStack compares
+# the cap, a string in CloudFormation, with a number, and its poller stops); and short retries and
+# digest windows so a dead letter or a digest is seen within a minute.
+EMULATOR_STACK ?= notifier
+EMULATOR_PARAMETERS ?= Architecture=$(HOST_ARCH) Alarms=Disabled CriticalMaxConcurrency=0 StandardMaxConcurrency=0 \
+	MaxReceiveCount=3 RetryBaseSeconds=1 RetryMaxSeconds=2 QueueVisibilityTimeoutSeconds=40 StandardBatchingWindowSeconds=1 \
+	DigestWindowSeconds=5 SandboxReceiptDelayMs=200
+EMULATOR_BUILD := .aws-sam/emulator
+
+$(MINISTACK_VENV)/.installed: requirements/ministack.txt $(UV_STAMP)
+	@[ -n "$(PY313_DIR)" ] || { echo "MiniStack runs the functions with its own interpreter, which must be" \
+		"python3.13: none found on PATH or in ~/.pyenv/versions"; exit 1; }
+	$(UV) venv --quiet --allow-existing --python $(PY313_DIR)/python3.13 $(MINISTACK_VENV)
+	$(UV) pip sync --quiet --python $(MINISTACK_VENV)/bin/python requirements/ministack.txt
+	touch $@
+
+# Starts MiniStack unless it answers already; waits until it does (at most 60 s).
+start-local: $(MINISTACK_VENV)/.installed
+	@mkdir -p $(MINISTACK_DATA)
+	@curl -sf -o /dev/null $(MINISTACK_ENDPOINT)/_ministack/health || { \
+	  echo "starting MiniStack on $(MINISTACK_ENDPOINT) (log: $(MINISTACK_DATA)/ministack-$(MINISTACK_PORT).log)"; \
+	  $(MINISTACK_ENV) $(MINISTACK_VENV)/bin/ministack -d >/dev/null; \
+	  for i in $$(seq 120); do curl -sf -o /dev/null $(MINISTACK_ENDPOINT)/_ministack/health && exit 0; sleep 0.5; done; \
+	  echo "MiniStack did not answer on $(MINISTACK_ENDPOINT) within 60 s; see $(MINISTACK_DATA)/ministack-$(MINISTACK_PORT).log"; exit 1; }
+
+stop-local:
+	@if [ -x $(MINISTACK_VENV)/bin/ministack ] && [ -f $(MINISTACK_DATA)/ministack-$(MINISTACK_PORT).pid ]; then \
+	  $(MINISTACK_ENV) $(MINISTACK_VENV)/bin/ministack --stop; fi
+	rm -rf $(MINISTACK_DATA) $(EMULATOR_BUILD)
+
+deploy-local: start-local
+	@$(MAKE) --no-print-directory deploy-emulator EMULATOR_ENDPOINT=$(MINISTACK_ENDPOINT)
+
+# LocalStack (with its auth token) started by you; the same build and deploy as MiniStack's.
+deploy-localstack:
+	@curl -sf -o /dev/null $(LOCALSTACK_ENDPOINT)/_localstack/health || { \
+	  echo "make deploy-localstack: no LocalStack answers on $(LOCALSTACK_ENDPOINT) (LOCALSTACK_ENDPOINT)"; exit 1; }
+	@$(MAKE) --no-print-directory deploy-emulator EMULATOR_ENDPOINT=$(LOCALSTACK_ENDPOINT)
+
+# Build for this machine's architecture, deploy with samconfig.toml's `emulator` environment through
+# AWS_ENDPOINT_URL (test credentials), then print the API's URL and key.
+EMULATOR_AWS := env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=$(EMULATOR_ENDPOINT) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION)
+deploy-emulator: $(SAM_VENV)/.installed $(VENV)/.installed
+	@[ -n "$(EMULATOR_ENDPOINT)" ] || { echo "make deploy-emulator: EMULATOR_ENDPOINT is not set"; exit 1; }
+	@[ -n "$(PY313_DIR)" ] || { echo "make deploy-emulator: no python3.13 found on PATH or in ~/.pyenv/versions"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" $(SAM) build --template template.yaml --build-dir $(EMULATOR_BUILD) \
+	  --parameter-overrides Architecture=$(HOST_ARCH)
+	$(PY313_DIR)/python3.13 -m build.slim_build $(EMULATOR_BUILD) --python $(PY313_DIR)/python3.13
+	$(EMULATOR_AWS) $(SAM) deploy --config-file $(abspath samconfig.toml) --config-env emulator --template-file $(EMULATOR_BUILD)/template.yaml \
+	  --stack-name $(EMULATOR_STACK) --region $(REGION) --parameter-overrides $(EMULATOR_PARAMETERS) $(DEPLOY_ARGS)
+	@$(EMULATOR_AWS) $(BIN)/python -m ops.stack --stack $(EMULATOR_STACK) --endpoint $(EMULATOR_ENDPOINT)
+
+# The deployed-stack tests: against make deploy-local's stack by default, or against a stack in AWS with
+# NOTIFIER_STACK=<name> NOTIFIER_ENDPOINT= (empty) and your AWS credentials and AWS_REGION.
+NOTIFIER_STACK ?= $(EMULATOR_STACK)
+NOTIFIER_ENDPOINT ?= $(MINISTACK_ENDPOINT)
+test-deployed: $(VENV)/.installed
+	NOTIFIER_STACK=$(NOTIFIER_STACK) NOTIFIER_ENDPOINT=$(NOTIFIER_ENDPOINT) AWS_REGION=$${AWS_REGION:-$(REGION)} \
+	  $(BIN)/pytest tests/deployed -n 2 --dist loadfile $(ARGS)
 
 # Re-lock after editing pyproject.toml's dependency groups or requirements/*.in, and write every
 # requirements file from the locks: uv.lock (dev, load and one group per deployment unit), and
@@ -217,6 +292,8 @@ lock: $(UV_STAMP)
 	$(UV) lock --python $(PYTHON) $(ARGS)
 	$(UV) pip compile --quiet --universal --python $(PYTHON) $(ARGS) requirements/sam.in -o requirements/sam.txt
 	$(UV) pip compile --quiet --universal --python $(PYTHON) $(ARGS) requirements/checkov.in -o requirements/checkov.txt
+	$(UV) pip compile --quiet --universal --python $(PYTHON) --python-version 3.13 $(ARGS) requirements/ministack.in \
+	  -o requirements/ministack.txt
 	$(call export-group,dev,requirements/dev.txt,$(DEV_PLATFORM),What the dev group of uv.lock installs on Linux x86_64 with Python 3.11 (for reading: make installs from uv.lock))
 	$(foreach unit,$(SHIPPED),$(call export-group,$(lastword $(subst :, ,$(unit))),$(firstword $(subst :, ,$(unit)))/requirements.txt,$(LAMBDA_PLATFORM),What sam build installs into $(firstword $(subst :, ,$(unit))) for the Lambda runtime (python3.13 on arm64)))
 

@@ -8,6 +8,10 @@ import pytest
 
 from devstack.lambda_events import LambdaContext
 
+# The caller's own AWS settings, for the deployed-stack tests alone (tests/deployed), which use them
+# explicitly; everything else runs with the fakes below.
+CALLER_AWS_ENVIRONMENT = {name: value for name, value in os.environ.items() if name.startswith("AWS_")}
+
 # Set before any boto3 client exists, so nothing can reach a real account.
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

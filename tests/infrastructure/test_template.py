@@ -133,9 +133,28 @@ def test_critical_sources_favour_latency_and_standard_sources_favour_cost():
     assert default(critical["MaximumBatchingWindowInSeconds"]) == 0
     assert default(standard["MaximumBatchingWindowInSeconds"]) > 0
     assert default(critical["BatchSize"]) < default(standard["BatchSize"])
-    assert default(critical["ScalingConfig"]["MaximumConcurrency"]) > default(
-        standard["ScalingConfig"]["MaximumConcurrency"]
-    )
+    stack = Stack(TEMPLATE)
+    critical_cap = stack.resolve(critical["ScalingConfig"])["MaximumConcurrency"]
+    standard_cap = stack.resolve(standard["ScalingConfig"])["MaximumConcurrency"]
+    assert int(critical_cap) > int(standard_cap) >= 2
+
+
+@pytest.mark.parametrize("priority", ["Critical", "Standard"])
+def test_a_maximum_concurrency_of_0_leaves_the_queues_source_without_a_cap(priority):
+    """0 leaves ScalingConfig out (SQS takes 2 to 1,000, no 0): Lambda's scaling and the account's
+    limit decide. 1 is refused before anything is made."""
+    uncapped = Stack(TEMPLATE, overrides={f"{priority}MaxConcurrency": "0"})
+    capped = Stack(TEMPLATE, overrides={f"{priority}MaxConcurrency": "7"})
+    for _, event_name, props in CONSUMER_EVENTS:
+        if event_name == priority:
+            assert uncapped.resolve({"ScalingConfig": props["ScalingConfig"]}) == {}
+            assert capped.resolve(props["ScalingConfig"]) == {"MaximumConcurrency": "7"}
+    [assertion] = [
+        a
+        for a in TEMPLATE["Rules"]["MaximumConcurrencyIsZeroOrAtLeastTwo"]["Assertions"]
+        if a["Assert"]["Fn::Not"][0]["Fn::Equals"][0] == {"Ref": f"{priority}MaxConcurrency"}
+    ]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": f"{priority}MaxConcurrency"}, 1]}]}
 
 
 def test_each_subscription_delivers_raw_and_filters_on_channel_and_priority():
@@ -880,7 +899,11 @@ def test_the_breaker_alarms_exist_only_with_a_fallback_and_watch_the_primary():
         ("Sms", ("twilio,eum", "eum,twilio")),
     ):
         alarm = of_type("AWS::CloudWatch::Alarm")[f"{channel}BreakerAlarm"]
-        assert alarm["Condition"] == f"{channel}HasFallback"
+        assert alarm["Condition"] == f"{channel}BreakerAlarmOn"
+        disabled = Stack(
+            TEMPLATE, overrides={f"{channel}Providers": fallback_stacks[0], "Alarms": "Disabled"}
+        )
+        assert not disabled.condition(alarm["Condition"])
         parameter = f"{channel}Providers"
         for providers in fallback_stacks:
             stack = Stack(TEMPLATE, overrides={parameter: providers, "EmailFromAddress": "hi@example.com"})

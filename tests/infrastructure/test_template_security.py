@@ -659,7 +659,7 @@ def test_each_vendor_channel_alarms_when_bounces_pass_the_parameters_share_of_it
 
 def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_the_stack():
     actions = [
-        {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
+        {"Fn::If": ["AlarmsToEmail", {"Ref": "AlarmTopic"}, {"Ref": "AWS::NoValue"}]},
         {"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AWS::NoValue"}]},
     ]
     # DLQs (channels', the due queue's, the fallback receipts', Scheduler's), queue ages, consumers'
@@ -670,8 +670,34 @@ def test_every_alarm_tells_the_configured_topic_or_email_and_names_itself_after_
         assert alarm["Properties"]["OKActions"] == actions
         # The key lets CloudWatch publish to the encrypted alarm topic for alarms named like this.
         assert alarm["Properties"]["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-")
-    assert RESOURCES["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    assert RESOURCES["AlarmTopic"]["Condition"] == "AlarmsToEmail"
+    assert RESOURCES["AlarmEmailSubscription"]["Condition"] == "AlarmsToEmail"
     assert RESOURCES["AlarmEmailSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_alarms_disabled_leaves_out_every_alarm_and_the_alarm_topic_and_keeps_the_dashboards_metrics():
+    """Alarms=Disabled: for a short-lived stack, or an emulator without metric-math alarms."""
+    everything = {
+        "Alarms": "Enabled",
+        "AlarmEmail": "ops@example.com",
+        "EmailProviders": "sendgrid,ses",
+        "SmsProviders": "twilio,eum",
+        "EmailFromAddress": "hi@example.com",
+    }
+    on = Stack(TEMPLATE, overrides=everything)
+    off = Stack(TEMPLATE, overrides={**everything, "Alarms": "Disabled"})
+    alarmed = [*ALARMS, "AlarmTopic", "AlarmEmailSubscription"]
+    assert all(on.condition(RESOURCES[name].get("Condition")) for name in alarmed)
+    assert not any(off.condition(RESOURCES[name].get("Condition")) for name in alarmed)
+    [(name, dashboard)] = STACK.resources_of_type("AWS::CloudWatch::Dashboard").items()
+    assert "Condition" not in dashboard
+    [text, variables] = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    condition, panel, none = variables["AlarmPanel"]["Fn::If"]
+    for stack, panels in ((on, 1), (off, 0)):
+        chosen = panel["Fn::Sub"] if stack.condition(condition) else none
+        body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text.replace("${AlarmPanel}", chosen)))
+        assert [w["type"] for w in body["widgets"]].count("alarm") == panels, name
+        assert sum(w["type"] == "metric" for w in body["widgets"]) == 22
 
 
 def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
@@ -679,13 +705,16 @@ def test_the_dashboard_shows_every_queue_function_and_alarm_of_the_flow():
     shown = _referenced(dashboard["Properties"]["DashboardBody"])
     assert set(QUEUES) <= shown
     assert set(FUNCTIONS) <= shown
-    # A conditional alarm cannot be named where it may not exist: the dashboard shows its metric.
-    assert {name for name, alarm in ALARMS.items() if "Condition" not in alarm} <= shown
-    assert {alarm["Properties"]["MetricName"] for alarm in ALARMS.values() if "Condition" in alarm} == {
-        "ProviderBreakerOpened"
-    }
-    text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+    # The alarm panel (only with Alarms=Enabled, the condition of every alarm) names every alarm but
+    # those that exist only with a fallback provider too: for those, the dashboard shows the metric.
+    [text, variables] = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    condition, panel, none = variables["AlarmPanel"]["Fn::If"]
+    assert (condition, none) == ("AlarmsOn", "")
+    assert {name for name, alarm in ALARMS.items() if alarm["Condition"] == "AlarmsOn"} == _referenced(panel)
+    assert {
+        alarm["Properties"]["MetricName"] for alarm in ALARMS.values() if alarm["Condition"] != "AlarmsOn"
+    } == {"ProviderBreakerOpened"}
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "x", text.replace("${AlarmPanel}", "")))
     for metric in (
         "NotificationsPublished",
         "NotificationsSent",

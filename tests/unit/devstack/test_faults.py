@@ -109,7 +109,7 @@ def test_the_fast_profile_bounds_the_time_to_the_dead_letter_queue():
 
 
 def test_an_unknown_profile_names_the_ones_there_are():
-    with pytest.raises(TemplateError, match="there are: default, fast, localstack"):
+    with pytest.raises(TemplateError, match="there are: default, emulator, fast"):
         profile_overrides("no-such-profile")
 
 

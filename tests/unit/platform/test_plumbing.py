@@ -11,6 +11,7 @@ import pytest
 from devstack.template import REPO_ROOT, Stack, TemplateError, parse_overrides
 from notifier.api.answers import validation_error_response
 from notifier.errors import ConfigurationError
+from notifier.platform.clients import execute_api_address
 from notifier.platform.settings import FunctionSettings, PublishSettings, settings_from
 
 
@@ -141,3 +142,35 @@ def test_a_function_missing_a_variable_fails_its_cold_start_naming_it(function, 
     )
     assert init.returncode != 0
     assert f"ConfigurationError: invalid configuration: {missing}: Field required" in init.stderr
+
+
+# ---------------------------------------------------------------- an API of the stack's own, in an emulator
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint", "address"),
+    [
+        # In AWS (no AWS_ENDPOINT_URL): the URL itself.
+        ("https://abc123.execute-api.us-east-1.amazonaws.com/prod", None, None),
+        # In MiniStack or LocalStack, which set AWS_ENDPOINT_URL in their functions: their path form.
+        (
+            "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+            "http://127.0.0.1:4567",
+            "http://127.0.0.1:4567/_aws/execute-api/abc123/prod",
+        ),
+        (
+            "https://abc123.execute-api.cn-north-1.amazonaws.com.cn/v1/webhooks/twilio?notification_id=n-1",
+            "http://127.0.0.1:4566/",
+            "http://127.0.0.1:4566/_aws/execute-api/abc123/v1/webhooks/twilio?notification_id=n-1",
+        ),
+        # Not an execute-api URL (a custom domain, the local stack's own servers): itself.
+        ("https://notify.example.com/webhooks/sendgrid", "http://127.0.0.1:4566", None),
+        ("http://127.0.0.1:3001", "http://127.0.0.1:4566", None),
+    ],
+)
+def test_an_execute_api_url_is_reached_through_the_emulator_only_in_one(monkeypatch, url, endpoint, address):
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert execute_api_address(url) == (address or url)

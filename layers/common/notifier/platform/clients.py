@@ -11,6 +11,8 @@ Tests call `reset_clients()` to start from nothing.
 
 from __future__ import annotations
 
+import os
+import re
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -72,18 +74,39 @@ def scheduler_client() -> Any:
     return _session().create_client("scheduler", config=_CONFIG)
 
 
+_EXECUTE_API = re.compile(
+    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?P<path>/[^?#]*)?(?P<query>\?.*)?$"
+)
+
+
+def execute_api_address(url: str) -> str:
+    """Where a request for `url`, an API of the stack's own, is sent: `url` itself, except in a function
+    an emulator runs. MiniStack and LocalStack set AWS_ENDPOINT_URL in their functions (AWS never
+    does) and serve every API at `{AWS_ENDPOINT_URL}/_aws/execute-api/{api}/{stage}/...`, while the
+    API's AWS host name leads to AWS. Only the address changes: what is signed for the URL (a Twilio
+    receipt's signature) stays the URL's."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
+    match = _EXECUTE_API.match(url)
+    if not endpoint or match is None:
+        return url
+    return f"{endpoint}/_aws/execute-api/{match['api']}{match['path'] or ''}{match['query'] or ''}"
+
+
 CONNECTIONS_POOL = 32
 """Posts to WebSocket connections in flight at once (`notifier.inbox.live`)."""
 
 
 @cache
 def connections_client(endpoint_url: str) -> ApiGatewayManagementApiClient:
-    """The @connections API of one WebSocket API stage. A 410 Gone is an answer, not a failure: botocore
-    does not retry it; a 429 (the client's buffer is full) it retries as throttling."""
+    """The @connections API of one WebSocket API stage (at `execute_api_address` in an emulator). A 410
+    Gone is an answer, not a failure: botocore does not retry it; a 429 (the client's buffer is full)
+    it retries as throttling."""
     config = _CONFIG.merge(Config(max_pool_connections=CONNECTIONS_POOL, read_timeout=2))
     return cast(
         "ApiGatewayManagementApiClient",
-        _session().create_client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=config),
+        _session().create_client(
+            "apigatewaymanagementapi", endpoint_url=execute_api_address(endpoint_url), config=config
+        ),
     )
 
 

@@ -56,6 +56,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from notifier.models.channels import Channel
+from notifier.platform.clients import execute_api_address
 from notifier.platform.logs import logger
 from notifier.providers.sandbox import RECEIPT_BOUNCES, RECEIPT_COMPLAINT
 from notifier.receipts import sendgrid, twilio
@@ -364,7 +365,7 @@ class ReceiptPoster:
                 "User-Agent": "TwilioProxy/1.1",
                 twilio.SIGNATURE_HEADER: twilio.signature(signing.twilio_token, url, form),
             }
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - PUBLIC_API_URL: http(s) only (settings)
+        request = urllib.request.Request(execute_api_address(url), data=body, headers=headers, method="POST")  # noqa: S310 - PUBLIC_API_URL: http(s) only (settings)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as answer:  # noqa: S310 - as above
                 answer.read()

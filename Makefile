@@ -48,7 +48,7 @@ SHIPPED := layers/common:layer-common functions/publish:function-publish functio
 
 .PHONY: help setup browser run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
 	lint-sam lint-checkov typecheck openapi build deploy deploy-local deploy-localstack deploy-emulator \
-	test-deployed start-local stop-local lock clean
+	test-deployed test-deploy start-local stop-local lock clean
 
 help:
 	@echo "make run        the whole service on 127.0.0.1 (API :3000, WebSocket :3001, emulator :4566); ARGS='--help' for options"
@@ -65,6 +65,7 @@ help:
 	@echo "make deploy-local   deploy the template to MiniStack, a free AWS emulator it installs and starts on 127.0.0.1:$(MINISTACK_PORT)"
 	@echo "make test-deployed  the deployed-stack tests (tests/deployed) against make deploy-local's stack, or NOTIFIER_STACK's in AWS"
 	@echo "make stop-local     stop MiniStack and remove what it kept on disk"
+	@echo "make test-deploy    all three from nothing, for CI: a fresh MiniStack, deploy, the deployed tests, stop"
 	@echo "make deploy-localstack   the same deploy to a running LocalStack (LOCALSTACK_ENDPOINT, LocalStack's auth token)"
 	@echo "make lock       re-lock uv.lock after editing pyproject.toml or requirements/*.in, and write every requirements file"
 
@@ -274,6 +275,13 @@ deploy-emulator: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(EMULATOR_AWS) $(SAM) deploy --config-file $(abspath samconfig.toml) --config-env emulator --template-file $(EMULATOR_BUILD)/template.yaml \
 	  --stack-name $(EMULATOR_STACK) --region $(REGION) --parameter-overrides $(EMULATOR_PARAMETERS) $(DEPLOY_ARGS)
 	@$(EMULATOR_AWS) $(BIN)/python -m ops.stack --stack $(EMULATOR_STACK) --endpoint $(EMULATOR_ENDPOINT)
+
+# The deploy proved from nothing, for CI beside make test: a fresh MiniStack, deploy, the deployed
+# tests, then MiniStack stopped and removed whatever the tests did.
+test-deploy:
+	@$(MAKE) --no-print-directory stop-local
+	@$(MAKE) --no-print-directory deploy-local && $(MAKE) --no-print-directory test-deployed; ok=$$?; \
+	$(MAKE) --no-print-directory stop-local; exit $$ok
 
 # The deployed-stack tests: against make deploy-local's stack by default, or against a stack in AWS with
 # NOTIFIER_STACK=<name> NOTIFIER_ENDPOINT= (empty) and your AWS credentials and AWS_REGION.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import os
 import re
 import sys
@@ -152,18 +153,36 @@ def template_dead_letter_queues() -> list[str]:
 def find_target(sqs: SQSClient, queue: str, stack: str) -> Target:
     """The DLQ that `queue` names, with its source queues in `stack`; UsageError if there is none."""
     dlq = _find_queue(sqs, queue, stack)
-    source_urls = [
-        url
-        for page in sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq.url)
-        for url in page.get("queueUrls", [])
-        if _name_of(url).startswith(f"{stack}-")
-    ]
+    try:
+        source_urls = [
+            url
+            for page in sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=dlq.url)
+            for url in page.get("queueUrls", [])
+            if _name_of(url).startswith(f"{stack}-")
+        ]
+    except ClientError as exc:
+        if _code(exc) not in _UNIMPLEMENTED_CODES:
+            raise
+        source_urls = _sources_by_redrive_policy(sqs, dlq, stack)
     if not source_urls:
         raise UsageError(
             f"{dlq.name} is not a dead-letter queue of stack {stack!r}: no queue {stack}-* has a "
             "RedrivePolicy whose deadLetterTargetArn is this queue"
         )
     return Target(dlq=dlq, sources=tuple(_describe(sqs, url) for url in sorted(source_urls)))
+
+
+def _sources_by_redrive_policy(sqs: SQSClient, dlq: Queue, stack: str) -> list[str]:
+    """The stack's queues whose RedrivePolicy names `dlq`, read one by one: for an endpoint without
+    ListDeadLetterSourceQueues (MiniStack)."""
+    found = []
+    for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=f"{stack}-"):
+        for url in page.get("QueueUrls", []):
+            answer = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+            policy = json.loads(answer.get("Attributes", {}).get("RedrivePolicy", "{}"))
+            if policy.get("deadLetterTargetArn") == dlq.arn:
+                found.append(url)
+    return found
 
 
 def _find_queue(sqs: SQSClient, queue: str, stack: str) -> Queue:

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -238,7 +239,7 @@ def _clean_up(stack: DeployedStack, api_key: str | None, made: Leftovers) -> Non
         http.delete(f"{stack.api_url}/recipients/{recipient_id}", headers=headers, timeout=30)
     for address in made.suppressed:
         http.delete(
-            f"{stack.api_url}/suppressions/{requests.utils.quote(address, safe='')}",
+            f"{stack.api_url}/suppressions/{quote(address, safe='')}",
             headers=headers,
             timeout=30,
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from devstack.provision import Deployment
@@ -181,6 +182,34 @@ def test_given_any_form_of_a_dlq_name_when_found_then_it_is_the_templates_dlq_an
 
     assert target.dlq.arn == deployment.stack.attrs[(DLQ, "Arn")]
     assert [queue.arn for queue in target.sources] == [deployment.stack.attrs[(SOURCE, "Arn")]]
+
+
+def test_given_an_endpoint_without_list_dead_letter_source_queues_when_found_then_the_redrive_policies_say(
+    deployment, sqs, monkeypatch
+):
+    """MiniStack has no ListDeadLetterSourceQueues: the stack's queues' RedrivePolicy name the sources."""
+
+    def unimplemented(*args: Any, **kwargs: Any) -> Any:
+        error = {"Error": {"Code": "InvalidAction", "Message": "not valid for this endpoint"}}
+        raise ClientError(error, "ListDeadLetterSourceQueues")
+
+    monkeypatch.setattr(sqs, "list_dead_letter_source_queues", unimplemented)
+    monkeypatch.setattr(
+        sqs, "get_paginator", _paginator_without_source_queues(sqs.get_paginator, unimplemented)
+    )
+    target = find_target(sqs, "email-critical", "notifier")
+
+    assert target.dlq.arn == deployment.stack.attrs[(DLQ, "Arn")]
+    assert [queue.arn for queue in target.sources] == [deployment.stack.attrs[(SOURCE, "Arn")]]
+
+
+def _paginator_without_source_queues(get_paginator: Callable[..., Any], failing: Callable[..., Any]) -> Any:
+    def paginator(name: str) -> Any:
+        if name == "list_dead_letter_source_queues":
+            return type("Paginator", (), {"paginate": staticmethod(failing)})()
+        return get_paginator(name)
+
+    return paginator
 
 
 def test_given_an_unknown_name_when_redriven_then_it_is_refused_naming_the_templates_dlqs(deployment, capsys):

@@ -163,6 +163,12 @@ def test_a_function_missing_a_variable_fails_its_cold_start_naming_it(function, 
             "http://127.0.0.1:4566/",
             "http://127.0.0.1:4566/_aws/execute-api/abc123/v1/webhooks/twilio?notification_id=n-1",
         ),
+        # MiniStack's own name for a WebSocket API, which a socket function's request gives.
+        (
+            "https://abc123.execute-api.localhost/prod",
+            "http://127.0.0.1:4567",
+            "http://127.0.0.1:4567/_aws/execute-api/abc123/prod",
+        ),
         # Not an execute-api URL (a custom domain, the local stack's own servers): itself.
         ("https://notify.example.com/webhooks/sendgrid", "http://127.0.0.1:4566", None),
         ("http://127.0.0.1:3001", "http://127.0.0.1:4566", None),

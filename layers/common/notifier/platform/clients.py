@@ -75,7 +75,7 @@ def scheduler_client() -> Any:
 
 
 _EXECUTE_API = re.compile(
-    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?P<path>/[^?#]*)?(?P<query>\?.*)?$"
+    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[^/?#]+(?P<path>/[^?#]*)?(?P<query>\?.*)?$"
 )
 
 
@@ -83,8 +83,9 @@ def execute_api_address(url: str) -> str:
     """Where a request for `url`, an API of the stack's own, is sent: `url` itself, except in a function
     an emulator runs. MiniStack and LocalStack set AWS_ENDPOINT_URL in their functions (AWS never
     does) and serve every API at `{AWS_ENDPOINT_URL}/_aws/execute-api/{api}/{stage}/...`, while the
-    API's AWS host name leads to AWS. Only the address changes: what is signed for the URL (a Twilio
-    receipt's signature) stays the URL's."""
+    API's host name (`{api}.execute-api.{region}.amazonaws.com`, or the emulator's own
+    `{api}.execute-api.localhost` in a WebSocket request) leads to AWS or nowhere. Only the address
+    changes: what is signed for the URL (a Twilio receipt's signature) stays the URL's."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
     match = _EXECUTE_API.match(url)
     if not endpoint or match is None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -73,6 +74,16 @@ def _not_replayed(vendor: str, signed: str, header: str) -> str:
     return request
 
 
+def _domain(context: dict[str, Any]) -> str:
+    """The API's domain as the caller named it. An emulator (MiniStack) may leave domainName out of
+    the request context: then the API's execute-api host, the one its Outputs name."""
+    if context.get("domainName"):
+        return str(context["domainName"])
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{context.get('apiId', '')}.execute-api.{region}.{suffix}"
+
+
 def called_url(event: dict[str, Any], query: dict[str, list[str]]) -> str:
     """The URL Twilio called, which its signature covers: PUBLIC_API_URL and the route's path when the
     stack names it, else as API Gateway saw it (its domain, and the path with the stage or base path)."""
@@ -80,6 +91,6 @@ def called_url(event: dict[str, Any], query: dict[str, list[str]]) -> str:
     context = event.get("requestContext") or {}
     base = settings.api_url(str(event.get("path", "")))
     if base is None:
-        base = f"https://{context.get('domainName', '')}{context.get('path', event.get('path', ''))}"
+        base = f"https://{_domain(context)}{context.get('path', event.get('path', ''))}"
     pairs = [(name, value) for name, values in query.items() for value in values]
     return f"{base}?{urlencode(pairs)}" if pairs else base

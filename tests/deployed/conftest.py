@@ -232,6 +232,52 @@ def recipient(api: Api, run_id: str, leftovers: Leftovers) -> Callable[..., str]
     return make
 
 
+def find_in_queue(
+    stack: DeployedStack, queue_url: str, notification_id: str, *, timeout: float, hold_seconds: int = 0
+) -> dict[str, Any] | None:
+    """The message of `notification_id` in `queue_url` (a DLQ), or None if it is not there within
+    `timeout`. Messages are received with a 1-second visibility timeout, so the others (other tests')
+    show again at once and none is deleted; the one found stays hidden for `hold_seconds` (0: visible
+    again straight away), during which its receipt handle is the one to delete it with."""
+    sqs = stack.client("sqs")
+    deadline = time.monotonic() + timeout
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=1,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        for message in messages:
+            if _notification_id_of(message) == notification_id:
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=hold_seconds
+                )
+                return dict(message)
+        if time.monotonic() > deadline:
+            return None
+        if not messages:
+            time.sleep(0.5)
+
+
+def delete_own_message(stack: DeployedStack, queue_url: str, notification_id: str) -> None:
+    """Remove this test's message from a DLQ (and only it), so the DLQ keeps only others'."""
+    found = find_in_queue(stack, queue_url, notification_id, timeout=10, hold_seconds=30)
+    if found is not None:
+        stack.client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=found["ReceiptHandle"])
+
+
+def _notification_id_of(message: dict[str, Any]) -> str | None:
+    """The raw SNS delivery (RawMessageDelivery: true) puts the envelope itself in the body."""
+    try:
+        body = json.loads(message["Body"])
+    except (TypeError, ValueError):
+        return None
+    return body.get("notification_id") if isinstance(body, dict) else None
+
+
 def _clean_up(stack: DeployedStack, api_key: str | None, made: Leftovers) -> None:
     http = requests.Session()
     headers = {"x-api-key": api_key} if api_key else {}

@@ -144,6 +144,27 @@ class Api:
             self.leftovers.note_ids(answer.json())
         return answer
 
+    def publish(
+        self,
+        recipient_id: str,
+        channel: str,
+        text: str = "deployed test",
+        *,
+        priority: str = "critical",
+        **extra: Any,
+    ) -> str:
+        """One message (POST /api/v1/notifications/publish), accepted: its notification id."""
+        body = {
+            "recipientId": recipient_id,
+            "type": channel,
+            "messageBody": text,
+            "priority": priority,
+            **extra,
+        }
+        answer = self.call("POST", "/api/v1/notifications/publish", body=body)
+        assert answer.status_code == 202, answer.text
+        return str(answer.json()["notificationId"])
+
     def status(self, notification_id: str) -> dict[str, Any]:
         answer = self.call("GET", f"/event/{notification_id}")
         assert answer.status_code == 200, answer.text

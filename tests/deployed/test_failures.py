@@ -19,8 +19,6 @@ from ops import redrive
 from ops.stack import DeployedStack
 from tests.deployed.conftest import Api, Leftovers, delete_own_message, find_in_queue, wait_until
 
-PUBLISH = "/api/v1/notifications/publish"
-
 EMAIL_BOUNCED_BY_RECEIPT = "bounced@simulator.sandbox"
 EMAIL_PERMANENT_FAILURE = "bounce@simulator.sandbox"
 EMAIL_TRANSIENT_FAILURE = "throttle@simulator.sandbox"
@@ -62,23 +60,13 @@ def max_receive_count(consumer_settings: dict[str, str]) -> int:
     return count
 
 
-def publish(api: Api, recipient_id: str, channel: str, priority: str, text: str) -> str:
-    answer = api.call(
-        "POST",
-        PUBLISH,
-        body={"recipientId": recipient_id, "type": channel, "messageBody": text, "priority": priority},
-    )
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["notificationId"])
-
-
 def test_a_bounced_email_is_bounced_and_its_address_suppressed(
     api: Api, recipient: Callable[..., str], leftovers: Leftovers
 ):
     """The sandbox takes the e-mail (SENT) and then posts a signed SendGrid bounce to the webhook route:
     BOUNCED, the address on the suppression list, and the next e-mail to it is not sent."""
     recipient_id = recipient(email=EMAIL_BOUNCED_BY_RECEIPT)
-    first = publish(api, recipient_id, "email", "critical", "this one bounces")
+    first = api.publish(recipient_id, "email", "this one bounces")
     state = api.wait_for_status(first, "email", {"BOUNCED", "SUPPRESSED", "FAILED"}, timeout=SETTLED_TIMEOUT)
     if state["status"] == "SUPPRESSED":
         # The address is shared by every test: another one's bounce put it on the list first.
@@ -104,7 +92,7 @@ def test_a_bounced_email_is_bounced_and_its_address_suppressed(
     # The first bounce's reason is kept: this one's, unless another test bounced it at the same moment.
     assert suppression["notification_id"]
 
-    second = publish(api, recipient_id, "email", "critical", "never sent")
+    second = api.publish(recipient_id, "email", "never sent")
     later = api.wait_for_status(
         second, "email", {"SUPPRESSED", "SENT", "DELIVERED", "BOUNCED", "FAILED"}, timeout=SETTLED_TIMEOUT
     )
@@ -125,7 +113,7 @@ def test_a_permanent_failure_is_failed_at_once_and_never_dead_lettered(
     api: Api, stack: DeployedStack, recipient: Callable[..., str], channel: str
 ):
     contacts, dlq_output = PERMANENT_FAILURES[channel]
-    notification_id = publish(api, recipient(**contacts), channel, "critical", "refused for good")
+    notification_id = api.publish(recipient(**contacts), channel, "refused for good")
     state = api.wait_for_status(
         notification_id, channel, {"FAILED", "SENT", "DELIVERED", "DEAD_LETTERED"}, timeout=SETTLED_TIMEOUT
     )
@@ -143,8 +131,8 @@ def test_a_permanent_failure_is_failed_at_once_and_never_dead_lettered(
 def test_a_transient_failure_that_never_clears_is_retried_then_dead_lettered(
     api: Api, stack: DeployedStack, recipient: Callable[..., str], max_receive_count: int
 ):
-    notification_id = publish(
-        api, recipient(email=EMAIL_TRANSIENT_FAILURE), "email", "critical", "the vendor keeps refusing"
+    notification_id = api.publish(
+        recipient(email=EMAIL_TRANSIENT_FAILURE), "email", "the vendor keeps refusing"
     )
     state = api.wait_for_status(
         notification_id,
@@ -168,8 +156,8 @@ def test_a_transient_failure_that_never_clears_is_retried_then_dead_lettered(
 
 def dead_letter_an_sms(api: Api, stack: DeployedStack, recipient: Callable[..., str], receives: int) -> str:
     """A standard SMS the carrier keeps refusing, once it is DEAD_LETTERED and in SmsStandardDLQ."""
-    notification_id = publish(
-        api, recipient(phone=SMS_TRANSIENT_FAILURE), "sms", "standard", "the carrier keeps refusing"
+    notification_id = api.publish(
+        recipient(phone=SMS_TRANSIENT_FAILURE), "sms", "the carrier keeps refusing", priority="standard"
     )
     state = api.wait_for_status(
         notification_id, "sms", {"DEAD_LETTERED", "FAILED", "SENT", "DELIVERED"}, timeout=DEAD_LETTER_TIMEOUT
@@ -265,7 +253,7 @@ def test_the_redrive_command_sends_a_dead_letter_back_and_it_is_tried_again(
 
 def test_an_email_opted_out_of_is_suppressed_not_sent(api: Api, recipient: Callable[..., str]):
     recipient_id = recipient(preferences={"opt_out": {"channels": ["email"], "event_types": []}})
-    notification_id = publish(api, recipient_id, "email", "critical", "not wanted")
+    notification_id = api.publish(recipient_id, "email", "not wanted")
     state = api.wait_for_status(
         notification_id, "email", {"SUPPRESSED", "SENT", "DELIVERED", "FAILED"}, timeout=SETTLED_TIMEOUT
     )
@@ -275,7 +263,7 @@ def test_an_email_opted_out_of_is_suppressed_not_sent(api: Api, recipient: Calla
     # The recipient's own opt-out, not the suppression list.
     assert state["last_error"] == "recipient opted out of email", state
     # Only e-mail is opted out of: the same recipient still gets an SMS.
-    sms = publish(api, recipient_id, "sms", "critical", "still wanted")
+    sms = api.publish(recipient_id, "sms", "still wanted")
     assert api.wait_for_status(sms, "sms", {"SENT", "DELIVERED", "SUPPRESSED", "FAILED"})["status"] in {
         "SENT",
         "DELIVERED",

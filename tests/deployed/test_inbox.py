@@ -22,9 +22,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from notifier.inbox.tokens import InboxTokens
 from ops.stack import DeployedStack
+from tests import sockets
 from tests.deployed.conftest import Api, wait_until
 
-PUBLISH = "/api/v1/notifications/publish"
 ITEM_TIMEOUT = 60.0
 """An in-app notification in the inbox: the emulator's queue polling and the inapp function's cold start."""
 FRAME_TIMEOUT = 60.0
@@ -33,22 +33,6 @@ ANSWER_TIMEOUT = 15.0
 """The socket function's answer to a frame of the app's: one Lambda invocation."""
 OPEN_TIMEOUT = 30.0
 """The handshake: the authorizer's and $connect's cold starts."""
-
-
-def publish_inapp(api: Api, recipient_id: str, body: str, **extra: Any) -> str:
-    answer = api.call(
-        "POST",
-        PUBLISH,
-        body={
-            "recipientId": recipient_id,
-            "type": "inapp",
-            "priority": "critical",
-            "messageBody": body,
-            **extra,
-        },
-    )
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["notificationId"])
 
 
 def issue_token(api: Api, recipient_id: str) -> str:
@@ -107,10 +91,10 @@ def tampered(token: str, recipient_id: str) -> str:
 
 def test_an_inapp_notification_is_in_the_inbox_with_its_counts_and_marks_change_them(api: Api, recipient):
     recipient_id = recipient()
-    first = publish_inapp(
-        api, recipient_id, "Your order o-17 is on its way.", title="Order shipped", data={"order": "o-17"}
+    first = api.publish(
+        recipient_id, "inapp", "Your order o-17 is on its way.", title="Order shipped", data={"order": "o-17"}
     )
-    second = publish_inapp(api, recipient_id, "Ben commented on your post", title="New comment")
+    second = api.publish(recipient_id, "inapp", "Ben commented on your post", title="New comment")
     # Stored (SENT) and not fetched yet: no app is connected, so nothing has delivered it.
     for notification_id in (first, second):
         api.wait_for_status(notification_id, "inapp", {"SENT"}, timeout=ITEM_TIMEOUT)
@@ -168,8 +152,8 @@ def test_an_inbox_token_reads_and_marks_its_own_inbox_without_the_key_and_no_oth
     api: Api, recipient, stack: DeployedStack
 ):
     owner, other = recipient(), recipient()
-    mine = publish_inapp(api, owner, "for the owner", title="Mine")
-    theirs = publish_inapp(api, other, "for someone else")
+    mine = api.publish(owner, "inapp", "for the owner", title="Mine")
+    theirs = api.publish(other, "inapp", "for someone else")
     for notification_id in (mine, theirs):
         api.wait_for_status(notification_id, "inapp", {"SENT", "DELIVERED"}, timeout=ITEM_TIMEOUT)
 
@@ -228,12 +212,7 @@ def open_socket(stack: DeployedStack) -> Iterator[Callable[[str], ClientConnecti
 
 
 def receive(socket: ClientConnection, kind: str, timeout: float = FRAME_TIMEOUT) -> dict[str, Any]:
-    """The next frame of this type; frames of other types (counts after a notification) skipped."""
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if frame["type"] == kind:
-            return dict(frame)
+    return sockets.receive(socket, kind, timeout)
 
 
 def receive_each(socket: ClientConnection, wanted: list[dict[str, Any]], timeout: float) -> None:
@@ -251,8 +230,8 @@ def test_an_open_app_is_told_of_a_notification_at_once_and_of_the_counts(api: Ap
     token = issue_token(api, recipient_id)
     socket = open_socket(token)
 
-    sent = publish_inapp(
-        api, recipient_id, "Ben commented on your post", title="New comment", data={"post": "p1"}
+    sent = api.publish(
+        recipient_id, "inapp", "Ben commented on your post", title="New comment", data={"post": "p1"}
     )
 
     item = receive(socket, "notification")["item"]
@@ -281,7 +260,7 @@ def test_the_socket_answers_the_apps_own_frames(api: Api, recipient, open_socket
     recipient_id = recipient()
     token = issue_token(api, recipient_id)
     socket = open_socket(token)
-    sent = publish_inapp(api, recipient_id, "mark me from the app")
+    sent = api.publish(recipient_id, "inapp", "mark me from the app")
     assert receive(socket, "notification")["item"]["id"] == sent
 
     socket.send(json.dumps({"action": "mark", "ids": [sent], "status": "read"}))

@@ -28,7 +28,6 @@ from notifier.receipts.sandbox_keys import SandboxKeys, sign_sendgrid
 from ops.stack import DeployedStack
 from tests.deployed.conftest import Api, Leftovers, delete_own_message
 
-PUBLISH = "/api/v1/notifications/publish"
 SMS_TRANSIENT_FAILURE = "+15005550429"
 """The sandbox refuses every SMS to it for now (`notifier.providers.sandbox`): retried, then
 DEAD_LETTERED, and never a sandbox receipt."""
@@ -43,16 +42,6 @@ def sandbox_keys(stack: DeployedStack) -> SandboxKeys:
     secrets = stack.client("secretsmanager")
     secret = secrets.get_secret_value(SecretId=stack.outputs["SandboxReceiptsSecretArn"])["SecretString"]
     return SandboxKeys(secret)
-
-
-def publish(api: Api, recipient_id: str, channel: str, body: str = "receipts test") -> str:
-    answer = api.call(
-        "POST",
-        PUBLISH,
-        body={"recipientId": recipient_id, "type": channel, "priority": "critical", "messageBody": body},
-    )
-    assert answer.status_code == 202, answer.text
-    return str(answer.json()["notificationId"])
 
 
 def sent_by_the_sandbox(api: Api, notification_id: str, channel: str, wanted: set[str]) -> dict[str, Any]:
@@ -123,7 +112,7 @@ def engagement(
 
 def test_the_sandboxs_own_email_receipt_makes_it_delivered(api: Api, recipient):
     recipient_id = recipient()
-    notification_id = publish(api, recipient_id, "email")
+    notification_id = api.publish(recipient_id, "email")
 
     state = sent_by_the_sandbox(api, notification_id, "email", {"DELIVERED", "BOUNCED"})
 
@@ -137,7 +126,7 @@ def test_a_sendgrid_event_signed_with_the_stacks_key_is_applied_and_a_forged_or_
 ):
     recipient_id = recipient()
     address = f"{recipient_id}@example.com"
-    notification_id = publish(api, recipient_id, "email")
+    notification_id = api.publish(recipient_id, "email")
     before = sent_by_the_sandbox(api, notification_id, "email", {"DELIVERED"})
     assert (before["opened_at"], before["clicked_at"]) == (None, None)
     webhook = SendGrid(stack, api)
@@ -228,7 +217,7 @@ def callback(status: str, to: str, message_sid: str | None, error_code: int | No
 
 def test_the_sandboxs_own_sms_receipt_makes_it_delivered(api: Api, recipient):
     recipient_id = recipient()
-    notification_id = publish(api, recipient_id, "sms")
+    notification_id = api.publish(recipient_id, "sms")
 
     state = sent_by_the_sandbox(api, notification_id, "sms", {"DELIVERED", "BOUNCED"})
 
@@ -244,7 +233,7 @@ def test_a_twilio_callback_signed_with_the_stacks_token_is_applied(
     the attempts timed out): the receipt proves it was sent, and it is BOUNCED with Twilio's error code.
     30003 (unreachable handset) does not suppress the number."""
     recipient_id = recipient(phone=SMS_TRANSIENT_FAILURE)
-    notification_id = publish(api, recipient_id, "sms")
+    notification_id = api.publish(recipient_id, "sms")
     request.addfinalizer(
         lambda: delete_own_message(stack, stack.outputs["SmsCriticalDLQUrl"], notification_id)
     )
@@ -276,7 +265,7 @@ def test_a_twilio_callback_with_a_wrong_signature_is_refused_and_changes_nothing
     phone = unique_phone()
     leftovers.suppressed.add(phone)  # only if the refused callback were applied after all
     recipient_id = recipient(phone=phone)
-    notification_id = publish(api, recipient_id, "sms")
+    notification_id = api.publish(recipient_id, "sms")
     before = api.wait_for_status(notification_id, "sms", {"SENT", "DELIVERED"})
     webhook = Twilio(stack, api)
     # 30005 (unknown handset) would bounce the message if it were still SENT, and suppress the number.

@@ -19,6 +19,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from devstack.process import LocalStackProcess
 from notifier.inbox.tokens import InboxTokens
+from tests import sockets
 from tests.e2e.conftest import wait_for
 
 FRAME_TIMEOUT = 15.0
@@ -54,12 +55,7 @@ def channel(stack: LocalStackProcess, notification_id: str) -> dict[str, Any]:
 
 
 def receive(socket: ClientConnection, kind: str, timeout: float = FRAME_TIMEOUT) -> dict[str, Any]:
-    """The next frame of this type (others, such as counts after a notification, skipped)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = json.loads(socket.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if frame["type"] == kind:
-            return dict(frame)
+    return sockets.receive(socket, kind, timeout)
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
 from .lambda_events import epoch_ms, request_time, split_values
-from .lambda_runtime import FunctionPool, InvocationError
+from .lambda_runtime import FunctionPool, InvocationError, ProcessPool
 from .provision import ApiRoute
 from .template import TemplateError
 
@@ -276,7 +276,7 @@ class ApiGateway:
     def __init__(
         self,
         routes: list[ApiRoute],
-        functions: Mapping[str, FunctionPool],
+        functions: Mapping[str, FunctionPool | ProcessPool],
         *,
         stage: str,
         api_key: str | None,
@@ -332,8 +332,12 @@ class ApiGateway:
     def _invoke(self, route: ApiRoute, event: dict[str, Any]) -> Answer:
         request_id, method, path = event["requestContext"]["requestId"], event["httpMethod"], event["path"]
         try:
-            with self._one_request_at_a_time:
-                result = self.functions[route.function].invoke(event)
+            function = self.functions[route.function]
+            if getattr(function, "isolated", False):  # an environment per process: never shared
+                result = function.invoke(event)
+            else:
+                with self._one_request_at_a_time:
+                    result = function.invoke(event)
         except InvocationError as exc:
             self.log(f"{method} {path}: 502: {exc}\n{_cause(exc)}")
             return self.failure(FUNCTION_FAILED, request_id)

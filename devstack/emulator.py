@@ -11,17 +11,30 @@ itself, ACCEPTED and SUPPRESSED written at once to one new row left it ACCEPTED,
 400 races. So here the emulator answers one DynamoDB request at a time; tests/functional/
 test_emulator.py races them again.
 
-An emulator given with `--endpoint` (LocalStack, or a moto server already running) is not touched.
+It runs in a process of its own (`EmulatorProcess`, `python -m devstack.emulator`): moto's work then
+has a core and an interpreter lock of its own instead of sharing the functions'. The process ends
+with its parent: it exits when its stdin closes.
+
+An emulator given with `--endpoint` (LocalStack, MiniStack, or a moto server already running) is not
+touched.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import re
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import IO, Any
 
+from moto.apigateway.models import APIGatewayBackend
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
+
+from .template import REPO_ROOT
 
 _DYNAMODB = threading.Lock()
 
@@ -42,9 +55,93 @@ def serialize_dynamodb_requests() -> None:
         DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
 
 
+def accept_short_api_keys() -> None:
+    """Let an API key's value be shorter than API Gateway's 20 characters: the local stack's key is
+    `local-dev-key` (LOCAL_API_KEY), 13. Every other check of moto's stays."""
+    create = APIGatewayBackend.create_api_key
+    if getattr(create, "short_keys", False):
+        return
+
+    def create_api_key(backend: APIGatewayBackend, payload: dict[str, Any]) -> Any:
+        value = payload.get("value") or ""
+        if not 0 < len(value) < 20 or any(key.value == value for key in backend.get_api_keys()):
+            return create(backend, payload)
+        key = create(backend, {**payload, "value": value.ljust(20, "-")})
+        key.value = value
+        return key
+
+    create_api_key.short_keys = True  # type: ignore[attr-defined]
+    APIGatewayBackend.create_api_key = create_api_key  # type: ignore[method-assign,assignment]
+
+
 def start_emulator(host: str, port: int) -> ThreadedMotoServer:
     """moto's server on `host`:`port` (0: a free port), running in this process."""
     serialize_dynamodb_requests()
+    accept_short_api_keys()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
+
+
+_LISTENING = re.compile(r"^emulator listening on (\S+):(\d+)$")
+
+
+class EmulatorProcess:
+    """`start_emulator` in a child process: `python -m devstack.emulator`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> EmulatorProcess:
+        """Starts it, and waits for the line that says where it listens (or for its end)."""
+        command = [sys.executable, "-m", "devstack.emulator", "--host", self.host, "--port", str(self.port)]
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+            command, cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.process = process
+        line = process.stdout.readline().strip() if process.stdout else ""
+        found = _LISTENING.match(line)
+        if found is None:
+            self.stop()
+            raise RuntimeError(
+                f"the emulator did not start ({line or 'it said nothing'}; exit {process.poll()})"
+            )
+        self.host, self.port = found.group(1), int(found.group(2))
+        return self
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if self.process.stdin is not None:
+            self.process.stdin.close()  # it exits when its stdin closes
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def main(argv: Sequence[str] | None = None, stdin: IO[str] = sys.stdin) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.emulator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    args = parser.parse_args(argv)
+    import logging  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    server = start_emulator(args.host, args.port)
+    host, port = server.get_host_and_port()
+    print(f"emulator listening on {host}:{port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole process group
+        stdin.read()  # until the parent closes it, or dies
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

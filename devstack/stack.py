@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import socket
 import sys
@@ -30,7 +29,7 @@ import boto3
 from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
 from .faults import Faults
-from .lambda_runtime import FunctionPool
+from .lambda_runtime import FunctionPool, ProcessPool
 from .provision import Deployment, WebSocketApiSpec, gateway_responses, provision
 from .schedules import ScheduleFirer
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
@@ -84,7 +83,7 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.schedule_firer: ScheduleFirer | None = None
         """Fires the schedules of the template's schedule group (moto's Scheduler never fires them)."""
-        self.functions: dict[str, FunctionPool] = {}
+        self.functions: dict[str, FunctionPool | ProcessPool] = {}
         self._emulator: Any = None
         self._api: ApiServer | None = None
         self._websocket: WebSocketServer | None = None
@@ -130,13 +129,28 @@ class LocalStack:
         self._seed_recipients()
         if config.faults is not None:
             self._inject_faults(config.faults, self.deployment)
+        # The API's functions run in processes of their own, as many at once as requests in flight (up
+        # to max_environments): Powertools' REST resolver keeps the request it handles in class-level
+        # state, so in this process they could only take turns. The others run here, where the fault
+        # scenarios reach their providers.
         self.functions = {
-            logical_id: FunctionPool(
-                spec,
-                stack_name=stack.name,
-                region=stack.region,
-                account_id=stack.account_id,
-                max_environments=config.max_environments,
+            logical_id: (
+                ProcessPool(
+                    spec,
+                    stack_name=stack.name,
+                    region=stack.region,
+                    account_id=stack.account_id,
+                    max_environments=config.max_environments,
+                    import_path=_layer_paths(stack),
+                )
+                if spec.api_routes
+                else FunctionPool(
+                    spec,
+                    stack_name=stack.name,
+                    region=stack.region,
+                    account_id=stack.account_id,
+                    max_environments=config.max_environments,
+                )
             )
             for logical_id, spec in self.deployment.functions.items()
         }
@@ -234,6 +248,9 @@ class LocalStack:
             provider.close()
         if self._api is not None:
             self._api.stop()
+        for pool in self.functions.values():
+            if isinstance(pool, ProcessPool):
+                pool.stop()
         if self._emulator is not None:
             self._emulator.stop()
 
@@ -258,10 +275,9 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_moto(self) -> None:
-        from .emulator import start_emulator  # noqa: PLC0415 - moto is not needed with --endpoint
+        from .emulator import EmulatorProcess  # noqa: PLC0415 - moto is not needed with --endpoint
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per emulator request otherwise
-        self._emulator = start_emulator(self.config.host, self.config.emulator_port)
+        self._emulator = EmulatorProcess(self.config.host, self.config.emulator_port).start()
         host, port = self._emulator.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
 
@@ -492,10 +508,16 @@ def _played_by_the_sandbox(settings: ConsumerSettings, channel: Channel, name: s
     return credentials_name(settings, channel) is None
 
 
+def _layer_paths(stack: Stack) -> list[str]:
+    """Each layer's code, as Lambda mounts a layer's python/ folder on the path."""
+    return [
+        str(REPO_ROOT / layer["Properties"]["ContentUri"])
+        for layer in stack.resources_of_type("AWS::Serverless::LayerVersion").values()
+    ]
+
+
 def _put_layers_on_path(stack: Stack) -> None:
-    """Each layer's code importable, as Lambda mounts a layer's python/ folder on the path."""
-    for layer in stack.resources_of_type("AWS::Serverless::LayerVersion").values():
-        path = str(REPO_ROOT / layer["Properties"]["ContentUri"])
+    for path in _layer_paths(stack):
         if path not in sys.path:
             sys.path.insert(0, path)
 

@@ -9,6 +9,7 @@ last was delivered), then `--bulk-size` events per POST /events/bulk (`bulk_*`).
 merges `local_e2e` into bench/results.json.
 
     python -m bench.local_latency [--idle 20] [--burst 200] [--clients 4] [--sustain 60] [--bulk-size 25]
+        [--emulator moto|ministack]
 """
 
 from __future__ import annotations
@@ -90,9 +91,11 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(idle: int, burst: int, clients: int, sustain: float, bulk_size: int) -> dict[str, float]:
+def measure(
+    idle: int, burst: int, clients: int, sustain: float, bulk_size: int, *, emulator: str | None = None
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        local = LocalStackProcess(Path(folder) / "local.log").start()
+        local = LocalStackProcess(Path(folder) / "local.log", emulator=emulator).start()
         try:
             _latencies_ms(local, dict([_post(local)]))  # warm: first import of each handler
             idle_ms = []
@@ -159,12 +162,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--sustain", type=float, default=60, help="seconds of each sustained phase")
     parser.add_argument("--bulk-size", type=int, default=25, help="events per POST /events/bulk")
+    parser.add_argument(
+        "--emulator", choices=["moto", "ministack"], default="moto", help="the local stack's emulator"
+    )
     args = parser.parse_args()
-    figures = measure(args.idle, args.burst, args.clients, args.sustain, args.bulk_size)
+    figures = measure(
+        args.idle, args.burst, args.clients, args.sustain, args.bulk_size, emulator=args.emulator
+    )
+    # moto's figures are local_e2e (the default emulator's, with budgets); MiniStack's local_e2e_ministack.
+    key = "local_e2e" if args.emulator == "moto" else f"local_e2e_{args.emulator}"
     width = max(map(len, figures))
     for name, value in figures.items():
-        print(f"local_e2e.{name:<{width}}  {value}")
-    record({"local_e2e": figures})
+        print(f"{key}.{name:<{width}}  {value}")
+    record({key: figures})
 
 
 if __name__ == "__main__":

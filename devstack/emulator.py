@@ -23,11 +23,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from moto.apigateway.models import APIGatewayBackend
@@ -124,6 +130,77 @@ class EmulatorProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+MINISTACK = REPO_ROOT / ".tools" / "ministack" / "bin" / "ministack"
+"""Where `make` installs MiniStack (requirements/ministack.txt), for make deploy-local and for this."""
+
+
+class MiniStackProcess:
+    """MiniStack (MIT, `requirements/ministack.txt`) as the local stack's emulator, in a process of its
+    own: on `host` only, with no MQTT listener, its state in a temporary folder removed at the end, and
+    the local stack's account id. Its DynamoDB applies each write to an item atomically
+    (tests/functional/test_emulator.py races it too, when it is installed)."""
+
+    def __init__(self, host: str, port: int, *, account_id: str, executable: Path = MINISTACK) -> None:
+        self.host = host
+        self.port = port
+        self.account_id = account_id
+        self.executable = executable
+        self.process: subprocess.Popen[bytes] | None = None
+        self._state: tempfile.TemporaryDirectory[str] | None = None
+
+    def start(self, timeout: float = 60) -> MiniStackProcess:
+        if not self.executable.exists():
+            raise RuntimeError(
+                f"MiniStack is not installed at {self.executable}: make run EMULATOR=ministack installs it"
+            )
+        if self.port == 0:  # MiniStack takes no port 0: a free one, chosen here
+            with socket.socket() as probe:
+                probe.bind((self.host, 0))
+                self.port = probe.getsockname()[1]
+        self._state = tempfile.TemporaryDirectory(prefix="ministack-")
+        environment = {
+            **os.environ,
+            "BIND_HOST": self.host,
+            "GATEWAY_PORT": str(self.port),
+            "MINISTACK_HOST": self.host,
+            "MINISTACK_ACCOUNT_ID": self.account_id,
+            "IOT_MTLS_ENABLED": "0",
+            "PERSIST_STATE": "0",
+            "TMPDIR": self._state.name,
+            "STATE_DIR": self._state.name,
+        }
+        self.process = subprocess.Popen(  # noqa: S603 - the installed MiniStack, fixed arguments
+            [str(self.executable)], cwd=self._state.name, env=environment,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=False,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"MiniStack exited with {self.process.returncode} at start")
+            try:
+                with urllib.request.urlopen(f"http://{self.host}:{self.port}/_ministack/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"MiniStack did not answer on {self.host}:{self.port} within {timeout:.0f} s")
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._state is not None:
+            self._state.cleanup()
+            self._state = None
 
 
 def main(argv: Sequence[str] | None = None, stdin: IO[str] = sys.stdin) -> int:

@@ -37,8 +37,10 @@ class LocalStackProcess:
         chaos: str | None = None,
         api_key: str = "local-dev-key",
         endpoint: str | None = None,
+        emulator: str | None = None,
     ) -> None:
         self.log_path = log_path
+        self.emulator = emulator
         self.api_port = free_port()
         self.ws_port = free_port()
         self.emulator_port = free_port()
@@ -68,6 +70,8 @@ class LocalStackProcess:
             command += ["--endpoint", self.external_endpoint]
         else:
             command += ["--emulator-port", str(self.emulator_port)]
+            if self.emulator:
+                command += ["--emulator", self.emulator]
         if self.profile:
             command += ["--profile", self.profile]
         if self.chaos:
@@ -77,6 +81,7 @@ class LocalStackProcess:
         environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}
         environment.pop("AWS_ENDPOINT_URL", None)
         environment.pop("LOCAL_PROFILE", None)
+        environment.pop("LOCAL_EMULATOR", None)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
                 command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment

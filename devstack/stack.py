@@ -73,6 +73,8 @@ class LocalConfig:
     max_environments: int = 4
     template_path: Path = TEMPLATE_PATH
     faults: Faults | None = None
+    emulator: str = "moto"
+    """moto (its server, in a process of its own) or ministack; unused with `endpoint`."""
 
 
 class LocalStack:
@@ -275,9 +277,18 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_moto(self) -> None:
-        from .emulator import EmulatorProcess  # noqa: PLC0415 - moto is not needed with --endpoint
+        from .emulator import EmulatorProcess, MiniStackProcess  # noqa: PLC0415 - none with --endpoint
 
-        self._emulator = EmulatorProcess(self.config.host, self.config.emulator_port).start()
+        config = self.config
+        try:
+            if config.emulator == "ministack":
+                self._emulator = MiniStackProcess(
+                    config.host, config.emulator_port, account_id=config.account_id
+                ).start()
+            else:
+                self._emulator = EmulatorProcess(config.host, config.emulator_port).start()
+        except RuntimeError as exc:
+            raise StartupError(str(exc)) from None
         host, port = self._emulator.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
 

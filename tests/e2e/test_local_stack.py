@@ -8,12 +8,15 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
 
+from devstack.emulator import MINISTACK
 from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
@@ -235,6 +238,21 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
             local.stop()
     finally:
         emulator_server.stop()
+
+
+@pytest.mark.skipif(not MINISTACK.exists(), reason=f"MiniStack is not installed at {MINISTACK}")
+def test_with_ministack_as_its_emulator_the_local_stack_delivers_and_stops_it(tmp_path):
+    local = LocalStackProcess(tmp_path / "local.log", emulator="ministack").start()
+    try:
+        _, event = local.request("POST", "/event", SEED_EVENT)
+        wait_for(lambda: delivered(local, event["event_id"]))
+        queues = emulator(local, "sqs").list_queues()["QueueUrls"]
+        assert len(queues) == 2 * len(Channel) * len(Priority) + 3 + 2
+        health = emulator(local, "sqs").meta.endpoint_url + "/_ministack/health"
+    finally:
+        local.stop()
+    with pytest.raises(urllib.error.URLError, match="refused"):  # stopped with the local stack
+        urllib.request.urlopen(health, timeout=2)  # noqa: S310 - loopback
 
 
 def test_a_recipient_put_over_http_gets_events_in_their_language_and_not_on_channels_they_left(local):

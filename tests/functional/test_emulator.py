@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from devstack.emulator import start_emulator
+from devstack.emulator import MINISTACK, MiniStackProcess, start_emulator
 from devstack.provision import provision
 from devstack.template import Stack, load_template
 from notifier.models.channels import Channel
@@ -25,9 +25,17 @@ RACES = 120
 that 120 all come out right without it is below 1 in 5,000."""
 
 
-@pytest.fixture(scope="module")
-def store() -> Iterator[StatusStore]:
-    server = start_emulator("127.0.0.1", 0)
+@pytest.fixture(scope="module", params=["moto", "ministack"])
+def store(request: pytest.FixtureRequest) -> Iterator[StatusStore]:
+    """The status store on each emulator the local stack can start (MiniStack when it is installed:
+    make deploy-local or make run EMULATOR=ministack)."""
+    server: Any
+    if request.param == "ministack":
+        if not MINISTACK.exists():
+            pytest.skip(f"MiniStack is not installed at {MINISTACK}")
+        server = MiniStackProcess("127.0.0.1", 0, account_id="123456789012").start()
+    else:
+        server = start_emulator("127.0.0.1", 0)
     try:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"

@@ -397,9 +397,19 @@ def wait_until(
         time.sleep(every)
 
 
-def run(scenario: Scenario, *, count: int, threads: int, wait_seconds: float, logs: Path) -> Result:
+def run(
+    scenario: Scenario,
+    *,
+    count: int,
+    threads: int,
+    wait_seconds: float,
+    logs: Path,
+    emulator: str | None = None,
+) -> Result:
     log_path = logs / f"{scenario.name}.log"
-    local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
+    local = LocalStackProcess(
+        log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos, emulator=emulator
+    )
     local.start()
     try:
         observer = Observer(local)
@@ -781,9 +791,13 @@ class DigestResult:
         )
 
 
-def run_digests(scenario: DigestScenario, *, wait_seconds: float, logs: Path) -> DigestResult:
+def run_digests(
+    scenario: DigestScenario, *, wait_seconds: float, logs: Path, emulator: str | None = None
+) -> DigestResult:
     log_path = logs / f"{scenario.name}.log"
-    local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
+    local = LocalStackProcess(
+        log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos, emulator=emulator
+    )
     started = time.monotonic()
     local.start()
     try:
@@ -1148,9 +1162,13 @@ class OutageResult:
         )
 
 
-def run_outage(scenario: OutageScenario, *, threads: int, wait_seconds: float, logs: Path) -> OutageResult:
+def run_outage(
+    scenario: OutageScenario, *, threads: int, wait_seconds: float, logs: Path, emulator: str | None = None
+) -> OutageResult:
     log_path = logs / f"{scenario.name}.log"
-    local = LocalStackProcess(log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos)
+    local = LocalStackProcess(
+        log_path, profile="fast", overrides=scenario.overrides, chaos=scenario.chaos, emulator=emulator
+    )
     started = time.monotonic()
     local.start()
     try:
@@ -1213,13 +1231,23 @@ def main(argv: list[str] | None = None) -> int:
         choices=[*(s.name for s in SCENARIOS), DIGESTS.name, PROVIDER_OUTAGE.name],
         help="run one scenario",
     )
+    parser.add_argument(
+        "--emulator", choices=["moto", "ministack"], default=None, help="the local stacks' emulator (moto)"
+    )
     args = parser.parse_args(argv)
     failed = False
     logs = Path(tempfile.mkdtemp(prefix="chaos-"))
     for scenario in SCENARIOS:
         if args.only and scenario.name != args.only:
             continue
-        result = run(scenario, count=args.count, threads=args.threads, wait_seconds=args.wait, logs=logs)
+        result = run(
+            scenario,
+            count=args.count,
+            threads=args.threads,
+            wait_seconds=args.wait,
+            logs=logs,
+            emulator=args.emulator,
+        )
         print(result.line(), flush=True)
         print(
             f"  suppressed={result.statuses['SUPPRESSED']} refused_by_api={result.refused} "
@@ -1233,7 +1261,9 @@ def main(argv: list[str] | None = None) -> int:
         if result.duplicates and not scenario.duplicates_allowed:
             failed = True
     if not args.only or args.only == DIGESTS.name:
-        digests = run_digests(DIGESTS, wait_seconds=min(args.wait, DIGESTS.wait_seconds), logs=logs)
+        digests = run_digests(
+            DIGESTS, wait_seconds=min(args.wait, DIGESTS.wait_seconds), logs=logs, emulator=args.emulator
+        )
         print(digests.line(), flush=True)
         print(digests.details(), flush=True)
         if not digests.crashes:
@@ -1241,7 +1271,9 @@ def main(argv: list[str] | None = None) -> int:
         if not digests.passed:
             failed = True
     if not args.only or args.only == PROVIDER_OUTAGE.name:
-        outage = run_outage(PROVIDER_OUTAGE, threads=args.threads, wait_seconds=args.wait, logs=logs)
+        outage = run_outage(
+            PROVIDER_OUTAGE, threads=args.threads, wait_seconds=args.wait, logs=logs, emulator=args.emulator
+        )
         print(outage.line(), flush=True)
         print(outage.details(), flush=True)
         for problem in outage.problems:

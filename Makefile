@@ -130,7 +130,8 @@ redrive: $(VENV)/.installed
 	$(BIN)/python -m ops.redrive "$(QUEUE)" $(ARGS)
 
 # Measurements (not pass/fail tests): each module merges its figures into bench/results.json, then
-# bench.report prints them beside their budgets (exit 1 if one fails). About 6 minutes on 2 cores.
+# bench.report prints them beside their budgets (exit 1 if one fails). About 6 minutes on 2 cores, and 2
+# more with MiniStack installed (the local stack measured on it too).
 bench: $(VENV)/.installed
 	rm -f bench/results.json
 	PYTHONPATH=layers/common $(BIN)/python -m bench.cold_start
@@ -139,6 +140,8 @@ bench: $(VENV)/.installed
 	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
 	PYTHONPATH=layers/common $(BIN)/python -m bench.webhook_ingest
 	$(BIN)/python -m bench.local_latency
+	@if [ -x $(MINISTACK_VENV)/bin/ministack ]; then $(BIN)/python -m bench.local_latency --emulator ministack; \
+	else echo "bench: MiniStack is not installed (make deploy-local installs it): local_e2e_ministack not measured"; fi
 	$(BIN)/python -m bench.inbox_latency
 	$(MAKE) build
 	$(BIN)/python -m bench.artifacts --no-build

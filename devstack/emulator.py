@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import re
 import socket
@@ -173,7 +174,7 @@ class MiniStackProcess:
         }
         self.process = subprocess.Popen(  # noqa: S603 - the installed MiniStack, fixed arguments
             [str(self.executable)], cwd=self._state.name, env=environment,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -208,8 +209,6 @@ def main(argv: Sequence[str] | None = None, stdin: IO[str] = sys.stdin) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args(argv)
-    import logging  # noqa: PLC0415
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
     server = start_emulator(args.host, args.port)
     host, port = server.get_host_and_port()

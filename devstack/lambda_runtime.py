@@ -9,7 +9,6 @@ Lambda reports it, even though its thread cannot be stopped.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -19,13 +18,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from .lambda_events import LambdaContext
 from .provision import FunctionSpec
 from .template import REPO_ROOT
+from .worker import HandlerNotFoundError, load_handler
 
 
 class InvocationError(RuntimeError):
@@ -35,8 +33,9 @@ class InvocationError(RuntimeError):
 _counter = itertools.count()
 
 
-class FunctionPool:
-    """Up to `max_environments` execution environments of one function."""
+class _Pool:
+    """Up to `max_environments` execution environments of one function, created on demand and reused
+    (last used first); what an environment is, the subclass makes (`_new_environment`)."""
 
     def __init__(
         self, spec: FunctionSpec, *, stack_name: str, region: str, account_id: str, max_environments: int
@@ -49,21 +48,11 @@ class FunctionPool:
         self._created = 0
         self._lock = threading.Lock()
 
-    def _handler_path(self) -> tuple[Path, str]:
-        module, function = self.spec.handler.rsplit(".", 1)
-        return REPO_ROOT / self.spec.code_uri / f"{module.replace('.', '/')}.py", function
-
     def _new_environment(self) -> Any:
-        path, function = self._handler_path()
-        name = f"_local_{self.spec.logical_id}_{next(_counter)}"
-        module_spec = importlib.util.spec_from_file_location(name, path)
-        if module_spec is None or module_spec.loader is None:
-            raise InvocationError(f"cannot load handler {self.spec.handler} from {path}")
-        module: ModuleType = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
-        return getattr(module, function)
+        raise NotImplementedError
 
     def _acquire(self) -> Any:
+        """An idle environment; else a new one while fewer than the limit exist; else the next freed."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -76,10 +65,25 @@ class FunctionPool:
             try:
                 return self._new_environment()
             except Exception:
-                with self._lock:
-                    self._created -= 1
+                self._forget_one()
                 raise
         return self._idle.get()
+
+    def _forget_one(self) -> None:
+        """An environment is gone (its start failed, or it was retired): another may be created."""
+        with self._lock:
+            self._created -= 1
+
+
+class FunctionPool(_Pool):
+    """Environments in this process: each a fresh import of the handler's module."""
+
+    def _new_environment(self) -> Any:
+        name = f"_local_{self.spec.logical_id}_{next(_counter)}"
+        try:
+            return load_handler(self.spec.code_uri, self.spec.handler, name)
+        except HandlerNotFoundError as exc:
+            raise InvocationError(str(exc)) from None
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with `event` and a context; raise InvocationError as Lambda would fail."""
@@ -159,7 +163,7 @@ class _Worker:
         self.answers.close()
 
 
-class ProcessPool:
+class ProcessPool(_Pool):
     """Up to `max_environments` execution environments of one function, each a process of its own, as
     in Lambda: invocations run at once in as many environments, each environment runs one at a time,
     keeps its module state between them, and is replaced after a crash or a timeout (killed, as Lambda
@@ -179,48 +183,30 @@ class ProcessPool:
         import_path: list[str],
         warm: int = 1,
     ) -> None:
-        self.spec = spec
-        self.name = f"{stack_name}-{spec.logical_id}"
-        self.arn = f"arn:aws:lambda:{region}:{account_id}:function:{self.name}"
-        self.max_environments = max(1, max_environments)
+        super().__init__(
+            spec,
+            stack_name=stack_name,
+            region=region,
+            account_id=account_id,
+            max_environments=max_environments,
+        )
         self.import_path = import_path
-        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._all: list[_Worker] = []
-        self._created = 0
-        self._lock = threading.Lock()
-        self.cold_starts = 0
         for _ in range(min(warm, self.max_environments)):
-            self._idle.put(self._new())
+            self._idle.put(self._acquire())
 
-    def _new(self) -> _Worker:
-        with self._lock:
-            self._created += 1
-            self.cold_starts += 1
-        try:
-            worker = _Worker(self)
-        except Exception:
-            with self._lock:
-                self._created -= 1
-            raise
+    def _new_environment(self) -> _Worker:
+        worker = _Worker(self)
         with self._lock:
             self._all.append(worker)
         return worker
 
-    def _acquire(self) -> _Worker:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            create = self._created < self.max_environments
-        return self._new() if create else self._idle.get()
-
     def _retire(self, worker: _Worker) -> None:
         worker.stop()
         with self._lock:
-            self._created -= 1
             if worker in self._all:
                 self._all.remove(worker)
+        self._forget_one()
 
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call the handler with `event` in an idle environment; raise InvocationError as Lambda would

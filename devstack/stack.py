@@ -115,7 +115,7 @@ class LocalStack:
             self._websocket = _bind_websocket(config.host, config.ws_port)
         if self.endpoint is None:
             _check_port_free(config.host, config.emulator_port, "emulator", "--emulator-port")
-            self._start_moto()
+            self._start_emulator()
         self._point_boto3_at_endpoint()
         try:
             _name_what_the_sandbox_plays(stack)
@@ -276,7 +276,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ parts
 
-    def _start_moto(self) -> None:
+    def _start_emulator(self) -> None:
         from .emulator import EmulatorProcess, MiniStackProcess  # noqa: PLC0415 - none with --endpoint
 
         config = self.config

@@ -28,13 +28,17 @@ from .template import REPO_ROOT
 READY = {"ready": True}
 
 
+class HandlerNotFoundError(ImportError):
+    """No module at the handler's path."""
+
+
 def load_handler(code_uri: str, handler: str, name: str) -> Callable[..., Any]:
     """The handler of `code_uri` (`module.function`), its module imported as `name`."""
     module_name, function = handler.rsplit(".", 1)
     path = Path(REPO_ROOT / code_uri / f"{module_name.replace('.', '/')}.py")
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load handler {handler} from {path}")
+        raise HandlerNotFoundError(f"cannot load handler {handler} from {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, function)  # type: ignore[no-any-return]

@@ -11,7 +11,16 @@ import time
 from .api import INBOX_PAGE_PATH
 from .faults import Faults
 from .output import write_whole_lines
-from .stack import DEFAULT_API_KEY, LocalConfig, LocalStack, StartupError
+from .stack import (
+    DEFAULT_API_KEY,
+    DEFAULT_EMULATOR,
+    EMULATORS,
+    MAX_API_KEY_LENGTH,
+    MIN_API_KEY_LENGTH,
+    LocalConfig,
+    LocalStack,
+    StartupError,
+)
 from .template import TemplateError, parse_overrides, profile_overrides
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 
@@ -44,20 +53,20 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--emulator-port",
         type=int,
         default=int(os.environ.get("LOCAL_EMULATOR_PORT", "4566")),
-        help="port of the embedded moto server (default 4566, or LOCAL_EMULATOR_PORT)",
+        help="port of the emulator the stack starts (default 4566, or LOCAL_EMULATOR_PORT)",
     )
     parser.add_argument(
         "--emulator",
-        choices=["moto", "ministack"],
-        default=os.environ.get("LOCAL_EMULATOR") or "moto",
-        help="the emulator to start, in a process of its own: moto's server (the default) or MiniStack, "
-        "about six times faster under load (make run EMULATOR=ministack installs it; or LOCAL_EMULATOR)",
+        choices=EMULATORS,
+        default=os.environ.get("LOCAL_EMULATOR") or DEFAULT_EMULATOR,
+        help="the emulator to start, in a process of its own: MiniStack (the default; make run installs "
+        "it) or moto's server, about four times slower under load (or LOCAL_EMULATOR)",
     )
     parser.add_argument(
         "--endpoint",
         default=os.environ.get("LOCAL_ENDPOINT_URL"),
         help="use an emulator already running there (LocalStack: http://localhost:4566) "
-        "instead of starting moto (or LOCAL_ENDPOINT_URL)",
+        "instead of starting one (or LOCAL_ENDPOINT_URL)",
     )
     parser.add_argument(
         "--profile",
@@ -103,6 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     except (TemplateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    api_key = os.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY
+    if not MIN_API_KEY_LENGTH <= len(api_key) <= MAX_API_KEY_LENGTH:
+        print(
+            f"error: LOCAL_API_KEY is {len(api_key)} characters; API Gateway takes API keys of "
+            f"{MIN_API_KEY_LENGTH} to {MAX_API_KEY_LENGTH}",
+            file=sys.stderr,
+        )
+        return 2
     config = LocalConfig(
         host=args.host,
         api_port=args.port,
@@ -110,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         emulator_port=args.emulator_port,
         endpoint=args.endpoint,
         overrides=overrides,
-        api_key=os.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY,
+        api_key=api_key,
         seed_file=None if args.no_seed else LocalConfig().seed_file,
         max_environments=args.max_environments,
         faults=faults,

@@ -20,7 +20,8 @@ DEFAULT_4XX / DEFAULT_5XX, then to API Gateway's status code with a body in the 
 
 `GET /_local/outbox` (no key) lists what the sandbox provider delivered, and `GET /_local/inbox` is a
 page that shows a recipient's in-app inbox live (`devstack/inbox_page.html`); any other `/_local/` path
-answers 404. Requests are handled one at a time (see `ApiGateway.__init__`).
+answers 404. Requests are handled at once, each invocation in an execution environment of its own
+(`devstack.lambda_runtime.ProcessPool`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
 from .lambda_events import epoch_ms, request_time, split_values
-from .lambda_runtime import FunctionPool, InvocationError, ProcessPool
+from .lambda_runtime import InvocationError, ProcessPool
 from .provision import ApiRoute
 from .template import TemplateError
 
@@ -276,13 +277,13 @@ class ApiGateway:
     def __init__(
         self,
         routes: list[ApiRoute],
-        functions: Mapping[str, FunctionPool | ProcessPool],
+        functions: Mapping[str, ProcessPool],
         *,
         stage: str,
         api_key: str | None,
         region: str,
         account_id: str,
-        outbox: Callable[[], list[dict[str, Any]]],
+        outbox: Callable[[int], list[dict[str, Any]]],
         log: Callable[[str], None] = lambda message: None,
         gateway_responses: Mapping[str, Mapping[str, Any]] | None = None,
         websocket_url: str | None = None,
@@ -303,11 +304,6 @@ class ApiGateway:
             str(kind): _GatewayResponse.parse(str(kind), declared, log)
             for kind, declared in (gateway_responses or {}).items()
         }
-        # Powertools' REST resolver keeps the request it is handling in class-level state
-        # (BaseRouter.current_event). In Lambda that is safe: an execution environment handles one
-        # invocation at a time. Here every function shares one process, so API invocations take turns,
-        # or two concurrent requests could read each other's bodies.
-        self._one_request_at_a_time = threading.Lock()
 
     def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
@@ -332,12 +328,7 @@ class ApiGateway:
     def _invoke(self, route: ApiRoute, event: dict[str, Any]) -> Answer:
         request_id, method, path = event["requestContext"]["requestId"], event["httpMethod"], event["path"]
         try:
-            function = self.functions[route.function]
-            if getattr(function, "isolated", False):  # an environment per process: never shared
-                result = function.invoke(event)
-            else:
-                with self._one_request_at_a_time:
-                    result = function.invoke(event)
+            result = self.functions[route.function].invoke(event)
         except InvocationError as exc:
             self.log(f"{method} {path}: 502: {exc}\n{_cause(exc)}")
             return self.failure(FUNCTION_FAILED, request_id)
@@ -380,10 +371,18 @@ class ApiGateway:
 
     def _local_routes(self) -> dict[tuple[str, str], Callable[[_Request], Answer]]:
         return {
-            ("GET", "/_local/outbox"): lambda request: _json(200, self.outbox()),
+            ("GET", "/_local/outbox"): self._outbox,
             ("GET", "/_local/health"): lambda request: _json(200, {"status": "ok"}),
             ("GET", INBOX_PAGE_PATH): self._inbox_page,
         }
+
+    def _outbox(self, request: _Request) -> Answer:
+        """What the sandbox delivered, from the `start`th entry (`?start=N`; 0, all of it, by default),
+        so that a client polling a long run reads only what is new."""
+        start = dict(parse_qsl(request.url.query, keep_blank_values=True)).get("start", "0")
+        if not start.isdigit():
+            return _local_error(400, "bad_request", "start: a whole number of entries to skip")
+        return _json(200, self.outbox(int(start)))
 
     def _inbox_page(self, request: _Request) -> Answer:
         """The inbox page, for a browser on this machine only: it holds the API key, so a request

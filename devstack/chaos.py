@@ -105,6 +105,7 @@ from typing import Any
 import boto3
 
 from .process import LocalStackProcess
+from .stack import DEFAULT_EMULATOR, EMULATORS
 
 SETTLED = {"SENT", "DELIVERED", "BOUNCED", "FAILED", "SUPPRESSED", "DEAD_LETTERED"}
 CHANNELS = ("email", "sms", "push", "inapp")
@@ -1232,7 +1233,10 @@ def main(argv: list[str] | None = None) -> int:
         help="run one scenario",
     )
     parser.add_argument(
-        "--emulator", choices=["moto", "ministack"], default=None, help="the local stacks' emulator (moto)"
+        "--emulator",
+        choices=EMULATORS,
+        default=DEFAULT_EMULATOR,
+        help="the local stacks' emulator (ministack)",
     )
     args = parser.parse_args(argv)
     failed = False

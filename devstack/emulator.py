@@ -1,4 +1,5 @@
-"""The local stack's own emulator: moto's server, in this process, with DynamoDB's atomic writes.
+"""The local stack's emulators, each in a process of its own: MiniStack (the default,
+`MiniStackProcess`), or moto's server with DynamoDB's atomic writes (`EmulatorProcess`).
 
 DynamoDB applies each request to an item atomically: a conditional UpdateItem checks its condition
 and makes its change in one step, and two writes to one item never interleave. The status store
@@ -11,9 +12,9 @@ itself, ACCEPTED and SUPPRESSED written at once to one new row left it ACCEPTED,
 400 races. So here the emulator answers one DynamoDB request at a time; tests/functional/
 test_emulator.py races them again.
 
-It runs in a process of its own (`EmulatorProcess`, `python -m devstack.emulator`): moto's work then
-has a core and an interpreter lock of its own instead of sharing the functions'. The process ends
-with its parent: it exits when its stdin closes.
+moto's server runs in a process of its own (`EmulatorProcess`, `python -m devstack.emulator`): its
+work then has a core and an interpreter lock of its own instead of sharing the functions'. The
+process ends with its parent: it exits when its stdin closes.
 
 An emulator given with `--endpoint` (LocalStack, MiniStack, or a moto server already running) is not
 touched.
@@ -37,7 +38,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from moto.apigateway.models import APIGatewayBackend
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
 
@@ -62,29 +62,9 @@ def serialize_dynamodb_requests() -> None:
         DynamoHandler.call_action = _one_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
 
 
-def accept_short_api_keys() -> None:
-    """Let an API key's value be shorter than API Gateway's 20 characters: the local stack's key is
-    `local-dev-key` (LOCAL_API_KEY), 13. Every other check of moto's stays."""
-    create = APIGatewayBackend.create_api_key
-    if getattr(create, "short_keys", False):
-        return
-
-    def create_api_key(backend: APIGatewayBackend, payload: dict[str, Any]) -> Any:
-        value = payload.get("value") or ""
-        if not 0 < len(value) < 20 or any(key.value == value for key in backend.get_api_keys()):
-            return create(backend, payload)
-        key = create(backend, {**payload, "value": value.ljust(20, "-")})
-        key.value = value
-        return key
-
-    create_api_key.short_keys = True  # type: ignore[attr-defined]
-    APIGatewayBackend.create_api_key = create_api_key  # type: ignore[method-assign,assignment]
-
-
 def start_emulator(host: str, port: int) -> ThreadedMotoServer:
     """moto's server on `host`:`port` (0: a free port), running in this process."""
     serialize_dynamodb_requests()
-    accept_short_api_keys()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
@@ -154,7 +134,8 @@ class MiniStackProcess:
     def start(self, timeout: float = 60) -> MiniStackProcess:
         if not self.executable.exists():
             raise RuntimeError(
-                f"MiniStack is not installed at {self.executable}: make run EMULATOR=ministack installs it"
+                f"MiniStack is not installed at {self.executable}: make run installs it (or choose moto's "
+                "server: --emulator moto)"
             )
         if self.port == 0:  # MiniStack takes no port 0: a free one, chosen here
             with socket.socket() as probe:

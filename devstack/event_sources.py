@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lambda_events import sqs_record
-from .lambda_runtime import FunctionPool, InvocationError, ProcessPool
+from .lambda_runtime import InvocationError, ProcessPool
 from .provision import SqsEventSource
 
 _MAX_RECEIVE = 10  # SQS's ReceiveMessage limit; larger batches are gathered over several calls
@@ -39,7 +39,7 @@ class SqsPoller:
     def __init__(
         self,
         source: SqsEventSource,
-        function: FunctionPool | ProcessPool,
+        function: ProcessPool,
         sqs: Any,
         *,
         region: str,

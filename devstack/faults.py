@@ -139,6 +139,15 @@ class Faults:
             )
         return faults
 
+    def as_option(self) -> str:
+        """The `--chaos` text that parses back to these faults."""
+        parts = [f"{key}={getattr(self, name)!r}" for key, name in _RATES.items() if getattr(self, name)]
+        if self.seed is not None:
+            parts.append(f"seed={self.seed}")
+        if self.outages:
+            parts.append("outage=" + "+".join(str(outage) for outage in self.outages))
+        return ",".join(parts)
+
     @property
     def crashes(self) -> bool:
         """Whether consumer invocations are to crash or hang (`devstack.faulty_provider`)."""

@@ -32,36 +32,29 @@ def _stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-class OutageProvider(Provider):
-    """`inner`, unreachable during `outages` (seconds since `started`, a `clock()` reading)."""
+class OutageWindows:
+    """The windows `outages` of one provider, in seconds since `started` (a `clock()` reading): which
+    covers now, and each start and end logged once as it is passed (or, with `watch`, as it comes)."""
 
     def __init__(
         self,
-        inner: Provider,
         outages: Sequence[Outage],
         *,
         started: float,
-        provider: str | None = None,
+        provider: str,
         clock: Callable[[], float] = time.monotonic,
         log: Callable[[str], None] = _stderr,
     ) -> None:
-        super().__init__(inner.channel, max_concurrency=inner.max_concurrency)
-        self.inner = inner
-        self.name = inner.name  # type: ignore[misc]  # the same provider, as far as anyone can tell
-        self.provider = provider or (outages[0].provider if outages else inner.name)
-        """The provider the windows are of, as `--chaos` names it (`sendgrid`)."""
         self.outages = tuple(sorted(outages, key=lambda o: (o.start, o.end)))
         self.started = started
+        self.provider = provider
+        """The provider the windows are of, as `--chaos` names it (`sendgrid`)."""
         self.clock = clock
         self.log = log
-        self.refused = 0
-        """Deliveries failed by an outage."""
         self._logged: set[tuple[int, bool]] = set()
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
-
-    # ------------------------------------------------------------------ the windows
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -103,6 +96,47 @@ class OutageProvider(Provider):
         self._watcher = threading.Thread(target=run, name=f"outage-{self.provider}", daemon=True)
         self._watcher.start()
 
+    def close(self) -> None:
+        self._closed.set()
+
+
+class OutageProvider(Provider):
+    """`inner`, unreachable during `outages` (seconds since `started`, a `clock()` reading)."""
+
+    def __init__(
+        self,
+        inner: Provider,
+        outages: Sequence[Outage],
+        *,
+        started: float,
+        provider: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] = _stderr,
+    ) -> None:
+        super().__init__(inner.channel, max_concurrency=inner.max_concurrency)
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]  # the same provider, as far as anyone can tell
+        self.windows = OutageWindows(
+            outages,
+            started=started,
+            provider=provider or (outages[0].provider if outages else inner.name),
+            clock=clock,
+            log=log,
+        )
+        self.refused = 0
+        """Deliveries failed by an outage."""
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def down(self) -> Outage | None:
+        return self.windows.down()
+
+    def note(self, elapsed: float | None = None) -> None:
+        self.windows.note(elapsed)
+
+    def watch(self) -> None:
+        self.windows.watch()
+
     # ------------------------------------------------------------------ the provider
 
     def _unreachable(self, outage: Outage) -> ProviderUnavailableError:
@@ -133,8 +167,10 @@ class OutageProvider(Provider):
 
     def close(self) -> None:
         """Idempotent: the failover around it closes it, and so does the stack."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.windows.close()
         self.inner.close()
         super().close()

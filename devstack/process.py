@@ -35,7 +35,7 @@ class LocalStackProcess:
         overrides: list[str] | None = None,
         profile: str | None = None,
         chaos: str | None = None,
-        api_key: str = "local-dev-key",
+        api_key: str = "local-development-key",
         endpoint: str | None = None,
         emulator: str | None = None,
     ) -> None:
@@ -138,8 +138,9 @@ class LocalStackProcess:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
-    def outbox(self) -> list[dict[str, Any]]:
-        status, entries = self.request("GET", "/_local/outbox", key=None)
+    def outbox(self, start: int = 0) -> list[dict[str, Any]]:
+        """What the sandbox delivered, from the `start`th entry."""
+        status, entries = self.request("GET", f"/_local/outbox?start={start}", key=None)
         if status != 200:
             raise RuntimeError(f"GET /_local/outbox answered {status}")
         return list(entries)

@@ -2,7 +2,7 @@
 
 Works against whatever boto3 is pointed at: moto in-process (functional tests), moto's server or
 LocalStack (the local stack). Functions are not created; they are described (`FunctionSpec`) so the
-local stack can run their handlers in-process the way Lambda would. The APIs are not created either:
+local stack can run their handlers the way Lambda would. The APIs are not created either:
 the local stack serves them itself. What refers to them resolves to a fixed local id, the REST API's
 routes are read from the functions' Api events, and an `AWS::Serverless::WebSocketApi` is described
 (`WebSocketApiSpec`: its routes, authorizer and stage) for `devstack.websocket`. Given the local
@@ -157,7 +157,7 @@ def provision(
         properties = stack.resolve(resource.get("Properties", {}))
         creators[resource["Type"]](stack, logical_id, properties, make_client)
     if api_key is not None:
-        _usage_plans(stack, api_key, make_client, log)
+        _usage_plans(stack, api_key, make_client)
     functions = {
         logical_id: _function_spec(stack, logical_id)
         for logical_id in stack.resources_of_type("AWS::Serverless::Function")
@@ -287,12 +287,11 @@ def _function_named(stack: Stack, node: Any, where: str) -> str:
 # ------------------------------------------------------------------------------ the usage plan
 
 
-def _usage_plans(stack: Stack, api_key: str, client: ClientFactory, log: Callable[[str], None]) -> None:
+def _usage_plans(stack: Stack, api_key: str, client: ClientFactory) -> None:
     """The REST API's usage plan (`Auth.UsagePlan` with a `UsagePlanName`), created in the emulator
     with an API key whose value is `api_key`, the key the local stack's gateway takes: functions that
     check a key themselves list the plan's keys (GetUsagePlans, GetUsagePlanKeys, GetApiKey). A plan
-    or key already there (an emulator kept running) is kept. A key the emulator cannot hold (see
-    `_api_key`) is left out, and `log` says so."""
+    or key already there (an emulator kept running) is kept."""
     for logical_id, api in stack.resources_of_type("AWS::Serverless::Api").items():
         if not stack.condition(api.get("Condition")):
             continue
@@ -303,11 +302,7 @@ def _usage_plans(stack: Stack, api_key: str, client: ClientFactory, log: Callabl
         plan = stack.resolve(plan)
         if str(plan.get("CreateUsagePlan", "NONE")) == "NONE" or not plan.get("UsagePlanName"):
             continue
-        name = str(plan["UsagePlanName"])
-        try:
-            _usage_plan_with_key(stack, client("apigateway"), name, api_key, logical_id)
-        except _ShortKeyError as exc:
-            log(f"the usage plan {name} has no API key: {exc}")
+        _usage_plan_with_key(stack, client("apigateway"), str(plan["UsagePlanName"]), api_key, logical_id)
 
 
 def _usage_plan_with_key(stack: Stack, apigateway: Any, name: str, api_key: str, api_logical_id: str) -> None:
@@ -325,14 +320,8 @@ def _usage_plan_with_key(stack: Stack, apigateway: Any, name: str, api_key: str,
     apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
 
 
-_MIN_API_KEY_LENGTH = 20
-"""API Gateway's (and moto's) shortest API key value; the local stack's default key is shorter."""
-
-
 def _api_key(stack: Stack, apigateway: Any, name: str, value: str) -> str:
-    """The id of an enabled API key of that value: one already there, or a new one. A value shorter
-    than API Gateway allows is set on the key in moto's backend directly when moto runs in this
-    process (the local stack's own emulator); another emulator must be given a longer key."""
+    """The id of an enabled API key of that value: one already there, or a new one."""
     for page in apigateway.get_paginator("get_api_keys").paginate(includeValues=True):
         for key in page.get("items", []):
             if key.get("value") == value:
@@ -342,37 +331,7 @@ def _api_key(stack: Stack, apigateway: Any, name: str, value: str) -> str:
                         patchOperations=[{"op": "replace", "path": "/enabled", "value": "true"}],
                     )
                 return str(key["id"])
-    if len(value) >= _MIN_API_KEY_LENGTH:
-        return str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
-    try:  # the local stack's own emulator takes a short key (devstack.emulator.accept_short_api_keys)
-        return str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
-    except apigateway.exceptions.BadRequestException:
-        pass
-    key_id = str(apigateway.create_api_key(name=name, enabled=True)["id"])
-    if not _set_key_value_in_moto(stack, key_id, value):
-        apigateway.delete_api_key(apiKey=key_id)
-        raise _ShortKeyError(
-            f"the API key is {len(value)} characters, API Gateway takes {_MIN_API_KEY_LENGTH} or more, and "
-            "the emulator is not this process's moto; functions that check a key themselves (the inbox "
-            "routes) refuse it. Give a longer one (LOCAL_API_KEY) to use this emulator"
-        )
-    return key_id
-
-
-class _ShortKeyError(Exception):
-    """The emulator refuses the API key's value as too short."""
-
-
-def _set_key_value_in_moto(stack: Stack, key_id: str, value: str) -> bool:
-    try:
-        from moto.apigateway.models import apigateway_backends  # noqa: PLC0415 - moto is optional here
-    except ImportError:
-        return False
-    key = apigateway_backends[stack.account_id][stack.region].keys.get(key_id)
-    if key is None:  # the emulator is not this process's moto
-        return False
-    key.value = value
-    return True
+    return str(apigateway.create_api_key(name=name, value=value, enabled=True)["id"])
 
 
 def _key(stack: Stack, logical_id: str, properties: dict[str, Any], client: ClientFactory) -> None:

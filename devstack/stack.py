@@ -14,13 +14,16 @@ played by a sandbox of its own (`sandbox-ses`, `sandbox-eum`), as a vendor witho
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,26 +32,29 @@ import boto3
 from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
 from .faults import Faults
-from .lambda_runtime import FunctionPool, ProcessPool
-from .provision import Deployment, WebSocketApiSpec, gateway_responses, provision
+from .lambda_runtime import ProcessPool
+from .outbox import OutboxFile
+from .provision import Deployment, FunctionSpec, WebSocketApiSpec, gateway_responses, provision
 from .schedules import ScheduleFirer
 from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 from .websocket import WebSocketGateway, WebSocketServer
 
 if TYPE_CHECKING:
-    from notifier.models.channels import Channel
-    from notifier.platform.settings import ConsumerSettings
-    from notifier.providers import Provider
-    from notifier.providers.sandbox_receipts import ReceiptFaults
-
-    from .faults import Outage
+    from .outage import OutageWindows
 
 SEED_FILE = Path(__file__).with_name("seed_recipients.json")
-DEFAULT_API_KEY = "local-dev-key"
+DEFAULT_API_KEY = "local-development-key"
+MIN_API_KEY_LENGTH, MAX_API_KEY_LENGTH = 20, 128
+"""The lengths of API key value API Gateway (and so MiniStack, and moto) takes."""
+EMULATORS = ("ministack", "moto")
+DEFAULT_EMULATOR = "ministack"
+"""MiniStack (pinned in requirements/ministack.txt, installed by make run and make test), about four
+times faster than moto's server under load (docs/performance.md); moto's server stays selectable."""
 MANAGEMENT_URL_VARIABLE = "WEBSOCKET_MANAGEMENT_URL"
 SANDBOX_PROVIDERS_VARIABLE = "SANDBOX_PROVIDERS"
 PROVIDERS_VARIABLES = ("EMAIL_PROVIDERS", "SMS_PROVIDERS")
+OUTBOX_VARIABLE = "SANDBOX_OUTBOX_PATH"
 EMULATED_BY_THE_SANDBOX = ("ses", "eum")
 """The providers the local stack has no emulator for: the sandbox plays them."""
 
@@ -73,8 +79,8 @@ class LocalConfig:
     max_environments: int = 4
     template_path: Path = TEMPLATE_PATH
     faults: Faults | None = None
-    emulator: str = "moto"
-    """moto (its server, in a process of its own) or ministack; unused with `endpoint`."""
+    emulator: str = DEFAULT_EMULATOR
+    """One of EMULATORS, started in a process of its own; unused with `endpoint`."""
 
 
 class LocalStack:
@@ -85,18 +91,24 @@ class LocalStack:
         self.pollers: list[SqsPoller] = []
         self.schedule_firer: ScheduleFirer | None = None
         """Fires the schedules of the template's schedule group (moto's Scheduler never fires them)."""
-        self.functions: dict[str, FunctionPool | ProcessPool] = {}
+        self.functions: dict[str, ProcessPool] = {}
         self._emulator: Any = None
         self._api: ApiServer | None = None
         self._websocket: WebSocketServer | None = None
-        self._providers: list[Provider] = []
-        """The providers the stack built itself (--chaos), closed when it stops."""
+        self._outage_watchers: list[OutageWindows] = []
+        """The outages of --chaos, each logged once when it starts and ends."""
+        self._environment_before: dict[str, str] | None = None
+        self._process_environment: dict[str, str] = {}
+        """This process's variables before the functions' were added: each environment's base."""
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        """Where the stack keeps its files while it runs (the outbox), removed when it stops."""
         self.websocket_stage: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         config = self.config
+        self._environment_before = dict(os.environ)
         # The API's port first: the template is resolved with the URL it makes (see _overrides).
         self._api = _bind_api(config.host, config.api_port)
         try:
@@ -129,33 +141,29 @@ class LocalStack:
 
         runtime.reset()
         self._seed_recipients()
-        if config.faults is not None:
-            self._inject_faults(config.faults, self.deployment)
-        # The API's functions run in processes of their own, as many at once as requests in flight (up
-        # to max_environments): Powertools' REST resolver keeps the request it handles in class-level
-        # state, so in this process they could only take turns. The others run here, where the fault
-        # scenarios reach their providers.
-        self.functions = {
-            logical_id: (
-                ProcessPool(
-                    spec,
-                    stack_name=stack.name,
-                    region=stack.region,
-                    account_id=stack.account_id,
-                    max_environments=config.max_environments,
-                    import_path=_layer_paths(stack),
-                )
-                if spec.api_routes
-                else FunctionPool(
-                    spec,
-                    stack_name=stack.name,
-                    region=stack.region,
-                    account_id=stack.account_id,
-                    max_environments=config.max_environments,
-                )
+        chaos = self._check_faults(config.faults) if config.faults is not None else {}
+
+        # Every function's execution environments run in processes of their own, as many at once as
+        # invocations in flight (up to max_environments), as in Lambda: each with its own module state,
+        # its own Lambda context on its log lines, and the faults of --chaos applied inside it.
+        def environments(spec: FunctionSpec) -> ProcessPool:
+            return ProcessPool(
+                spec,
+                stack_name=stack.name,
+                region=stack.region,
+                account_id=stack.account_id,
+                max_environments=config.max_environments,
+                import_path=_layer_paths(stack),
+                environment={
+                    **self._process_environment,
+                    **spec.environment,
+                    **(chaos if spec.sqs_sources else {}),
+                },
             )
-            for logical_id, spec in self.deployment.functions.items()
-        }
+
+        specs = self.deployment.functions
+        with ThreadPoolExecutor(max_workers=len(specs) or 1) as starting:  # one warm environment each
+            self.functions = dict(zip(specs, starting.map(environments, specs.values()), strict=True))
         for source in self.deployment.sqs_sources:
             poller = SqsPoller(
                 source, self.functions[source.function], self.client("sqs"), region=stack.region, log=_log
@@ -172,7 +180,7 @@ class LocalStack:
                 api_key=config.api_key if self._api_key_required(stack) else None,
                 region=stack.region,
                 account_id=stack.account_id,
-                outbox=lambda: [asdict(entry) for entry in runtime.outbox().entries()],
+                outbox=OutboxFile(self.outbox_path).entries,
                 log=_log,
                 # API Gateway's own answers, as the template customizes them.
                 gateway_responses=gateway_responses(stack, api_logical_id),
@@ -231,7 +239,7 @@ class LocalStack:
         """The Parameters given, and PublicApiUrl: this API's own URL unless one is given. Twilio signs
         the URL it calls, so the consumers (which post the sandbox's receipts there, and name it as each
         SMS's status callback) and the webhooks function (which checks the signature over it) must agree
-        on it; here they all read it from this one Parameter, and they all share one process."""
+        on it; here they all read it from this one Parameter."""
         overrides = dict(self.config.overrides)
         if "PublicApiUrl" in template.get("Parameters", {}):
             overrides.setdefault("PublicApiUrl", self.api_url)
@@ -246,15 +254,28 @@ class LocalStack:
             poller.signal_stop()
         for poller in self.pollers:
             poller.stop()
-        for provider in self._providers:  # their receipts' threads, before the API they post to
-            provider.close()
+        for pool in self.functions.values():  # every environment told at once, then each waited for
+            pool.signal_stop()
+        for pool in self.functions.values():
+            pool.stop()
+        for watcher in self._outage_watchers:
+            watcher.close()
         if self._api is not None:
             self._api.stop()
-        for pool in self.functions.values():
-            if isinstance(pool, ProcessPool):
-                pool.stop()
         if self._emulator is not None:
             self._emulator.stop()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+        if self._environment_before is not None:  # this process's variables, as they were before start
+            os.environ.clear()
+            os.environ.update(self._environment_before)
+
+    @property
+    def outbox_path(self) -> Path:
+        """The sandbox's outbox: every environment appends what it delivered (SANDBOX_OUTBOX_PATH)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="notifier-local-")
+        return Path(self._scratch.name) / "outbox.jsonl"
 
     @property
     def api_url(self) -> str:
@@ -300,156 +321,37 @@ class LocalStack:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 
     def _set_function_environment(self, deployment: Deployment) -> None:
-        """Every function's variables, from the template; the functions share this one process. A
-        function that names its providers is also told which the sandbox plays (`sandbox_providers`)."""
-        merged: dict[str, tuple[str, str]] = {}
-        for logical_id, spec in deployment.functions.items():
+        """Every function's variables, from the template. Each environment is given its own function's
+        over this process's (as they were before: `_process_environment`); this process, which seeds
+        the recipients and checks the faults through the same code, takes them all. A function that
+        names its providers is also told which the sandbox plays (`sandbox_providers`), and every
+        function where the sandbox's outbox is (`outbox_path`)."""
+        self._process_environment = dict(os.environ)
+        for spec in deployment.functions.values():
             played = sandbox_providers(spec.environment.get(name, "") for name in PROVIDERS_VARIABLES)
             if played:
                 spec.environment[SANDBOX_PROVIDERS_VARIABLE] = played
-            for name, value in spec.environment.items():
-                if name in merged and merged[name][1] != value:
-                    raise StartupError(
-                        f"{logical_id} and {merged[name][0]} set {name} differently; the local stack runs "
-                        "every function in one process and needs one value"
-                    )
-                merged[name] = (logical_id, value)
-        for name, (_, value) in merged.items():
-            os.environ[name] = value
+            spec.environment.setdefault(OUTBOX_VARIABLE, str(self.outbox_path))
+        for spec in deployment.functions.values():
+            os.environ.update(spec.environment)
 
-    def _inject_faults(self, faults: Faults, deployment: Deployment) -> None:
-        """Outages first, each around the sandbox that plays its provider (`_inject_outages`); then,
-        for crashes, timeouts or receipt faults, each channel's provider wrapped in a FaultyProvider,
-        a sandbox that posts receipts built here with the receipt faults, so that they reach its
-        poster; then the digests' flush crashes."""
-        from notifier.providers.sandbox_receipts import ReceiptFaults  # noqa: PLC0415 - needs the layer
+    def _check_faults(self, faults: Faults) -> dict[str, str]:
+        """The variables that carry `faults` to the environments of every function with an event
+        source, which apply them to themselves (`devstack.injection`), once this stack has checked
+        them; and each outage's start and end logged here, once, as they come."""
+        from . import injection  # noqa: PLC0415 - needs the layer on the path
 
-        receipt_faults = (
-            ReceiptFaults(faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed)
-            if faults.receipts
-            else None
-        )
-        built = self._inject_named_sandboxes(faults, receipt_faults)
-        if faults.crashes or faults.receipts:
-            self._inject_crashes(faults, deployment, receipt_faults, built)
-        if faults.flush_crash_rate:
-            self._inject_flush_crashes(faults)
-
-    def _inject_named_sandboxes(self, faults: Faults, receipt_faults: ReceiptFaults | None) -> set[Channel]:
-        """The sandboxes that play a provider with an outage (`devstack.outage`), and, with receipt
-        faults, every sandbox of a channel with a fallback, built here and put in the providers'
-        places (`runtime.use_named_provider`), behind the channel's failover; the channels they are of.
-        An outage's window is counted from now."""
-        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
-        from notifier.models.channels import Channel  # noqa: PLC0415
-        from notifier.platform.settings import consumer_settings  # noqa: PLC0415
-        from notifier.providers.factory import channel_providers, sandbox_provider  # noqa: PLC0415
-        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS  # noqa: PLC0415
-
-        from .outage import OutageProvider  # noqa: PLC0415 - needs the layer on the path
-
-        settings = consumer_settings()
-        started = time.monotonic()
-        windows: dict[str, list[Outage]] = {}
-        for window in faults.outages:
-            windows.setdefault(window.provider, []).append(window)
-        named = {name: channel for channel in Channel for name in channel_providers(settings, channel)}
-        for name in windows:
-            if name not in named:
-                raise StartupError(
-                    f"--chaos outage={name}: {name} is not one of its channel's providers here "
-                    "(EmailProviders, SmsProviders)"
-                )
-            if not _played_by_the_sandbox(settings, named[name], name):
-                raise StartupError(
-                    f"--chaos outage={name}: the local stack takes down only a provider its sandbox "
-                    f"plays, and {name} has credentials here"
-                )
-        built: set[Channel] = set()
-        for name, channel in named.items():
-            several = len(channel_providers(settings, channel)) > 1
-            with_receipts = receipt_faults is not None and channel in RECEIPT_CHANNELS and several
-            if name not in windows and not with_receipts:
-                continue
-            if not _played_by_the_sandbox(settings, channel, name):
-                continue
-            provider: Provider = sandbox_provider(
-                channel,
-                settings,
-                runtime.outbox(),
-                receipt_faults=receipt_faults if channel in RECEIPT_CHANNELS else None,
-                plays=name if several else None,
-            )
-            if name in windows:
-                down = OutageProvider(provider, windows[name], started=started, provider=name)
-                _log(
-                    f"injecting an outage of {name} ({down.name}): "
-                    + ", ".join(f"{w.start:g}-{w.end:g} s" for w in windows[name])
-                    + " from now"
-                )
-                down.watch()  # after the line above: its first line may come at once
-                provider = down
-            self._providers.append(provider)
-            runtime.use_named_provider(name, provider)
-            built.add(channel)
-        return built
-
-    def _inject_crashes(
-        self,
-        faults: Faults,
-        deployment: Deployment,
-        receipt_faults: ReceiptFaults | None,
-        built: set[Channel],
-    ) -> None:
-        """Each channel's provider wrapped in a FaultyProvider; a channel's single sandbox that posts
-        receipts is built here with the receipt faults (one with a fallback has its sandboxes built
-        by `_inject_named_sandboxes`)."""
-        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
-        from notifier.models.channels import Channel  # noqa: PLC0415
-        from notifier.platform.settings import consumer_settings  # noqa: PLC0415
-        from notifier.providers.factory import (  # noqa: PLC0415
-            channel_providers,
-            credentials_name,
-            sandbox_provider,
-        )
-        from notifier.providers.sandbox_receipts import RECEIPT_CHANNELS  # noqa: PLC0415
-
-        from .faulty_provider import FaultyProvider  # noqa: PLC0415 - needs the layer on the path
-
-        timeout = max((s.timeout for s in deployment.functions.values() if s.sqs_sources), default=3)
-        settings = consumer_settings()
-        for channel in Channel:
-            inner: Provider
-            # Only a channel with receipts gets a sandbox of its own here: in-app's provider is the
-            # inbox, never a sandbox, and has no vendor credentials to look up.
-            with_receipts = receipt_faults is not None and channel in RECEIPT_CHANNELS
-            if (
-                with_receipts
-                and channel not in built
-                and len(channel_providers(settings, channel)) == 1
-                and credentials_name(settings, channel) is None
-            ):
-                inner = sandbox_provider(channel, settings, runtime.outbox(), receipt_faults=receipt_faults)
-            else:
-                inner = runtime.provider(channel)
-            faulty = FaultyProvider(inner, faults, timeout_seconds=timeout)
-            self._providers.append(faulty)
-            runtime.use_provider(channel, faulty)
-        _log(f"injecting faults into every consumer: {faults}")
-
-    @staticmethod
-    def _inject_flush_crashes(faults: Faults) -> None:
-        """The due function's digests (one object in this process, built once: `runtime.due_digests`)
-        finish their flushes through a FaultyDigestStore."""
-        from notifier import runtime  # noqa: PLC0415 - importable once the layer is on the path
-        from notifier.platform.settings import due_settings  # noqa: PLC0415
-
-        from .faulty_digests import inject_flush_crashes  # noqa: PLC0415 - needs the layer on the path
-
-        if not due_settings().digests_table:
-            raise StartupError("--chaos flush_crash: the template's due function sends no digests")
-        inject_flush_crashes(runtime.due_digests(), faults)
-        _log(f"injecting flush crashes into the due function's digests: rate {faults.flush_crash_rate}")
+        try:
+            injection.check(faults)
+        except injection.InjectionError as exc:
+            raise StartupError(str(exc)) from None
+        started = time.time()
+        for name, windows in itertools.groupby(faults.outages, key=lambda window: window.provider):
+            spans = ", ".join(f"{w.start:g}-{w.end:g} s" for w in windows)
+            _log(f"injecting an outage of {name}: {spans} from now")
+        self._outage_watchers = injection.watch_outages(faults, started=started, log=_stderr_line)
+        _log(f"injecting faults into the functions with an event source: {faults.as_option()}")
+        return {injection.CHAOS_VARIABLE: faults.as_option(), injection.STARTED_VARIABLE: repr(started)}
 
     def _seed_recipients(self) -> None:
         if self.config.seed_file is None:
@@ -507,18 +409,6 @@ def _name_what_the_sandbox_plays(stack: Stack) -> None:
             stack.refs.setdefault(logical_id, str(stack.resolve(name)))
 
 
-def _played_by_the_sandbox(settings: ConsumerSettings, channel: Channel, name: str) -> bool:
-    """Whether the sandbox plays the provider `name` of `channel` (`runtime._named_provider`): one
-    the stack has no emulator for, or a vendor without credentials."""
-    from notifier.providers.factory import AWS_PROVIDERS, credentials_name  # noqa: PLC0415 - needs the layer
-
-    if name in settings.sandbox_providers:
-        return True
-    if name in AWS_PROVIDERS:
-        return False
-    return credentials_name(settings, channel) is None
-
-
 def _layer_paths(stack: Stack) -> list[str]:
     """Each layer's code, as Lambda mounts a layer's python/ folder on the path."""
     return [
@@ -572,6 +462,11 @@ def _port_error(exc: OSError, host: str, port: int, what: str, option: str) -> E
             f"another with {option} PORT"
         )
     return exc
+
+
+def _stderr_line(line: str) -> None:
+    sys.stderr.write(line + "\n")  # one write, so that lines from several threads do not interleave
+    sys.stderr.flush()
 
 
 def _log(message: str) -> None:

@@ -46,7 +46,7 @@ authorizer, route selection, `@connections`, and the quotas table):
   (what makes boto3 raise `GoneException`), a body over 128 KB 413 `PayloadTooLargeException`, another
   stage 403 `ForbiddenException`. SigV4 signatures are not checked.
 
-Functions are invoked through the stack's `FunctionPool`s, as the REST API invokes them, but without
+Functions are invoked through the stack's `ProcessPool`s, as the REST API invokes them, but without
 the REST API's one-request-at-a-time lock (that guards Powertools' REST resolver, which WebSocket
 handlers do not use). The authorizer's context reaches `$connect` only: whether API Gateway repeats it
 on later routes is not documented, so a function should keep what it needs with the connection.
@@ -105,7 +105,7 @@ _PEEK_BYTES = 8192  # API Gateway's URLs are at most 4096 characters
 
 
 class Function(Protocol):
-    """What the gateway invokes: `devstack.lambda_runtime.FunctionPool`, or a test's fake."""
+    """What the gateway invokes: `devstack.lambda_runtime.ProcessPool`, or a test's fake."""
 
     def invoke(self, event: dict[str, Any]) -> Any: ...
 
@@ -489,8 +489,7 @@ def _stringified(value: Any) -> str:
 
 def _function_message(exc: InvocationError) -> str:
     """The error message Lambda reports for the handler's exception (`errorMessage`)."""
-    cause = exc.__cause__
-    return str(cause) if cause is not None else str(exc)
+    return exc.error_message if exc.error_message is not None else str(exc)
 
 
 def _close_status(connection: ServerConnection) -> tuple[int, str]:

@@ -53,10 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=128)
     parser.add_argument("--timeout", type=float, default=3)
     parser.add_argument("--answers-fd", type=int, required=True)
+    parser.add_argument("--environment", type=int, default=0, help="its number among its function's")
     args = parser.parse_args(argv)
     with os.fdopen(args.answers_fd, "w", encoding="utf-8") as answers:
         try:
             handler = load_handler(args.code_uri, args.handler, f"_worker_{args.name}")
+            injected = _inject_faults(handler, args.timeout, args.environment)
         except Exception as exc:  # an init error, as Lambda reports one
             answers.write(json.dumps({"error": f"init: {type(exc).__name__}: {exc}"}) + "\n")
             return 1
@@ -72,11 +74,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 answer = {"result": handler(json.loads(line), context)}
             except Exception as exc:
-                answer = {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+                answer = {
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "errorMessage": str(exc),
+                    "trace": traceback.format_exc(),
+                }
             sys.stdout.flush()
             answers.write(json.dumps(answer, default=str) + "\n")
             answers.flush()
+    for provider in injected:
+        provider.close()
     return 0
+
+
+def _inject_faults(handler: object, timeout: float, environment: int) -> list[Any]:
+    """The faults of the local stack's --chaos, applied to this environment when it is given them
+    (`devstack.injection`); the providers they built, to close at the end."""
+    chaos = os.environ.get("LOCAL_CHAOS")
+    if not chaos:
+        return []
+    from .faults import Faults  # noqa: PLC0415 - only with --chaos
+    from .injection import STARTED_VARIABLE, into_this_environment  # noqa: PLC0415 - needs the layer
+
+    return into_this_environment(
+        Faults.parse(chaos),
+        handler,
+        started=float(os.environ[STARTED_VARIABLE]),
+        timeout_seconds=timeout,
+        environment=environment,
+    )
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def test_the_readmes_curl_for_event_is_delivered_within_two_seconds(local):
     [command] = re.findall(r"curl -sS -X POST http://127\.0\.0\.1:3000/event \\\n(.*?)'\)", readme, re.DOTALL)
     headers = dict(re.findall(r'-H "([^:]+): ([^"]+)"', command))
     body = json.loads(command.split("-d '", 1)[1])
-    assert headers == {"x-api-key": "local-dev-key", "Content-Type": "application/json"}
+    assert headers == {"x-api-key": "local-development-key", "Content-Type": "application/json"}
 
     started = time.monotonic()
     status, answer = local.request("POST", "/event", body, key=headers["x-api-key"])

@@ -31,7 +31,7 @@ from moto import mock_aws
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from devstack.lambda_runtime import FunctionPool, InvocationError
+from devstack.lambda_runtime import InvocationError, ProcessPool
 from devstack.provision import Deployment, FunctionSpec, WebSocketApiSpec, provision
 from devstack.stack import LocalConfig, LocalStack, StartupError
 from devstack.template import Stack, load_template
@@ -53,8 +53,8 @@ def allow(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def fail(message: str) -> Any:
-    """What FunctionPool raises when the handler raises Exception(message)."""
-    raise InvocationError(f"notifier-SocketFunction raised Exception: {message}") from Exception(message)
+    """What ProcessPool raises when the handler raises Exception(message)."""
+    raise InvocationError(f"notifier-SocketFunction raised Exception: {message}", error_message=message)
 
 
 class SocketFunction:
@@ -191,9 +191,13 @@ def test_an_authorizer_raising_unauthorized_is_401_and_connect_is_not_invoked(se
 def test_unauthorized_from_a_real_handler_is_401_too(serve, tmp_path: Path):
     (tmp_path / "app.py").write_text('def handler(event, context):\n    raise Exception("Unauthorized")\n')
     spec = FunctionSpec("Fn", str(tmp_path), "app.handler", timeout=3, memory_size=128, environment={})
-    pool = FunctionPool(spec, stack_name="unit", region="us-east-1", account_id="1", max_environments=1)
-
-    assert refused(serve(pool), "?token=bad") == 401
+    pool = ProcessPool(
+        spec, stack_name="unit", region="us-east-1", account_id="1", max_environments=1, import_path=[]
+    )
+    try:
+        assert refused(serve(pool), "?token=bad") == 401
+    finally:
+        pool.stop()
 
 
 def deny(event: dict[str, Any]) -> dict[str, Any]:
@@ -613,7 +617,7 @@ def deployed() -> tuple[Deployment, list[tuple[str, str]]]:
     """template.yaml provisioned once (in moto, in-process) with the local API key: the deployment,
     and the (usage plan name, key value) pairs then in the emulator."""
     with mock_aws():
-        deployment = provision(Stack(load_template()), api_key="local-dev-key")
+        deployment = provision(Stack(load_template()), api_key="local-development-key")
         return deployment, usage_plan_keys()
 
 
@@ -645,7 +649,7 @@ def test_the_templates_websocket_api_is_the_socket_functions(deployed):
 def test_the_templates_usage_plan_holds_the_local_key(deployed):
     _, keys = deployed
 
-    assert keys == [("notifier-usage-plan", "local-dev-key")]
+    assert keys == [("notifier-usage-plan", "local-development-key")]
 
 
 def test_a_usage_plan_already_in_the_emulator_is_kept_with_its_key():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from devstack import injection
 from devstack.chaos import flush_crashes, notification, unheard_sends
 from devstack.faults import Faults
 from devstack.faulty_digests import (
@@ -20,7 +21,6 @@ from devstack.faulty_digests import (
     inject_flush_crashes,
 )
 from devstack.faulty_provider import FaultyProvider, SimulatedCrashError
-from devstack.stack import LocalStack
 from devstack.template import TemplateError, profile_overrides
 from notifier import runtime
 from notifier.models.channels import Channel, Priority
@@ -239,11 +239,64 @@ def fresh_runtime() -> Iterator[None]:
 
 
 def test_the_local_stack_injects_flush_crashes_into_the_due_functions_digests_only(fresh_runtime):
-    LocalStack._inject_flush_crashes(Faults(flush_crash_rate=0.5))
+    injection.into_digests(Faults(flush_crash_rate=0.5))
 
     assert isinstance(runtime.due_digests().store, FaultyDigestStore)
     assert runtime.due_digests().store.table == "notifier-tests-digests"
     assert not isinstance(runtime.digests().store, FaultyDigestStore)  # the publish function's
+
+
+def test_an_environment_applies_the_faults_to_its_own_channel_only(fresh_runtime):
+    from notifier.delivery.handler import handler  # noqa: PLC0415 - validates the consumer settings
+
+    faults = Faults.parse("crash=0.5,seed=3")
+
+    built = injection.into_this_environment(faults, handler(Channel.SMS), started=0, timeout_seconds=3)
+    try:
+        [faulty] = built
+        assert runtime.provider(Channel.SMS) is faulty
+        assert isinstance(faulty, FaultyProvider)
+        assert faulty.faults.seed == 3
+        assert not isinstance(runtime.provider(Channel.EMAIL), FaultyProvider)
+    finally:
+        for provider in built:
+            provider.close()
+
+
+def test_each_environment_draws_from_a_seed_of_its_own(fresh_runtime):
+    from notifier.delivery.handler import handler  # noqa: PLC0415 - validates the consumer settings
+
+    faults = Faults.parse("crash=0.5,seed=3")
+
+    [second] = injection.into_this_environment(
+        faults, handler(Channel.SMS), started=0, timeout_seconds=3, environment=2
+    )
+
+    assert isinstance(second, FaultyProvider)
+    assert second.faults.seed == 5
+    second.close()
+
+
+def test_the_due_functions_environment_gets_the_flush_crashes_and_a_consumers_does_not(fresh_runtime):
+    from notifier.delivery.handler import handler  # noqa: PLC0415 - validates the consumer settings
+    from notifier.scheduling.handler import lambda_handler as due  # noqa: PLC0415
+
+    faults = Faults.parse("flush_crash=0.5")
+
+    assert injection.into_this_environment(faults, handler(Channel.EMAIL), started=0, timeout_seconds=3) == []
+    assert not isinstance(runtime.due_digests().store, FaultyDigestStore)
+    injection.into_this_environment(faults, due, started=0, timeout_seconds=3)
+    assert isinstance(runtime.due_digests().store, FaultyDigestStore)
+
+
+def test_a_function_that_is_not_a_consumer_gets_no_provider_faults(fresh_runtime):
+    def publish(event: dict[str, Any], context: object) -> dict[str, Any]:
+        return {}
+
+    faults = Faults.parse("crash=1")
+
+    assert injection.into_this_environment(faults, publish, started=0, timeout_seconds=3) == []
+    assert not isinstance(runtime.provider(Channel.EMAIL), FaultyProvider)
 
 
 def test_the_chaos_harness_reads_the_flush_crash_trace_as_written():

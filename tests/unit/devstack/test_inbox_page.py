@@ -23,7 +23,7 @@ def gateway(api_key: str | None = "k", websocket_url: str | None = WS_URL) -> Ap
         api_key=api_key,
         region="us-east-1",
         account_id="1",
-        outbox=list,
+        outbox=lambda start: [],
         websocket_url=websocket_url,
     )
 

@@ -34,7 +34,13 @@ class RecordingFunction:
         return self.answer
 
 
-SETTINGS = {"stage": "prod", "api_key": "k", "region": "us-east-1", "account_id": "1", "outbox": list}
+SETTINGS = {
+    "stage": "prod",
+    "api_key": "k",
+    "region": "us-east-1",
+    "account_id": "1",
+    "outbox": lambda start: [],
+}
 
 
 def gateway(function, key="k"):
@@ -99,6 +105,23 @@ def test_keys_and_routes_are_checked_before_the_function_is_called():
         },
     )
     assert function.events == []
+
+
+def test_the_outbox_is_served_from_the_entry_asked_for():
+    entries = [{"notification_id": f"n-{i}"} for i in range(3)]
+    api = ApiGateway([], {}, **{**SETTINGS, "outbox": lambda start: entries[start:]})
+
+    def get(target: str) -> tuple[int, object]:
+        answer = api.handle("GET", target, [], b"", "127.0.0.1")
+        return answer.status, json.loads(answer.body)
+
+    assert get("/_local/outbox") == (200, entries)
+    assert get("/_local/outbox?start=2") == (200, entries[2:])
+    assert get("/_local/outbox?start=9") == (200, [])
+    for bad in ("-1", "two", ""):
+        status, body = get(f"/_local/outbox?start={bad}")
+        assert status == 400
+        assert "start" in str(body)
 
 
 def test_no_key_is_needed_when_the_template_requires_none():

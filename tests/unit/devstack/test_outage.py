@@ -4,18 +4,16 @@ and the local stack's sandbox standing in for SES and End User Messaging."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 
 import pytest
 
+from devstack import injection
 from devstack.faults import Faults, Outage
 from devstack.faulty_provider import FaultyProvider
 from devstack.outage import OUTAGE_BACK, OUTAGE_DOWN, OutageProvider
 from devstack.stack import (
-    LocalConfig,
-    LocalStack,
-    StartupError,
     _name_what_the_sandbox_plays,
     sandbox_providers,
 )
@@ -24,7 +22,7 @@ from notifier import runtime
 from notifier.errors import ProviderUnavailableError
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import EmailMessage, SmsMessage
-from notifier.providers import Delivery, Outbox, SandboxProvider
+from notifier.providers import Delivery, Outbox, Provider, SandboxProvider
 from notifier.providers.base import SentMessage
 from notifier.providers.failover import FailoverProvider
 
@@ -189,8 +187,8 @@ def test_the_watcher_logs_the_windows_as_they_come_and_stops_at_close():
         log=log.append,
     )
     provider.watch()
-    assert provider._watcher is not None
-    provider._watcher.join(timeout=5)
+    assert provider.windows._watcher is not None
+    provider.windows._watcher.join(timeout=5)
 
     assert len(log) == 2
     provider.close()
@@ -236,7 +234,9 @@ def test_the_configuration_sets_of_what_the_sandbox_plays_resolve_though_never_c
 
 
 @pytest.fixture
-def with_fallbacks(monkeypatch) -> Iterator[LocalStack]:
+def with_fallbacks(monkeypatch) -> Iterator[list[Provider]]:
+    """A consumer's environment whose e-mail and SMS have a fallback; the providers the injection
+    built, closed at the end."""
     for name, value in {
         "EMAIL_PROVIDERS": "sendgrid,ses",
         "SMS_PROVIDERS": "twilio,eum",
@@ -247,20 +247,19 @@ def with_fallbacks(monkeypatch) -> Iterator[LocalStack]:
     for name in ("SENDGRID_CREDENTIALS", "TWILIO_CREDENTIALS", "BREAKERS_TABLE", "PUBLIC_API_URL"):
         monkeypatch.delenv(name, raising=False)
     runtime.reset()
-    stack = LocalStack(LocalConfig())
-    yield stack
-    for provider in stack._providers:
+    built: list[Provider] = []
+    yield built
+    for provider in built:
         provider.close()
     runtime.reset()
 
 
 def test_the_local_stack_puts_the_outage_around_the_sandbox_that_plays_the_primary(with_fallbacks):
-    stack = with_fallbacks
     faults = Faults.parse("outage=sendgrid@0-60+eum@0-60")
 
-    built = stack._inject_named_sandboxes(faults, None)
+    channels = injection.named_sandboxes(faults, None, with_fallbacks, started=time.time())
 
-    assert built == {Channel.EMAIL, Channel.SMS}
+    assert channels == {Channel.EMAIL, Channel.SMS}
     email_channel = runtime.provider(Channel.EMAIL)
     assert isinstance(email_channel, FailoverProvider)
     assert isinstance(email_channel.primary, OutageProvider)
@@ -295,21 +294,23 @@ def test_an_outage_of_a_provider_the_stack_does_not_play_is_refused(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
+    faults = Faults.parse(chaos)
     if reason is None:
-        assert with_fallbacks._inject_named_sandboxes(Faults.parse(chaos), None) == {Channel.PUSH}
+        assert injection.named_sandboxes(faults, None, with_fallbacks, started=time.time()) == {Channel.PUSH}
         return
-    with pytest.raises(StartupError, match=reason):
-        with_fallbacks._inject_named_sandboxes(Faults.parse(chaos), None)
+    with pytest.raises(injection.InjectionError, match=reason):
+        injection.named_sandboxes(faults, None, with_fallbacks, started=time.time())
+    with pytest.raises(injection.InjectionError, match=reason):  # the stack checks before it starts
+        injection.check(faults)
 
 
 def test_receipt_faults_keep_a_channels_fallback_and_reach_each_of_its_sandboxes(with_fallbacks, monkeypatch):
     monkeypatch.setenv("PUBLIC_API_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("SANDBOX_RECEIPTS_SECRET", "local-receipts-secret")
     runtime.reset()
-    stack = with_fallbacks
-    deployment = SimpleNamespace(functions={})
+    faults = Faults.parse("receipt_duplicate=0.5,outage=twilio@0-60,seed=1")
 
-    stack._inject_faults(Faults.parse("receipt_duplicate=0.5,outage=twilio@0-60,seed=1"), deployment)
+    with_fallbacks += injection.into_providers(faults, started=time.time(), timeout_seconds=3)
 
     for channel, primary, fallback in (
         (Channel.EMAIL, "sandbox-sendgrid", "sandbox-ses"),
@@ -330,7 +331,8 @@ def test_receipt_faults_keep_a_channels_fallback_and_reach_each_of_its_sandboxes
 
 
 def test_outages_alone_leave_the_channels_providers_unwrapped(with_fallbacks):
-    with_fallbacks._inject_faults(Faults.parse("outage=sendgrid@0-60"), SimpleNamespace(functions={}))
+    faults = Faults.parse("outage=sendgrid@0-60")
+    with_fallbacks += injection.into_providers(faults, started=time.time(), timeout_seconds=3)
 
     assert isinstance(runtime.provider(Channel.EMAIL), FailoverProvider)
     assert isinstance(runtime.provider(Channel.EMAIL).primary, OutageProvider)  # type: ignore[attr-defined]

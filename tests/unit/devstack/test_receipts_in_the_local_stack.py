@@ -4,6 +4,7 @@ resolved, so that every function reads the URL it really serves as PublicApiUrl;
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -22,11 +23,17 @@ from tests.unit.devstack.test_local_api import RecordingFunction, gateway
 
 @pytest.fixture
 def bound() -> Iterator[LocalStack]:
-    """A local stack whose API socket is bound (port 0: any free one) and not yet served."""
+    """A local stack whose API socket is bound (port 0: any free one) and not yet served; this
+    process's variables as they were, after."""
+    environment = dict(os.environ)
     stack = LocalStack(LocalConfig(api_port=0))
     stack._api = ApiServer(None, "127.0.0.1", 0)
     yield stack
     stack._api.stop()
+    if stack._scratch is not None:
+        stack._scratch.cleanup()
+    os.environ.clear()
+    os.environ.update(environment)
 
 
 def test_the_api_is_bound_before_it_has_a_gateway_and_serves_only_once_given_one():
@@ -77,7 +84,7 @@ def test_every_function_then_reads_one_public_url_so_the_stack_may_run_them_in_o
     with mock_aws():
         deployment = provision(Stack(template, overrides=bound._overrides(template)))
 
-    bound._set_function_environment(deployment)  # refuses two values of one variable
+    bound._set_function_environment(deployment)
 
     urls = {spec.environment.get("PUBLIC_API_URL") for spec in deployment.functions.values()}
     assert urls - {None} == {bound.api_url}

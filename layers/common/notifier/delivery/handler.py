@@ -46,4 +46,5 @@ def handler(channel: Channel) -> Handler:
         finally:
             coldstart.first_invocation_done()
 
+    lambda_handler.channel = channel  # what it delivers, for whoever runs it (the local stack)
     return cast(Handler, lambda_handler)

@@ -61,6 +61,14 @@ def _quiet(line: str) -> None:
 def check(faults: Faults) -> None:
     """Refuse, naming it, a fault this stack cannot inject: an outage of a provider that is not one of
     its channel's, or that the sandbox does not play; flush crashes without digests."""
+    check_outages(faults)
+    if faults.flush_crash_rate and not due_settings().digests_table:
+        raise InjectionError("--chaos flush_crash: the template's due function sends no digests")
+
+
+def check_outages(faults: Faults) -> None:
+    """Refuse an outage of a provider that is not one of its channel's, or that the sandbox does not
+    play (a consumer's settings are enough to tell)."""
     settings = consumer_settings()
     named = _named(settings)
     for window in faults.outages:
@@ -75,8 +83,6 @@ def check(faults: Faults) -> None:
                 f"--chaos outage={name}: the local stack takes down only a provider its sandbox "
                 f"plays, and {name} has credentials here"
             )
-    if faults.flush_crash_rate and not due_settings().digests_table:
-        raise InjectionError("--chaos flush_crash: the template's due function sends no digests")
 
 
 def into_this_environment(
@@ -110,7 +116,7 @@ def into_providers(
     crashes, timeouts or receipt faults, each of `channels`' providers wrapped in a FaultyProvider, a
     sandbox that posts receipts built here with the receipt faults, so that they reach its poster.
     The providers built."""
-    check(faults)
+    check_outages(faults)
     receipt_faults = (
         ReceiptFaults(faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed)
         if faults.receipts
@@ -142,7 +148,7 @@ def named_sandboxes(
     receipt faults, every sandbox of a channel with a fallback, built here (added to `built`) and put
     in the providers' places (`runtime.use_named_provider`), behind the channel's failover; the
     channels they are of. An outage's window is counted from `started`, a `clock()` reading."""
-    check(faults)
+    check_outages(faults)
     settings = consumer_settings()
     windows = _windows(faults.outages)
     wanted = set(channels)
@@ -208,7 +214,6 @@ def _faulty_providers(
 def into_digests(faults: Faults) -> None:
     """The due function's digests (built once: `runtime.due_digests`) finish their flushes through a
     FaultyDigestStore."""
-    check(faults)
     inject_flush_crashes(runtime.due_digests(), faults)
 
 

@@ -17,6 +17,8 @@ import select
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from .provision import FunctionSpec
@@ -37,6 +39,8 @@ class _Worker:
 
     def __init__(self, pool: ProcessPool, number: int) -> None:
         spec = pool.spec
+        self.number = number
+        started = time.monotonic()
         read, write = os.pipe()
         command = [
             sys.executable, "-m", "devstack.worker",
@@ -57,6 +61,8 @@ class _Worker:
         if ready.get("ready") is not True:
             self.stop()
             raise InvocationError(f"{pool.name} could not start: {ready.get('error', ready)}")
+        self.init_ms = (time.monotonic() - started) * 1000
+        """How long its cold start took: the process started and the handler imported."""
 
     def invoke(self, event: dict[str, Any], timeout: float) -> dict[str, Any]:
         stdin = self.process.stdin
@@ -116,6 +122,7 @@ class ProcessPool:
         import_path: list[str],
         environment: dict[str, str] | None = None,
         warm: int = 1,
+        log: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.spec = spec
         self.name = f"{stack_name}-{spec.logical_id}"
@@ -129,6 +136,9 @@ class ProcessPool:
         self._all: list[_Worker] = []
         self._numbers = itertools.count()
         self._lock = threading.Lock()
+        self.log = log
+        self.cold_starts = 0
+        """Environments started (each one's first invocation is its cold start), logged as they start."""
         for _ in range(min(warm, self.max_environments)):
             self._idle.put(self._acquire())
 
@@ -159,6 +169,12 @@ class ProcessPool:
         worker = _Worker(self, next(self._numbers))
         with self._lock:
             self._all.append(worker)
+            self.cold_starts += 1
+            count = self.cold_starts
+        self.log(
+            f"{self.spec.logical_id}: cold start of environment {worker.number} "
+            f"(init {worker.init_ms:.0f} ms, {count} so far)"
+        )
         return worker
 
     def _retire(self, worker: _Worker) -> None:

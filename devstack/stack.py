@@ -159,6 +159,7 @@ class LocalStack:
                     **spec.environment,
                     **(chaos if spec.sqs_sources else {}),
                 },
+                log=_log,
             )
 
         specs = self.deployment.functions

@@ -105,6 +105,23 @@ def test_no_more_environments_than_the_limit_are_made(pool):
     assert sorted(answer["invocations"] for answer in answers) == [1, 2, 3]
 
 
+def test_each_environment_started_is_a_cold_start_counted_and_logged(pool):
+    lines: list[str] = []
+    environments = pool(max_environments=2, log=lines.append)  # one started warm
+    assert environments.cold_starts == 1
+
+    with ThreadPoolExecutor(2) as callers:
+        list(callers.map(environments.invoke, [{"action": "sleep", "seconds": 0.5}] * 2))
+    environments.invoke({})
+
+    assert environments.cold_starts == 2
+    assert [line.split(" (")[0] for line in lines] == [
+        "Fn: cold start of environment 0",
+        "Fn: cold start of environment 1",
+    ]
+    assert all(" ms, " in line for line in lines)
+
+
 def test_an_invocation_past_the_timeout_ends_its_environment_and_the_next_gets_a_fresh_one(pool):
     environments = pool(timeout=1, max_environments=1)
     before = environments.invoke({})

@@ -263,6 +263,19 @@ def test_an_environment_applies_the_faults_to_its_own_channel_only(fresh_runtime
             provider.close()
 
 
+def test_a_consumer_applies_its_faults_without_the_due_functions_variables(fresh_runtime, monkeypatch):
+    from notifier.delivery.handler import handler  # noqa: PLC0415 - validates the consumer settings
+
+    monkeypatch.delenv("PENDING_TABLE", raising=False)  # as in the e-mail function's environment
+    runtime.reset()
+    faults = Faults.parse("crash=0.5,flush_crash=0.5,seed=1")
+
+    [faulty] = injection.into_this_environment(faults, handler(Channel.EMAIL), started=0, timeout_seconds=3)
+
+    assert isinstance(faulty, FaultyProvider)
+    faulty.close()
+
+
 def test_each_environment_draws_from_a_seed_of_its_own(fresh_runtime):
     from notifier.delivery.handler import handler  # noqa: PLC0415 - validates the consumer settings
 

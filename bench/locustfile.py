@@ -16,7 +16,7 @@ unless 200. The recipients are the local stack's demo recipients (devstack/seed_
 a deployed stack, PUT them first or set NOTIFIER_RECIPIENTS.
 
 Environment: NOTIFIER_URL (default http://127.0.0.1:3000, the local stack; a deployed stack's ApiUrl
-output, with its stage), NOTIFIER_API_KEY (default local-dev-key), NOTIFIER_RECIPIENTS
+output, with its stage), NOTIFIER_API_KEY (default local-development-key), NOTIFIER_RECIPIENTS
 (comma-separated, default user-123,user_12345,alice), NOTIFIER_BULK_SIZE (1 to 100, default 10).
 
     .tools/locust/bin/locust -f bench/locustfile.py --headless -u 10 -r 5 -t 60s --csv /tmp/locust
@@ -40,7 +40,7 @@ from typing import Any
 from locust import HttpUser, between, task  # type: ignore[import-not-found, unused-ignore]
 
 URL = os.environ.get("NOTIFIER_URL", "http://127.0.0.1:3000").rstrip("/")
-API_KEY = os.environ.get("NOTIFIER_API_KEY", "local-dev-key")
+API_KEY = os.environ.get("NOTIFIER_API_KEY", "local-development-key")
 RECIPIENTS = [
     r.strip()
     for r in os.environ.get("NOTIFIER_RECIPIENTS", "user-123,user_12345,alice").split(",")

@@ -70,6 +70,10 @@ def _at_most(limit: float) -> Callable[[float, dict[str, Any]], bool]:
     return lambda value, _: value <= limit
 
 
+def _at_least(limit: float) -> Callable[[float, dict[str, Any]], bool]:
+    return lambda value, _: value >= limit
+
+
 DIGEST_BURSTS = (1, 5, 20)
 """bench.digest_cost's bursts (events of a digest key within its window)."""
 DIGEST_FIGURES = (("usd_per_million", "USD"), ("sent_per_million", "sent"), ("usd_per_million_sent", "USD"))
@@ -95,13 +99,17 @@ ROWS = [
         for name in ("publish", *CHANNELS, "socket", "common_layer")
     ),
     Row("local_e2e.p50_ms", "ms", "bench.local_latency"),
-    Row("local_e2e.p95_ms", "ms", "bench.local_latency"),
-    Row("local_e2e.events_per_s", "events/s", "bench.local_latency"),
+    Row("local_e2e.p95_ms", "ms", "bench.local_latency", "<= 300 ms", _at_most(300)),
+    Row("local_e2e.events_per_s", "events/s", "bench.local_latency", ">= 100/s", _at_least(100)),
+    Row("local_e2e.cpu_ms_per_event.total", "ms", "bench.local_latency"),
     Row("local_e2e.bulk_events_per_s", "events/s", "bench.local_latency"),
-    Row("local_e2e_ministack.p50_ms", "ms", "bench.local_latency --emulator ministack"),
-    Row("local_e2e_ministack.p95_ms", "ms", "bench.local_latency --emulator ministack"),
-    Row("local_e2e_ministack.events_per_s", "events/s", "bench.local_latency --emulator ministack"),
-    Row("local_e2e_ministack.bulk_events_per_s", "events/s", "bench.local_latency --emulator ministack"),
+    Row("local_e2e.sustained_lost", "events", "bench.local_latency", "0", _at_most(0)),
+    Row("local_e2e.p95_ms_c16", "ms", "bench.local_latency"),
+    Row("local_e2e.events_per_s_c16", "events/s", "bench.local_latency"),
+    Row("local_e2e.bulk_events_per_s_c16", "events/s", "bench.local_latency"),
+    Row("local_e2e_moto.p95_ms", "ms", "bench.local_latency --emulator moto"),
+    Row("local_e2e_moto.events_per_s", "events/s", "bench.local_latency --emulator moto"),
+    Row("local_e2e_moto.bulk_events_per_s", "events/s", "bench.local_latency --emulator moto"),
     Row("inbox_ws.p50_ms", "ms", "bench.inbox_latency", "<= 100 ms", _at_most(100)),
     Row("inbox_ws.p95_ms", "ms", "bench.inbox_latency"),
     Row("inbox_ws.fanout_ms", "ms", "bench.inbox_latency", "<= 1000 ms", _at_most(1000)),

@@ -144,7 +144,7 @@ bench: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 	  PYTHONPATH=layers/common $(BIN)/python -m bench.batch_latency
 	PYTHONPATH=layers/common $(BIN)/python -m bench.webhook_ingest
 	$(BIN)/python -m bench.local_latency --emulator ministack
-	$(BIN)/python -m bench.local_latency --emulator moto
+	$(BIN)/python -m bench.local_latency --emulator moto --clients 4
 	$(BIN)/python -m bench.inbox_latency
 	$(MAKE) build
 	$(BIN)/python -m bench.artifacts --no-build

@@ -46,11 +46,15 @@ EVENT = {
 }
 
 
+class _RefusedError(RuntimeError):
+    """The stack did not accept a POST (a 502 when the publish function ran past its timeout)."""
+
+
 def _post(local: LocalStackProcess) -> tuple[str, float]:
     started = time.time()
     status, body = local.request("POST", "/event", EVENT)
     if status != 202:
-        raise RuntimeError(f"POST /event answered {status}: {body}")
+        raise _RefusedError(f"POST /event answered {status}: {body}")
     return body["event_id"], started
 
 
@@ -58,27 +62,31 @@ def _post_bulk(local: LocalStackProcess, size: int) -> list[tuple[str, float]]:
     started = time.time()
     status, body = local.request("POST", "/events/bulk", {"events": [EVENT] * size})
     if status != 202:
-        raise RuntimeError(f"POST /events/bulk answered {status}: {body}")
+        raise _RefusedError(f"POST /events/bulk answered {status}: {body}")
     return [(result["event_id"], started) for result in body["results"]]
 
 
 def _sustain(
     local: LocalStackProcess, seconds: float, clients: int, post: Callable[[], list[tuple[str, float]]]
-) -> tuple[dict[str, float], float]:
-    """Every client posting back to back until `seconds` have passed: (event id -> POST time), and
-    the window's length."""
+) -> tuple[dict[str, float], float, int]:
+    """Every client posting back to back until `seconds` have passed: (event id -> POST time) of the
+    accepted events, the window's length, and the POSTs refused (an overloaded stack's 502s)."""
     started = time.monotonic()
     deadline = started + seconds
+    refused: list[str] = []
 
     def client() -> list[tuple[str, float]]:
         sent = []
         while time.monotonic() < deadline:
-            sent += post()
+            try:
+                sent += post()
+            except _RefusedError as exc:
+                refused.append(str(exc))
         return sent
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         sent = dict(pair for pairs in pool.map(lambda _: client(), range(clients)) for pair in pairs)
-    return sent, time.monotonic() - started
+    return sent, time.monotonic() - started, len(refused)
 
 
 class _Deliveries:
@@ -158,12 +166,14 @@ def measure(
                 suffix = "" if count == clients[0] else f"_c{count}"
                 cpu_before = cpu_by_role(root)
                 started = time.monotonic()
-                steady, steady_seconds = _sustain(local, sustain, count, lambda: [_post(local)])
+                steady, steady_seconds, refused = _sustain(local, sustain, count, lambda: [_post(local)])
                 steady_ms = delivered.latencies_ms(steady, timeout=300)
                 steady_drained = time.monotonic() - started
                 cpu = _cpu_ms_per_event(cpu_before, cpu_by_role(root), len(steady))
                 started = time.monotonic()
-                bulk, bulk_seconds = _sustain(local, sustain, count, lambda: _post_bulk(local, bulk_size))
+                bulk, bulk_seconds, bulk_refused = _sustain(
+                    local, sustain, count, lambda: _post_bulk(local, bulk_size)
+                )
                 bulk_ms = delivered.latencies_ms(bulk, timeout=600)
                 bulk_drained = time.monotonic() - started
                 everything |= steady | bulk
@@ -173,10 +183,12 @@ def measure(
                     f"events_per_s{suffix}": round(len(steady) / steady_seconds, 1),
                     f"delivered_events_per_s{suffix}": round(len(steady) / steady_drained, 1),
                     f"sustained_events{suffix}": len(steady),
+                    f"refused_posts{suffix}": refused,
                     f"bulk_events_per_s{suffix}": round(len(bulk) / bulk_seconds, 1),
                     f"bulk_delivered_events_per_s{suffix}": round(len(bulk) / bulk_drained, 1),
                     f"bulk_p50_ms{suffix}": round(statistics.median(bulk_ms), 1),
                     f"bulk_p95_ms{suffix}": round(_percentile(bulk_ms, 0.95), 1),
+                    f"bulk_refused_posts{suffix}": bulk_refused,
                     f"cpu_ms_per_event{suffix}": cpu,
                 }
             time.sleep(1)

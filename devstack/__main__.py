@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         stack.stop()
         return 1
+    except BaseException:  # whatever it started (the emulator, environments) ends with it
+        stack.stop()
+        raise
     sources = len(stack.pollers)
     websocket = (
         f"  websocket {stack.websocket_url}\n"

@@ -113,6 +113,17 @@ class EmulatorProcess:
             self.process.wait()
 
 
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('its parent had already ended')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+"""Starts MiniStack so that it is sent SIGTERM when the thread that started it ends, with its process
+however that ends (killed, or failed at start): MiniStack, unlike moto's server here, does not watch
+its stdin (Linux's PR_SET_PDEATHSIG). Start it from a thread that lives as long as it must."""
+
 MINISTACK = REPO_ROOT / ".tools" / "ministack" / "bin" / "ministack"
 """Where `make` installs MiniStack (requirements/ministack.txt), for make deploy-local and for this."""
 
@@ -153,8 +164,9 @@ class MiniStackProcess:
             "TMPDIR": self._state.name,
             "STATE_DIR": self._state.name,
         }
+        launcher = [str(self.executable.with_name("python")), "-c", _DIE_WITH_PARENT, str(os.getpid())]
         self.process = subprocess.Popen(  # noqa: S603 - the installed MiniStack, fixed arguments
-            [str(self.executable)], cwd=self._state.name, env=environment,
+            [*launcher, str(self.executable)], cwd=self._state.name, env=environment,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + timeout

@@ -164,7 +164,13 @@ class LocalStack:
 
         specs = self.deployment.functions
         with ThreadPoolExecutor(max_workers=len(specs) or 1) as starting:  # one warm environment each
-            self.functions = dict(zip(specs, starting.map(environments, specs.values()), strict=True))
+            started = {logical_id: starting.submit(environments, spec) for logical_id, spec in specs.items()}
+        failed = [future.exception() for future in started.values() if future.exception() is not None]
+        self.functions = {
+            logical_id: future.result() for logical_id, future in started.items() if not future.exception()
+        }
+        if failed:
+            raise StartupError(f"a function's first execution environment did not start: {failed[0]}")
         for source in self.deployment.sqs_sources:
             poller = SqsPoller(
                 source, self.functions[source.function], self.client("sqs"), region=stack.region, log=_log

@@ -4,10 +4,15 @@ function records ACCEPTED ends where the consumer put it, over real HTTP, race a
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,7 +20,7 @@ import pytest
 
 from devstack.emulator import MINISTACK, MiniStackProcess, start_emulator
 from devstack.provision import provision
-from devstack.template import Stack, load_template
+from devstack.template import REPO_ROOT, Stack, load_template
 from notifier.models.channels import Channel
 from notifier.stores.status import StatusStore
 from tests.factories import email_envelope
@@ -27,8 +32,8 @@ that 120 all come out right without it is below 1 in 5,000."""
 
 @pytest.fixture(scope="module", params=["moto", "ministack"])
 def store(request: pytest.FixtureRequest) -> Iterator[StatusStore]:
-    """The status store on each emulator the local stack can start (MiniStack when it is installed:
-    make deploy-local or make run EMULATOR=ministack)."""
+    """The status store on each emulator the local stack can start (MiniStack when it is installed, as
+    make run and make test install it)."""
     server: Any
     if request.param == "ministack":
         if not MINISTACK.exists():
@@ -128,3 +133,46 @@ def test_a_cancel_racing_the_release_of_a_scheduled_notification_has_one_winner(
     winners = {(released, final) for released, final, _ in ended}
     assert winners <= {((Channel.EMAIL,), "ACCEPTED"), ((), "CANCELLED")}
     assert sum(ended.values()) == RACES
+
+
+STARTS_MINISTACK = """
+import sys
+from devstack.emulator import MiniStackProcess
+
+ministack = MiniStackProcess("127.0.0.1", 0, account_id="123456789012").start()
+print(ministack.process.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_ministack_ends_with_the_process_that_started_it_however_that_ends():
+    if not MINISTACK.exists():
+        pytest.skip(f"MiniStack is not installed at {MINISTACK}")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", STARTS_MINISTACK],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        ministack = int(parent.stdout.readline())
+        os.kill(ministack, 0)  # running
+        parent.kill()  # no chance to stop it: SIGKILL
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _running(ministack):
+            time.sleep(0.1)
+        assert not _running(ministack)
+    finally:
+        parent.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a live process (not gone, and not a zombie waiting for a parent to reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -7,7 +7,7 @@ import time
 import boto3
 import pytest
 
-from devstack.event_sources import SqsPoller
+from devstack.event_sources import LOOK_STEP_SECONDS, SqsPoller
 from devstack.lambda_runtime import InvocationError
 from devstack.provision import SqsEventSource
 
@@ -103,3 +103,34 @@ def test_more_than_ten_records_are_gathered_into_one_batch_within_the_window(que
     } <= set(record)
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert "SentTimestamp" in record["attributes"]
+
+
+class RecordingQueue:
+    """An SQS client whose queue stays empty: each long poll answers at once with nothing, after
+    recording when it came."""
+
+    def __init__(self) -> None:
+        self.polls: list[float] = []
+
+    def receive_message(self, **_: object) -> dict:
+        self.polls.append(time.time())
+        time.sleep(0.01)
+        return {}
+
+
+def test_the_pollers_of_a_queue_look_at_it_in_turn_through_each_step(queue):
+    sqs = RecordingQueue()
+    poller = SqsPoller(queue, ScriptedFunction(lambda records: None), sqs, region="us-east-1", pollers=2)
+    poller.start()
+    time.sleep(1.0)
+    poller.stop()
+
+    step = LOOK_STEP_SECONDS
+    offsets = sorted((at % step) / step for at in sqs.polls)  # where in its step each poll began
+    assert len(sqs.polls) >= 15  # both pollers, each about once a step
+    early = [o for o in offsets if o < 0.3 or o > 0.9]
+    half = [o for o in offsets if 0.4 < o < 0.8]
+    # At the step's start or half a step in (a thread woken late on a busy machine aside); spread
+    # evenly, a fifth of the polls would fall outside both.
+    assert len(early) + len(half) >= 0.9 * len(offsets)
+    assert min(len(early), len(half)) >= 5

@@ -12,7 +12,7 @@ Each queue is polled by POLLERS long polls at once, as Lambda polls a queue with
 polls start at set moments of the clock, LOOK_STEP_SECONDS / POLLERS apart within each step: MiniStack
 looks at a queue every 100 ms within a long poll, so a lone poller added up to 100 ms to a message
 sent while it waited, and pollers left to themselves fall into step with one another. Measured in
-docs/performance.md: at idle, POST to delivery 42 ms (p50) where it was 62; under load, larger
+docs/performance.md: at idle, POST to delivery 45 ms (p50) where it was 62; under load, larger
 batches, so less CPU per event and more events per second.
 """
 

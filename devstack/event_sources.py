@@ -8,7 +8,8 @@ message id that was not in the batch fails the whole batch (nothing deleted). At
 `ScalingConfig.MaximumConcurrency` invocations of one source run at once. Redrive to the DLQ after
 `maxReceiveCount` receives is the queue's own (the emulator's) behaviour, as in SQS.
 
-Each queue is polled by POLLERS long polls at once, as Lambda polls a queue with several pollers. Their
+Each queue without a batching window is polled by POLLERS long polls at once, as Lambda polls a queue
+with several pollers (with a window, by one, which gathers the window's batch whole). Their
 polls start at set moments of the clock, LOOK_STEP_SECONDS / POLLERS apart within each step: MiniStack
 looks at a queue every 100 ms within a long poll, so a lone poller added up to 100 ms to a message
 sent while it waited, and pollers left to themselves fall into step with one another. Measured in
@@ -71,7 +72,11 @@ class SqsPoller:
         self._executor = ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix=f"{source.function}-{source.name}"
         )
-        count = min(pollers, self.concurrency)
+        # A batching window gathers a batch over seconds: one poller, so that its records are not split
+        # between two (the window, not the 100 ms look, is then what a record waits for).
+        count = 1 if source.batching_window_seconds else min(pollers, self.concurrency)
+        self._in_turn = count > 1
+        """Whether each poll waits for its moment of the step (`_in_step`): only pollers sharing a queue."""
         self._threads = [
             threading.Thread(
                 target=self._run,
@@ -103,7 +108,8 @@ class SqsPoller:
             if not self._slots.acquire(timeout=0.5):
                 continue
             try:
-                self._in_step(offset)
+                if self._in_turn:
+                    self._in_step(offset)
                 batch = self._gather()
             except Exception as exc:  # the emulator went away, or a network hiccup: wait and retry
                 self._slots.release()

@@ -53,6 +53,12 @@ _RATES = {
 }
 """Each rate's name in `--chaos`, and the field it sets."""
 
+CHAOS_VARIABLE = "LOCAL_CHAOS"
+"""The `--chaos` faults, as written on the command line, in each execution environment that applies
+them (`devstack.injection`)."""
+STARTED_VARIABLE = "LOCAL_STARTED_AT"
+"""When the stack started (seconds since the epoch): an outage's windows are counted from it."""
+
 OUTAGE_PROVIDERS = ("sendgrid", "ses", "twilio", "eum", "fcm")
 """The providers an outage can take down (`notifier.providers.factory.channel_providers`' names)."""
 

@@ -3,15 +3,16 @@ layer is on the path.
 
 The local stack checks the faults once, before anything starts (`check`), and hands them to every
 execution environment of a function with an event source as `LOCAL_CHAOS` (with the moment the stack
-started, `LOCAL_STARTED_AT`, seconds since the epoch). Each environment applies them to itself after
-its handler is imported (`into_this_environment`), as Lambda would have the faults happen inside the
-function: a consumer's providers are wrapped (outages, crashes and timeouts, receipt faults), and the
-due function's digests crash their flushes. An environment's draws are its own: the seed is the
-given seed plus the environment's number in its function, so a run is repeatable per environment.
+started, `LOCAL_STARTED_AT`, seconds since the epoch: both named in `devstack.faults`). Each
+environment applies them to itself after its handler is imported (`into_this_environment`), as Lambda
+would have the faults happen inside the function: a consumer's providers are wrapped (outages,
+crashes and timeouts, receipt faults), and the due function's digests crash their flushes. An
+environment's draws are its own: the seed is the given seed plus the environment's number in its
+function, so a run is repeatable per environment.
 
 An outage's windows are counted from `started` on the wall clock, which every process shares; the
 workers' wrappers log nothing, and the stack logs each window's start and end once
-(`watch_outages`).
+(`outage_watchers`).
 """
 
 from __future__ import annotations
@@ -41,11 +42,6 @@ from .outage import OutageProvider, OutageWindows
 if TYPE_CHECKING:
     from notifier.platform.settings import ConsumerSettings
 
-CHAOS_VARIABLE = "LOCAL_CHAOS"
-"""The `--chaos` faults, as written on the command line, in each environment that applies them."""
-STARTED_VARIABLE = "LOCAL_STARTED_AT"
-"""When the stack started (seconds since the epoch): an outage's windows are counted from it."""
-
 DUE_MODULE = "notifier.scheduling.handler"
 """The due function's handler's module."""
 
@@ -55,7 +51,7 @@ class InjectionError(ValueError):
 
 
 def _quiet(line: str) -> None:
-    """The workers' outage wrappers log nothing: the stack logs each window once (`watch_outages`)."""
+    """The workers' outage wrappers log nothing: the stack logs each window once (`outage_watchers`)."""
 
 
 def check(faults: Faults) -> None:
@@ -109,14 +105,11 @@ def into_providers(
     started: float,
     timeout_seconds: float,
     channels: Iterable[Channel] = tuple(Channel),
-    clock: Callable[[], float] = time.time,
-    log: Callable[[str], None] = _quiet,
 ) -> list[Provider]:
     """Outages first, each around the sandbox that plays its provider (`named_sandboxes`); then, for
     crashes, timeouts or receipt faults, each of `channels`' providers wrapped in a FaultyProvider, a
     sandbox that posts receipts built here with the receipt faults, so that they reach its poster.
     The providers built."""
-    check_outages(faults)
     receipt_faults = (
         ReceiptFaults(faults.receipt_duplicate_rate, faults.receipt_reorder_rate, faults.seed)
         if faults.receipts
@@ -124,9 +117,7 @@ def into_providers(
     )
     channels = tuple(channels)
     built: list[Provider] = []
-    with_sandboxes = named_sandboxes(
-        faults, receipt_faults, built, started=started, channels=channels, clock=clock, log=log
-    )
+    with_sandboxes = named_sandboxes(faults, receipt_faults, built, started=started, channels=channels)
     if faults.crashes or faults.receipts:
         _faulty_providers(
             faults, receipt_faults, built, channels, with_sandboxes, timeout_seconds=timeout_seconds
@@ -141,13 +132,11 @@ def named_sandboxes(
     *,
     started: float,
     channels: Iterable[Channel] = tuple(Channel),
-    clock: Callable[[], float] = time.time,
-    log: Callable[[str], None] = _quiet,
 ) -> set[Channel]:
     """The sandboxes of `channels` that play a provider with an outage (`devstack.outage`), and, with
     receipt faults, every sandbox of a channel with a fallback, built here (added to `built`) and put
     in the providers' places (`runtime.use_named_provider`), behind the channel's failover; the
-    channels they are of. An outage's window is counted from `started`, a `clock()` reading."""
+    channels they are of. An outage's window is counted from `started` (seconds since the epoch)."""
     check_outages(faults)
     settings = consumer_settings()
     windows = _windows(faults.outages)
@@ -171,7 +160,7 @@ def named_sandboxes(
         )
         if name in windows:
             provider = OutageProvider(
-                provider, windows[name], started=started, provider=name, clock=clock, log=log
+                provider, windows[name], started=started, provider=name, clock=time.time, log=_quiet
             )
         built.append(provider)
         runtime.use_named_provider(name, provider)
@@ -217,21 +206,13 @@ def into_digests(faults: Faults) -> None:
     inject_flush_crashes(runtime.due_digests(), faults)
 
 
-def watch_outages(
-    faults: Faults,
-    *,
-    started: float,
-    clock: Callable[[], float] = time.time,
-    log: Callable[[str], None],
-) -> list[OutageWindows]:
-    """Log the start and the end of each outage window once, when it comes (`make chaos` reads the
-    lines): one watcher per provider taken down, to `close()` when the stack stops."""
-    watchers = []
-    for name, windows in _windows(faults.outages).items():
-        watcher = OutageWindows(windows, started=started, provider=name, clock=clock, log=log)
-        watcher.watch()
-        watchers.append(watcher)
-    return watchers
+def outage_watchers(faults: Faults, *, started: float, log: Callable[[str], None]) -> list[OutageWindows]:
+    """One watcher per provider taken down, to log the start and the end of each of its windows once,
+    when it comes (`make chaos` reads the lines): `watch()` each, `close()` each when the stack stops."""
+    return [
+        OutageWindows(windows, started=started, provider=name, clock=time.time, log=log)
+        for name, windows in _windows(faults.outages).items()
+    ]
 
 
 def _windows(outages: tuple[Outage, ...]) -> dict[str, list[Outage]]:

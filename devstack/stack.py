@@ -14,7 +14,6 @@ played by a sandbox of its own (`sandbox-ses`, `sandbox-eum`), as a vendor witho
 from __future__ import annotations
 
 import errno
-import itertools
 import json
 import os
 import socket
@@ -31,7 +30,7 @@ import boto3
 
 from .api import ApiGateway, ApiServer
 from .event_sources import SqsPoller
-from .faults import Faults
+from .faults import CHAOS_VARIABLE, STARTED_VARIABLE, Faults
 from .lambda_runtime import ProcessPool
 from .outbox import OutboxFile
 from .provision import Deployment, FunctionSpec, WebSocketApiSpec, gateway_responses, provision
@@ -143,34 +142,7 @@ class LocalStack:
         self._seed_recipients()
         chaos = self._check_faults(config.faults) if config.faults is not None else {}
 
-        # Every function's execution environments run in processes of their own, as many at once as
-        # invocations in flight (up to max_environments), as in Lambda: each with its own module state,
-        # its own Lambda context on its log lines, and the faults of --chaos applied inside it.
-        def environments(spec: FunctionSpec) -> ProcessPool:
-            return ProcessPool(
-                spec,
-                stack_name=stack.name,
-                region=stack.region,
-                account_id=stack.account_id,
-                max_environments=config.max_environments,
-                import_path=_layer_paths(stack),
-                environment={
-                    **self._process_environment,
-                    **spec.environment,
-                    **(chaos if spec.sqs_sources else {}),
-                },
-                log=_log,
-            )
-
-        specs = self.deployment.functions
-        with ThreadPoolExecutor(max_workers=len(specs) or 1) as starting:  # one warm environment each
-            started = {logical_id: starting.submit(environments, spec) for logical_id, spec in specs.items()}
-        failed = [future.exception() for future in started.values() if future.exception() is not None]
-        self.functions = {
-            logical_id: future.result() for logical_id, future in started.items() if not future.exception()
-        }
-        if failed:
-            raise StartupError(f"a function's first execution environment did not start: {failed[0]}")
+        self._start_environments(stack, self.deployment, chaos)
         for source in self.deployment.sqs_sources:
             poller = SqsPoller(
                 source, self.functions[source.function], self.client("sqs"), region=stack.region, log=_log
@@ -203,6 +175,40 @@ class LocalStack:
                 )
             )
             self._websocket.start()
+
+    def _start_environments(self, stack: Stack, deployment: Deployment, chaos: dict[str, str]) -> None:
+        """Every function's execution environments, in processes of their own, as many at once as
+        invocations in flight (up to max_environments), as in Lambda: each with its own module state,
+        its own Lambda context on its log lines, and the faults of --chaos (`chaos`, to the functions
+        with an event source) applied inside it. One of each function is started now, all at once."""
+
+        def environments(spec: FunctionSpec) -> ProcessPool:
+            return ProcessPool(
+                spec,
+                stack_name=stack.name,
+                region=stack.region,
+                account_id=stack.account_id,
+                max_environments=self.config.max_environments,
+                import_path=_layer_paths(stack),
+                environment={
+                    **self._process_environment,
+                    **spec.environment,
+                    **(chaos if spec.sqs_sources else {}),
+                },
+                log=_log,
+            )
+
+        specs = deployment.functions
+        with ThreadPoolExecutor(max_workers=len(specs) or 1) as starting:
+            started = {logical_id: starting.submit(environments, spec) for logical_id, spec in specs.items()}
+        failed: BaseException | None = None
+        for logical_id, future in started.items():  # every environment that started, to stop
+            if (error := future.exception()) is None:
+                self.functions[logical_id] = future.result()
+            else:
+                failed = failed or error
+        if failed is not None:
+            raise StartupError(f"a function's first execution environment did not start: {failed}")
 
     def _start_schedule_firer(self, deployment: Deployment) -> None:
         """A firer for the template's schedule group, if it has one: the schedules the functions create
@@ -353,12 +359,13 @@ class LocalStack:
         except injection.InjectionError as exc:
             raise StartupError(str(exc)) from None
         started = time.time()
-        for name, windows in itertools.groupby(faults.outages, key=lambda window: window.provider):
-            spans = ", ".join(f"{w.start:g}-{w.end:g} s" for w in windows)
-            _log(f"injecting an outage of {name}: {spans} from now")
-        self._outage_watchers = injection.watch_outages(faults, started=started, log=_stderr_line)
+        self._outage_watchers = injection.outage_watchers(faults, started=started, log=_stderr_line)
+        for watcher in self._outage_watchers:
+            spans = ", ".join(f"{w.start:g}-{w.end:g} s" for w in watcher.outages)
+            _log(f"injecting an outage of {watcher.provider}: {spans} from now")
+            watcher.watch()  # after the line above: its first line may come at once
         _log(f"injecting faults into the functions with an event source: {faults.as_option()}")
-        return {injection.CHAOS_VARIABLE: faults.as_option(), injection.STARTED_VARIABLE: repr(started)}
+        return {CHAOS_VARIABLE: faults.as_option(), STARTED_VARIABLE: repr(started)}
 
     def _seed_recipients(self) -> None:
         if self.config.seed_file is None:

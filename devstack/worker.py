@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .faults import CHAOS_VARIABLE, STARTED_VARIABLE, Faults
 from .lambda_events import LambdaContext
 from .template import REPO_ROOT
 
@@ -90,11 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _inject_faults(handler: object, timeout: float, environment: int) -> list[Any]:
     """The faults of the local stack's --chaos, applied to this environment when it is given them
     (`devstack.injection`); the providers they built, to close at the end."""
-    chaos = os.environ.get("LOCAL_CHAOS")
+    chaos = os.environ.get(CHAOS_VARIABLE)
     if not chaos:
         return []
-    from .faults import Faults  # noqa: PLC0415 - only with --chaos
-    from .injection import STARTED_VARIABLE, into_this_environment  # noqa: PLC0415 - needs the layer
+    from .injection import into_this_environment  # noqa: PLC0415 - needs the layer, only with --chaos
 
     return into_this_environment(
         Faults.parse(chaos),

@@ -120,7 +120,8 @@ class RecordingQueue:
 
 def test_the_pollers_of_a_queue_look_at_it_in_turn_through_each_step(queue):
     sqs = RecordingQueue()
-    poller = SqsPoller(queue, ScriptedFunction(lambda records: None), sqs, region="us-east-1", pollers=2)
+    source = SqsEventSource(**{**queue.__dict__, "batching_window_seconds": 0})
+    poller = SqsPoller(source, ScriptedFunction(lambda records: None), sqs, region="us-east-1", pollers=2)
     poller.start()
     time.sleep(1.0)
     poller.stop()

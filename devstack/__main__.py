@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import time
@@ -23,6 +24,9 @@ from .stack import (
 )
 from .template import TemplateError, parse_overrides, profile_overrides
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
+
+STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+"""What CloudFormation takes as a stack name."""
 
 STOP_POLL_SECONDS = 0.1
 """How often the main thread looks for a stop signal."""
@@ -92,6 +96,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "after publishing, before marking the window SENT; and into a provider the sandbox plays: "
         "unreachable from START to END seconds after the stack started (see devstack/faults.py)",
     )
+    parser.add_argument(
+        "--stack-name",
+        default=os.environ.get("LOCAL_STACK_NAME") or "notifier",
+        help="the stack's name, which names its resources in the emulator as sam deploy's does "
+        "(default notifier, or LOCAL_STACK_NAME): stacks of other names can share one emulator",
+    )
     parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
     parser.add_argument(
         "--max-environments",
@@ -111,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         faults = Faults.parse(args.chaos) if args.chaos else None
     except (TemplateError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not STACK_NAME.fullmatch(args.stack_name):
+        print(
+            f"error: --stack-name {args.stack_name!r} is not a stack name: a letter, then up to 127 "
+            "letters, digits and hyphens, as CloudFormation takes it",
+            file=sys.stderr,
+        )
         return 2
     api_key = os.environ.get("LOCAL_API_KEY") or DEFAULT_API_KEY
     if not MIN_API_KEY_LENGTH <= len(api_key) <= MAX_API_KEY_LENGTH:
@@ -132,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         max_environments=args.max_environments,
         faults=faults,
         emulator=args.emulator,
+        stack_name=args.stack_name,
     )
     stack = LocalStack(config)
     # The handlers only note the signal: one that takes a lock (Event.set) deadlocks when a second

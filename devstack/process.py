@@ -38,8 +38,12 @@ class LocalStackProcess:
         api_key: str = "local-development-key",
         endpoint: str | None = None,
         emulator: str | None = None,
+        stack_name: str = "notifier",
     ) -> None:
         self.log_path = log_path
+        self.stack_name = stack_name
+        """Names the stack's resources in the emulator (`<stack_name>-<logical id>`): stacks of other
+        names can share one emulator (`endpoint`)."""
         self.emulator = emulator
         self.api_port = free_port()
         self.ws_port = free_port()
@@ -74,6 +78,8 @@ class LocalStackProcess:
                 command += ["--emulator", self.emulator]
         if self.profile:
             command += ["--profile", self.profile]
+        if self.stack_name != "notifier":
+            command += ["--stack-name", self.stack_name]
         if self.chaos:
             command += ["--chaos", self.chaos]
         if self.overrides:
@@ -82,6 +88,7 @@ class LocalStackProcess:
         environment.pop("AWS_ENDPOINT_URL", None)
         environment.pop("LOCAL_PROFILE", None)
         environment.pop("LOCAL_EMULATOR", None)
+        environment.pop("LOCAL_STACK_NAME", None)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
                 command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=environment
@@ -98,6 +105,10 @@ class LocalStackProcess:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the local stack did not start within {timeout} s:\n{self.log()}")
+
+    def physical_name(self, logical_id: str) -> str:
+        """The name the stack gave a resource of the template in the emulator (a queue, a table...)."""
+        return f"{self.stack_name}-{logical_id}"
 
     @property
     def management_url(self) -> str | None:

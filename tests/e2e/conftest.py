@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from devstack.process import LocalStackProcess
+from devstack.emulator import MiniStackProcess
+from devstack.process import LocalStackProcess, free_port
+from devstack.stack import LocalConfig
 
 _LOG_LINES_ON_FAILURE = 120
+ACCOUNT_ID = LocalConfig.account_id
 
 
 @pytest.hookimpl(wrapper=True)
@@ -29,17 +34,34 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.fixture(scope="session")
+def shared_emulator() -> Iterator[str]:
+    """One MiniStack for the e2e stacks of this test process, each stack under a name of its own: a
+    stack then starts in about 2 s rather than 4, the emulator already up with its services loaded.
+    (Starting and stopping a stack's own emulator is tested in test_local_stack.py.)"""
+    ministack = MiniStackProcess("127.0.0.1", free_port(), account_id=ACCOUNT_ID).start()
+    host, port = ministack.get_host_and_port()
+    yield f"http://{host}:{port}"
+    ministack.stop()
+
+
+def stack_on(endpoint: str, folder: Path, **options: Any) -> LocalStackProcess:
+    """A local stack on the shared emulator at `endpoint`, named apart from every other stack there."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    return LocalStackProcess(folder / "local.log", endpoint=endpoint, stack_name=name, **options).start()
+
+
 @pytest.fixture(scope="module")
-def local(tmp_path_factory) -> Iterator[LocalStackProcess]:
-    stack = LocalStackProcess(tmp_path_factory.mktemp("local") / "local.log").start()
+def local(tmp_path_factory, shared_emulator) -> Iterator[LocalStackProcess]:
+    stack = stack_on(shared_emulator, tmp_path_factory.mktemp("local"))
     yield stack
     stack.stop()
 
 
 @pytest.fixture(scope="module")
-def fast(tmp_path_factory) -> Iterator[LocalStackProcess]:
+def fast(tmp_path_factory, shared_emulator) -> Iterator[LocalStackProcess]:
     """The local stack of `make run PROFILE=fast`: short timeouts and backoff, 5 s digest windows."""
-    stack = LocalStackProcess(tmp_path_factory.mktemp("fast") / "local.log", profile="fast").start()
+    stack = stack_on(shared_emulator, tmp_path_factory.mktemp("fast"), profile="fast")
     yield stack
     stack.stop()
 
@@ -75,7 +97,7 @@ def emulator(local: LocalStackProcess, service: str) -> Any:
 def messages_in_queues(local: LocalStackProcess) -> int:
     sqs = emulator(local, "sqs")
     total = 0
-    for url in sqs.list_queues().get("QueueUrls", []):
+    for url in sqs.list_queues(QueueNamePrefix=local.physical_name("")).get("QueueUrls", []):
         attributes = sqs.get_queue_attributes(
             QueueUrl=url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],

@@ -28,6 +28,7 @@ import pytest
 
 from devstack.process import LocalStackProcess
 from devstack.template import REPO_ROOT
+from tests.e2e.conftest import stack_on
 
 MARK = "local-stack"
 PAGES = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
@@ -216,8 +217,9 @@ def _pages_with_stack_blocks() -> list[Path]:
 
 
 @pytest.fixture
-def fresh_stack(tmp_path: Path) -> Iterator[LocalStackProcess]:
-    stack = LocalStackProcess(tmp_path / "local.log").start()
+def fresh_stack(tmp_path: Path, shared_emulator: str) -> Iterator[LocalStackProcess]:
+    """A stack of its own, with its own resources, on the shared emulator: as fresh as `make run`'s."""
+    stack = stack_on(shared_emulator, tmp_path)
     yield stack
     stack.stop()
 

@@ -104,7 +104,8 @@ def test_a_mark_through_the_api_reaches_every_open_tab(stack, open_socket):
 def _expired_token(stack: LocalStackProcess, recipient: str) -> str:
     """A token signed with the stack's own key, as the stack signs them, that expired an hour ago."""
     secrets = boto3.client("secretsmanager", endpoint_url=stack.endpoint, region_name="us-east-1")
-    [arn] = [s["ARN"] for s in secrets.list_secrets()["SecretList"] if "InboxTokenSecret" in s["Name"]]
+    name = stack.physical_name("InboxTokenSecret")
+    [arn] = [s["ARN"] for s in secrets.list_secrets()["SecretList"] if s["Name"] == name]
     key = secrets.get_secret_value(SecretId=arn)["SecretString"].encode()
     kid = hashlib.sha256(key).hexdigest()[:16]
     past = datetime.now(UTC) - timedelta(hours=2)
@@ -132,7 +133,9 @@ def test_a_closed_connection_is_cleaned_up_on_the_next_post(stack, open_socket):
     # $disconnect is best effort on API Gateway: forget it, as a dropped network would, so that only
     # the 410 of the next post can clean the connection up.
     dynamodb = boto3.client("dynamodb", endpoint_url=stack.endpoint, region_name="us-east-1")
-    [table] = [t for t in dynamodb.list_tables()["TableNames"] if "ConnectionsTable" in t]
+    [table] = [
+        t for t in dynamodb.list_tables()["TableNames"] if t == stack.physical_name("ConnectionsTable")
+    ]
 
     def connections() -> list[str]:
         answer = dynamodb.query(

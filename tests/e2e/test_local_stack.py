@@ -21,7 +21,7 @@ from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
 from devstack.template import REPO_ROOT
 from notifier.models.channels import Channel, Priority
-from tests.e2e.conftest import emulator, messages_in_queues, wait_for, wait_for_value
+from tests.e2e.conftest import emulator, messages_in_queues, stack_on, wait_for, wait_for_value
 
 SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
 SEED_EVENT = json.loads(load_event("api_publish_event.json")["body"])
@@ -100,12 +100,10 @@ def test_the_outbox_names_notification_channel_address_and_content(local):
 
 
 @pytest.fixture(scope="module")
-def fast_retries(tmp_path_factory):
-    stack = LocalStackProcess(
-        tmp_path_factory.mktemp("fast") / "local.log",
-        profile="fast",
-        overrides=["MaxReceiveCount=3"],
-    ).start()
+def fast_retries(tmp_path_factory, shared_emulator):
+    stack = stack_on(
+        shared_emulator, tmp_path_factory.mktemp("fast"), profile="fast", overrides=["MaxReceiveCount=3"]
+    )
     yield stack
     stack.stop()
 
@@ -121,7 +119,7 @@ def test_a_record_failing_every_time_is_dead_lettered_after_max_receives_and_its
 
     flaky_id, *good_ids = [body["notificationId"] for _, body in answers]
     sqs = emulator(local, "sqs")
-    dlq = sqs.get_queue_url(QueueName="notifier-EmailStandardDLQ")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName=local.physical_name("EmailStandardDLQ"))["QueueUrl"]
 
     def dead_lettered():
         found = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"], VisibilityTimeout=0)
@@ -158,7 +156,16 @@ def test_a_redriven_notification_ends_sent_once(fast_retries):
     # The cause is fixed: the recipient has a working address now. Then the operator redrives.
     local.request("PUT", "/recipients/redrive-demo", {"contacts": {"email": "redriven@example.com"}})
     redrive = subprocess.run(
-        [sys.executable, "-m", "ops.redrive", "email-standard", "--endpoint", local.endpoint],
+        [
+            sys.executable,
+            "-m",
+            "ops.redrive",
+            "email-standard",
+            "--endpoint",
+            local.endpoint,
+            "--stack",
+            local.stack_name,
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -276,3 +283,21 @@ def test_a_recipient_put_over_http_gets_events_in_their_language_and_not_on_chan
     wait_for_value(lambda: channel_statuses(local, event["event_id"]), expected)
     assert local.request("DELETE", "/recipients/ana")[0] == 204
     assert local.request("GET", "/recipients/ana")[0] == 404
+
+
+def test_two_stacks_of_other_names_share_one_emulator_and_each_sees_only_its_own(
+    local, shared_emulator, tmp_path
+):
+    other = stack_on(shared_emulator, tmp_path)
+    try:
+        _, mine = local.request("POST", "/event", {**SEED_EVENT, "user_id": "alice"})
+        _, theirs = other.request("POST", "/event", {**SEED_EVENT, "user_id": "alice"})
+
+        wait_for(lambda: delivered(local, mine["event_id"]))
+        wait_for(lambda: delivered(other, theirs["event_id"]))
+        assert not delivered(local, theirs["event_id"])
+        assert not delivered(other, mine["event_id"])
+        assert other.request("GET", f"/event/{mine['event_id']}")[0] == 404
+        assert local.request("GET", f"/event/{theirs['event_id']}")[0] == 404
+    finally:
+        other.stop()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from devstack.process import LocalStackProcess
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import stack_on, wait_for
 
 EMAIL = "maria.garcia@example.com"
 PHONE = "+447700900123"
@@ -26,10 +26,10 @@ CONSUMERS = ("EmailFunction", "SmsFunction", "PushFunction")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict[str, Any]:
+def run(tmp_path_factory, shared_emulator) -> dict[str, Any]:
     """One recipient with every kind of address, events on every channel, and deliveries the vendor
     rejects; then the stack is stopped and its whole log read."""
-    local = LocalStackProcess(tmp_path_factory.mktemp("logs") / "local.log").start()
+    local = stack_on(shared_emulator, tmp_path_factory.mktemp("logs"))
     try:
         recipient = {
             "contacts": {

@@ -52,7 +52,7 @@ from devstack.fakes.twilio import TwilioFake
 from devstack.lambda_events import LambdaContext, record_of
 from devstack.provision import provision
 from devstack.template import Stack, load_template
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.models.channels import Channel, Priority, SocialEventType
 from notifier.models.envelope import Envelope, EventContent
 from notifier.models.recipients import Contacts, PushToken, Recipient
@@ -151,7 +151,7 @@ def _vendor(channel: Channel, latency_s: float, aws: Aws) -> Iterator[None]:
             fake = stack.enter_context(TwilioFake(TWILIO_SID, TWILIO_TOKEN))
             runtime.reset()
             config = TwilioConfig(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, from_number="+14155550100")
-            runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
+            vendors.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
         fake.latency_seconds = latency_s
         yield
         runtime.reset()  # closes the provider (FCM's app) while its fake still answers
@@ -197,7 +197,7 @@ def measure(
         if aws == "moto":
             stack.enter_context(_vendor(channel, latency_ms / 1000, where))
         handler = _handler(channel)
-        provider = runtime.provider(channel)
+        provider = vendors.provider(channel)
         send_batch = provider.send_batch
         sends: list[float] = []
 

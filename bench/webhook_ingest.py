@@ -204,7 +204,7 @@ def checked() -> dict[str, Any]:
         boto3.client("secretsmanager").create_secret(Name="bench/sendgrid", SecretString=_key_document(key))
         os.environ["SENDGRID_CREDENTIALS"] = "bench/sendgrid"
         from notifier import runtime  # noqa: PLC0415 - the layer is on the path by now
-        from notifier.stores.status import Status  # noqa: PLC0415
+        from notifier.models.statuses import Status  # noqa: PLC0415
 
         runtime.reset()
         statuses = runtime.status_store()

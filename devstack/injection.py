@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.models.channels import Channel
 from notifier.platform.settings import consumer_settings, due_settings
 from notifier.providers import Provider
@@ -135,7 +135,7 @@ def named_sandboxes(
 ) -> set[Channel]:
     """The sandboxes of `channels` that play a provider with an outage (`devstack.outage`), and, with
     receipt faults, every sandbox of a channel with a fallback, built here (added to `built`) and put
-    in the providers' places (`runtime.use_named_provider`), behind the channel's failover; the
+    in the providers' places (`vendors.use_named_provider`), behind the channel's failover; the
     channels they are of. An outage's window is counted from `started` (seconds since the epoch)."""
     check_outages(faults)
     settings = consumer_settings()
@@ -163,7 +163,7 @@ def named_sandboxes(
                 provider, windows[name], started=started, provider=name, clock=time.time, log=_quiet
             )
         built.append(provider)
-        runtime.use_named_provider(name, provider)
+        vendors.use_named_provider(name, provider)
         done.add(channel)
     return done
 
@@ -194,10 +194,10 @@ def _faulty_providers(
         ):
             inner = sandbox_provider(channel, settings, runtime.outbox(), receipt_faults=receipt_faults)
         else:
-            inner = runtime.provider(channel)
+            inner = vendors.provider(channel)
         faulty = FaultyProvider(inner, faults, timeout_seconds=timeout_seconds)
         built.append(faulty)
-        runtime.use_provider(channel, faulty)
+        vendors.use_provider(channel, faulty)
 
 
 def into_digests(faults: Faults) -> None:
@@ -228,7 +228,7 @@ def _named(settings: ConsumerSettings) -> dict[str, Channel]:
 
 
 def played_by_the_sandbox(settings: ConsumerSettings, channel: Channel, name: str) -> bool:
-    """Whether the sandbox plays the provider `name` of `channel` (`runtime._named_provider`): one
+    """Whether the sandbox plays the provider `name` of `channel` (`vendors._named_provider`): one
     the stack has no emulator for, or a vendor without credentials."""
     if name in settings.sandbox_providers:
         return True

@@ -2,7 +2,7 @@
 `devstack.faults`); imported once the common layer is on the path.
 
 `OutageProvider` wraps the sandbox that plays one provider (`sandbox-sendgrid`, ...) and is put in
-the provider's place with `runtime.use_named_provider`, so a channel with a fallback still goes
+the provider's place with `vendors.use_named_provider`, so a channel with a fallback still goes
 through its `FailoverProvider` and circuit breaker. Inside a window every send fails as an
 unreachable provider's does, before anything is sent: `ProviderUnavailableError(maybe_sent=False)`,
 nothing in the outbox. Outside them it is the sandbox.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from devstack.lambda_events import record_of, sqs_event
-from notifier import runtime
+from notifier import vendors
 from notifier.models.channels import Channel
 from notifier.platform.logs import logger
 from notifier.providers import Delivery, Outbox, SandboxProvider
@@ -143,7 +143,7 @@ class Exploding(SandboxProvider):
 
 
 def test_the_providers_lines_name_the_message_they_are_about(deployment, consumers, queue_arn, lines):
-    runtime.use_provider(Channel.EMAIL, Exploding(Channel.EMAIL, Outbox()))
+    vendors.use_provider(Channel.EMAIL, Exploding(Channel.EMAIL, Outbox()))
     exploding, exploding_id = body("corr-exploding", BOOM)
     fine, fine_id = body("corr-fine", "someone@example.com")
 

@@ -20,7 +20,7 @@ import requests
 from devstack.fakes.eum import EumFake
 from devstack.lambda_events import load_event, sqs_event
 from devstack.template import REPO_ROOT
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -435,7 +435,7 @@ def sms_batch() -> tuple[dict[str, Any], str]:
 
 
 def test_the_sms_consumer_sends_through_eum_and_records_its_message_id(consumers, fake, user_123):
-    runtime.use_provider(Channel.SMS, provider_for(fake, configuration_set="notifier-events"))
+    vendors.use_provider(Channel.SMS, provider_for(fake, configuration_set="notifier-events"))
     batch, notification_id = sms_batch()
 
     answer = consumers["sms"](batch)
@@ -452,7 +452,7 @@ def test_the_sms_consumer_sends_through_eum_and_records_its_message_id(consumers
 
 
 def test_a_refused_connection_leaves_the_record_for_sqs_to_retry(consumers, fake, user_123):
-    runtime.use_provider(Channel.SMS, provider_for(fake))
+    vendors.use_provider(Channel.SMS, provider_for(fake))
     fake.down()
     batch, notification_id = sms_batch()
 

@@ -16,7 +16,7 @@ import pytest
 from devstack.fakes.sendgrid import SendGridFake
 from devstack.fakes.ses import SesFake
 from devstack.lambda_events import load_event, sqs_event
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.models.channels import Channel
 from tests.functional.test_vendor_providers import channel_status, store_secret
 
@@ -109,7 +109,7 @@ def test_the_breaker_opens_keeps_the_primary_out_and_the_probe_brings_it_back(
 
     sendgrid.reset()  # SendGrid is back
     later = datetime.now(UTC) + timedelta(seconds=6)  # past the cool-down
-    failover = runtime.provider(Channel.EMAIL)
+    failover = vendors.provider(Channel.EMAIL)
     monkeypatch.setattr(failover, "clock", lambda: later)
     batch, [probe] = emails(1, start=20)
     consumers["email"](batch)
@@ -134,7 +134,7 @@ def test_while_twilio_is_down_an_sms_goes_once_through_end_user_messaging(
         monkeypatch.setenv("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2", eum.url)
         runtime.reset()
         config = TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=SENDER)
-        runtime.use_named_provider(
+        vendors.use_named_provider(
             "twilio", TwilioProvider(config, http_client=twilio.http_client(timeout=5))
         )
         twilio.fail(user_123.contacts.phone, 503)

@@ -31,6 +31,7 @@ from notifier.platform.settings import consumer_settings
 from notifier.providers.factory import sandbox_provider
 from notifier.receipts import sendgrid, twilio
 from notifier.receipts.sandbox_keys import SandboxKeys, sign_sendgrid
+from notifier.vendors import use_provider
 from tests.functional.test_flow import run_consumers_once
 
 TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -66,7 +67,7 @@ def vendors(deployment, monkeypatch, sendgrid_key) -> None:
     monkeypatch.setenv("TWILIO_CREDENTIALS", "tests/twilio")
     runtime.reset()
     for channel in (Channel.EMAIL, Channel.SMS):
-        runtime.use_provider(channel, sandbox_provider(channel, consumer_settings(), runtime.outbox()))
+        use_provider(channel, sandbox_provider(channel, consumer_settings(), runtime.outbox()))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from devstack.lambda_events import record_of, sqs_event
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.errors import TransientDeliveryError
 from notifier.models.channels import Channel
 from notifier.platform.clients import sqs_client
@@ -115,7 +115,7 @@ class SlowRetryAfter(SandboxProvider):
 
 def test_a_vendors_retry_after_sets_the_backoff(deployment, consumers, retry_settings):
     retry_settings(RETRY_BASE_SECONDS=1, RETRY_MAX_SECONDS=600)
-    runtime.use_provider(Channel.EMAIL, SlowRetryAfter(Channel.EMAIL, Outbox()))
+    vendors.use_provider(Channel.EMAIL, SlowRetryAfter(Channel.EMAIL, Outbox()))
     seen: list[int] = []
     sqs_client().meta.events.register(
         "provide-client-params.sqs.ChangeMessageVisibilityBatch",
@@ -237,7 +237,7 @@ def test_a_second_copy_while_the_first_is_sending_waits_for_the_lease_instead_of
 ):
     retry_settings(RETRY_BASE_SECONDS=0, RETRY_MAX_SECONDS=600)
     gate = Gate(runtime.outbox())
-    runtime.use_provider(Channel.EMAIL, gate)
+    vendors.use_provider(Channel.EMAIL, gate)
     seen: list[int] = []
     sqs_client().meta.events.register(
         "provide-client-params.sqs.ChangeMessageVisibilityBatch",
@@ -275,13 +275,13 @@ def test_sends_recorded_before_a_crash_are_not_sent_again_on_redelivery(
     deployment, consumers, retry_settings
 ):
     retry_settings(RETRY_BASE_SECONDS=0, RETRY_MAX_SECONDS=0)
-    runtime.use_provider(Channel.EMAIL, CrashAfterFirst(Channel.EMAIL, runtime.outbox()))
+    vendors.use_provider(Channel.EMAIL, CrashAfterFirst(Channel.EMAIL, runtime.outbox()))
     arn = deployment.stack.attrs[(QUEUE, "Arn")]
     bodies = [envelope_body(f"user{i}@example.com") for i in range(2)]
     batch = sqs_event([record_of(b, queue_arn=arn) for b in bodies])
     with pytest.raises(RuntimeError, match="simulated crash"):
         consumers["email"](batch)
-    runtime.use_provider(Channel.EMAIL, SandboxProvider(Channel.EMAIL, runtime.outbox()))
+    vendors.use_provider(Channel.EMAIL, SandboxProvider(Channel.EMAIL, runtime.outbox()))
 
     again = sqs_event([record_of(b, queue_arn=arn, receive_count=2) for b in bodies])
     with pytest.MonkeyPatch.context() as patch:

@@ -9,7 +9,8 @@ import pytest
 
 from notifier import runtime
 from notifier.models.channels import Channel
-from notifier.stores.status import Status, StatusStore
+from notifier.models.statuses import Status
+from notifier.stores.status import StatusStore
 from tests.factories import email_envelope
 
 DUE = datetime(2026, 12, 24, 18, 30, tzinfo=UTC)

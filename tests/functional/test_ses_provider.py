@@ -25,7 +25,7 @@ from moto.ses.models import ses_backends
 
 from devstack.fakes import SesFake
 from devstack.fakes.ses import ANY, DAILY_QUOTA, MAXIMUM_RATE, SEND_EMAIL, not_verified
-from notifier import runtime
+from notifier import vendors
 from notifier.errors import (
     PermanentDeliveryError,
     ProviderUnavailableError,
@@ -338,7 +338,7 @@ def test_an_unsigned_request_is_a_violation(ses):
 
 
 def test_the_email_consumer_sends_through_ses_and_records_it(consumers, user_123, ses):
-    runtime.use_provider(Channel.EMAIL, provider_for(ses, configuration_set="notifier-events"))
+    vendors.use_provider(Channel.EMAIL, provider_for(ses, configuration_set="notifier-events"))
     batch, [notification_id] = event_batch("sqs_email_critical.json")
 
     answer = consumers["email"](batch)

@@ -15,13 +15,13 @@ import boto3
 import pytest
 
 from devstack.lambda_events import api_event, record_of, sqs_event
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.errors import PermanentDeliveryError, TransientDeliveryError
 from notifier.models.channels import Channel
 from notifier.models.envelope import Envelope, MessageContent
+from notifier.models.statuses import Status
 from notifier.platform import logs
 from notifier.providers import Delivery, Outbox, SandboxProvider
-from notifier.stores.status import Status
 
 EMAIL = "john.doe@example.com"
 EMAIL_MASKED = "j***@e***.com"
@@ -176,7 +176,7 @@ def function_logs() -> Iterator[io.StringIO]:
 def test_a_vendors_error_echoing_the_address_is_masked_in_the_api_and_the_logs(
     deployment, consumers, publish, function_logs, transient
 ):
-    runtime.use_provider(Channel.EMAIL, EchoingVendor(transient))
+    vendors.use_provider(Channel.EMAIL, EchoingVendor(transient))
     sent = envelope([Channel.EMAIL])
     record = record_of(
         sent.model_dump_json(), queue_arn=deployment.stack.attrs[("EmailStandardQueue", "Arn")]

@@ -22,7 +22,7 @@ from devstack.fakes.fcm import FcmFake
 from devstack.fakes.sendgrid import SendGridFake
 from devstack.fakes.twilio import TwilioFake
 from devstack.lambda_events import load_event, sqs_event
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.errors import ConfigurationError, ProviderUnavailableError
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import EmailMessage
@@ -187,7 +187,7 @@ def twilio(deployment, user_123) -> Iterator[TwilioFake]:
         config = TwilioConfig(
             account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=SENDER, region="ie1", edge="dublin"
         )
-        runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
+        vendors.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
         yield fake
 
 
@@ -244,7 +244,7 @@ def test_an_invalid_twilio_number_fails_the_notification_without_a_retry(consume
 def test_a_messaging_service_sends_instead_of_a_number(consumers, twilio, user_123):
     service = "MG" + "f" * 32
     config = TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, messaging_service_sid=service)
-    runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=twilio.http_client(timeout=5)))
+    vendors.use_provider(Channel.SMS, TwilioProvider(config, http_client=twilio.http_client(timeout=5)))
 
     consumers["sms"](event_batch("sqs_sms_critical.json")[0])
 
@@ -361,7 +361,7 @@ def test_twilio_signs_in_with_an_api_key_through_an_edge_in_its_default_region(
             from_number=SENDER,
             edge="sydney",
         )
-        runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
+        vendors.use_provider(Channel.SMS, TwilioProvider(config, http_client=fake.http_client(timeout=5)))
 
         answer = consumers["sms"](event_batch("sqs_sms_critical.json")[0])
 
@@ -377,7 +377,7 @@ def test_twilio_signs_in_with_an_api_key_through_an_edge_in_its_default_region(
 
 def test_a_twilio_answer_slower_than_the_clients_timeout_is_retried(consumers, twilio, user_123):
     config = TwilioConfig(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number=SENDER)
-    runtime.use_provider(Channel.SMS, TwilioProvider(config, http_client=twilio.http_client(timeout=0.2)))
+    vendors.use_provider(Channel.SMS, TwilioProvider(config, http_client=twilio.http_client(timeout=0.2)))
     twilio.latency_seconds = 0.6
     batch, [notification_id] = event_batch("sqs_sms_critical.json")
 
@@ -401,7 +401,7 @@ def test_twilio_is_built_from_credentials_with_an_api_key_region_and_edge(deploy
         monkeypatch.setenv(name, value)
     runtime.reset()
 
-    provider = runtime.provider(Channel.SMS)
+    provider = vendors.provider(Channel.SMS)
 
     assert isinstance(provider, TwilioProvider)
     client = provider.client
@@ -553,7 +553,7 @@ def test_a_vendor_that_does_not_answer_in_time_is_a_transient_failure(
     assert failed_ids(answer) == ["message-0"]
     assert "timed out" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
     # SendGrid may have taken it: a fallback provider must not send it in the same attempt.
-    [result] = runtime.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
+    [result] = vendors.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
     assert isinstance(result, ProviderUnavailableError)
     assert result.maybe_sent is True
 
@@ -576,7 +576,7 @@ def test_a_vendor_that_cannot_be_reached_is_a_transient_failure(consumers, deplo
     assert failed_ids(answer) == ["message-0"]
     assert "connection failed" in (channel_status(notification_id, Channel.EMAIL).last_error or "")
     # Nothing reached SendGrid: a fallback provider may send it now.
-    [result] = runtime.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
+    [result] = vendors.provider(Channel.EMAIL).send_batch(event_deliveries(batch))
     assert isinstance(result, ProviderUnavailableError)
     assert result.maybe_sent is False
 

@@ -1,21 +1,18 @@
 """The objects a function builds once per execution environment, lazily, from its settings.
 
-Handlers and domain code ask here instead of building clients themselves. Tests hand in a provider
-with `use_provider(...)` or start over with `reset()`.
+Handlers and domain code ask here instead of building clients themselves; which provider each channel
+delivers through is wired in `notifier.vendors`. Tests start over with `reset()`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
 from notifier.platform.clients import dynamodb_client, reset_clients, sns_client, sqs_client
-from notifier.platform.logs import logger
 from notifier.platform.settings import (
     consumer_settings,
     due_settings,
@@ -45,13 +42,11 @@ if TYPE_CHECKING:
     from notifier.models.channels import Channel
     from notifier.platform.credentials import CredentialSource
     from notifier.platform.settings import FunctionSettings
-    from notifier.providers import Outbox, Provider
-    from notifier.providers.failover import FailoverProvider
+    from notifier.providers import Outbox
     from notifier.receipts.ingest import ReceiptDeps
     from notifier.receipts.keys import VerificationKeys
     from notifier.scheduling.digests import Digests
     from notifier.scheduling.due import DueMessages, Schedules
-    from notifier.stores.breakers import BreakerStore
     from notifier.stores.connections import ConnectionStore
     from notifier.stores.inbox import InboxStore
     from notifier.stores.pending import PendingStore
@@ -176,14 +171,6 @@ def receipt_store() -> ReceiptStore:
 
 
 @cache
-def credential_source() -> CredentialSource:
-    from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
-
-    settings = vendor_settings()
-    return CredentialSource(settings.credentials_store, settings.credentials_cache_seconds)
-
-
-@cache
 def sandbox_secret_source() -> CredentialSource:
     """Where the sandbox's receipts secret is: always Secrets Manager (the stack generates it there)."""
     from notifier.platform.credentials import CredentialSource  # noqa: PLC0415 - see the imports
@@ -194,6 +181,7 @@ def sandbox_secret_source() -> CredentialSource:
 @cache
 def verification_keys() -> VerificationKeys:
     from notifier.receipts.keys import VerificationKeys  # noqa: PLC0415 - see the imports
+    from notifier.vendors import credential_source  # noqa: PLC0415
 
     return VerificationKeys(vendor_settings(), credential_source(), sandbox_secret_source())
 
@@ -224,162 +212,6 @@ def requeuer() -> Requeuer:
     from notifier.delivery.requeue import Requeuer  # noqa: PLC0415 - see the imports
 
     return Requeuer(sqs_client)  # the client is built when a record is first put back
-
-
-def _inbox_provider() -> Provider:
-    from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
-    from notifier.providers.inbox import InboxProvider  # noqa: PLC0415
-
-    with _vendors_lock:
-        built = _keyless.get(Channel.INAPP)
-        if built is None:
-            concurrency = consumer_settings().delivery_concurrency
-            built = _keyless[Channel.INAPP] = InboxProvider(inbox(), max_concurrency=concurrency)
-    return built
-
-
-def _sandbox(channel: Channel, plays: str | None = None) -> Provider:
-    """The channel's sandbox provider, built once (and closed by `reset`: it may hold a receipts
-    thread); with `plays`, the one standing in for that provider of a channel with a fallback."""
-    from notifier.providers.factory import sandbox_provider  # noqa: PLC0415 - see the imports
-
-    with _vendors_lock:
-        built = _sandboxes.get((channel, plays))
-        if built is None:
-            logger.info(
-                "no vendor credentials configured; delivering to the sandbox outbox",
-                extra={"channel": channel.value, "plays": plays},
-            )
-            built = _sandboxes[(channel, plays)] = sandbox_provider(
-                channel, consumer_settings(), outbox(), plays=plays
-            )
-    return built
-
-
-_vendors: dict[Channel, tuple[str, Provider]] = {}
-_keyless: dict[Channel, Provider] = {}
-"""The in-app inbox's provider, which needs no credentials."""
-_sandboxes: dict[tuple[Channel, str | None], Provider] = {}
-"""Each channel's sandbox, and each sandbox standing in for a provider."""
-_named_overrides: dict[str, Provider] = {}
-"""What `use_named_provider` put in a provider's place."""
-_aws: dict[str, Provider] = {}
-"""Amazon SES and End User Messaging, by provider name."""
-_failovers: dict[Channel, FailoverProvider] = {}
-_overrides: dict[Channel, Provider] = {}
-_vendors_lock = threading.Lock()
-
-
-def provider(channel: Channel) -> Provider:
-    """The channel's provider: its primary's (EMAIL_PROVIDERS, SMS_PROVIDERS), or, with a second
-    named, both behind a `FailoverProvider` with the primary's circuit breaker (BREAKERS_TABLE)."""
-    from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
-    from notifier.providers.factory import channel_providers  # noqa: PLC0415 - see the imports
-
-    if channel in _overrides:
-        return _overrides[channel]
-    if channel is Channel.INAPP:  # no vendor: the recipient's inbox
-        return _inbox_provider()
-    settings = consumer_settings()
-    built = [_named_provider(channel, name) for name in channel_providers(settings, channel)]
-    if len(built) == 1:
-        return built[0]
-    return _failover(channel, built[0], built[1])
-
-
-def _failover(channel: Channel, primary: Provider, fallback: Provider) -> Provider:
-    """The pair behind one FailoverProvider, made again when either is (a vendor's new credentials)."""
-    from notifier.providers.failover import FailoverProvider  # noqa: PLC0415 - see the imports
-
-    with _vendors_lock:
-        current = _failovers.get(channel)
-        if current is not None and current.primary is primary and current.fallback is fallback:
-            return current
-        settings = consumer_settings()
-        made = _failovers[channel] = FailoverProvider(
-            primary,
-            fallback,
-            breakers=breaker_store() if settings.breakers_table else None,
-            rate_limit_budget_seconds=settings.failover_rate_limit_budget_seconds,
-        )
-    logger.info(
-        "delivering with a fallback provider",
-        extra={"channel": channel.value, "primary": primary.name, "fallback": fallback.name},
-    )
-    return made
-
-
-@cache
-def breaker_store() -> BreakerStore:
-    from notifier.stores.breakers import BreakerPolicy, BreakerStore  # noqa: PLC0415 - see the imports
-
-    settings = consumer_settings()
-    policy = BreakerPolicy(
-        failures=settings.breaker_failures,
-        window_seconds=settings.breaker_window_seconds,
-        cooldown_seconds=settings.breaker_cooldown_seconds,
-        probe_lease_seconds=int(2 * settings.vendor_timeout_seconds) + 1,
-    )
-    return BreakerStore(settings.require("breakers_table"), dynamodb_client(), policy)
-
-
-def _named_provider(channel: Channel, name: str) -> Provider:
-    """One provider of the channel: one the stack reaches with its own role (SES, End User
-    Messaging), built once; or the channel's vendor, signed in with its credentials (or the sandbox
-    when it has none).
-
-    A vendor's credentials are read through a cache (CREDENTIALS_CACHE_SECONDS); when they change (a
-    rotation) its client is built again with the new ones.
-    """
-    from notifier.providers.factory import (  # noqa: PLC0415 - see the imports
-        AWS_PROVIDERS,
-        aws_provider,
-        channel_providers,
-        credentials_name,
-        vendor_provider,
-    )
-
-    settings = consumer_settings()
-    if name in _named_overrides:
-        return _named_overrides[name]
-    several = len(channel_providers(settings, channel)) > 1
-    if name in settings.sandbox_providers:
-        return _sandbox(channel, name if several else None)
-    if name in AWS_PROVIDERS:
-        with _vendors_lock:
-            made = _aws.get(name)
-            if made is None:
-                made = _aws[name] = aws_provider(name, settings)
-                logger.info("delivering through AWS", extra={"channel": channel.value, "provider": name})
-        return made
-    secret = credentials_name(settings, channel)
-    if secret is None:
-        return _sandbox(channel, name if several else None)
-    document = credential_source().get(secret)
-    fingerprint = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
-    with _vendors_lock:
-        current = _vendors.get(channel)
-        if current is not None and current[0] == fingerprint:
-            return current[1]
-        built = vendor_provider(channel, settings, document)
-        _vendors[channel] = (fingerprint, built)
-    if current is not None:
-        current[1].close()
-        logger.info("vendor credentials changed; client rebuilt", extra={"channel": channel.value})
-    else:
-        logger.info("delivering through the vendor", extra={"channel": channel.value, "provider": built.name})
-    return built
-
-
-def use_provider(channel: Channel, chosen: Provider) -> None:
-    """Deliver `channel` through `chosen` until `reset()` (tests and benchmarks)."""
-    _overrides[channel] = chosen
-
-
-def use_named_provider(name: str, chosen: Provider) -> None:
-    """Send what the provider `name` (`sendgrid`, `ses`, ...) would send through `chosen` instead,
-    behind the channel's failover, until `reset()` (the local stack's faults, tests)."""
-    _named_overrides[name] = chosen
 
 
 @cache
@@ -489,6 +321,7 @@ def idempotency() -> IdempotentRequests:
 def delivery_deps(channel: Channel) -> DeliveryDeps:
     from notifier.delivery.batch import DeliveryDeps  # noqa: PLC0415 - see the imports
     from notifier.models.channels import Channel  # noqa: PLC0415 - see the imports
+    from notifier.vendors import provider  # noqa: PLC0415 - see the imports
 
     listed = channel in (Channel.EMAIL, Channel.SMS) and function_settings().suppressions_table
     return DeliveryDeps(
@@ -515,7 +348,6 @@ def reset() -> None:
         token_secret_source,
         inbox_access,
         outbox,
-        credential_source,
         sandbox_secret_source,
         verification_keys,
         requeuer,
@@ -527,7 +359,6 @@ def reset() -> None:
         digests,
         due_digests,
         due_publisher,
-        breaker_store,
     ):
         factory.cache_clear()
     if receipt_deps.cache_info().currsize:
@@ -535,15 +366,7 @@ def reset() -> None:
     receipt_deps.cache_clear()
     _tokens.clear()
     forget_settings()
-    with _vendors_lock:
-        made = [*(p for _, p in _vendors.values()), *_keyless.values(), *_aws.values(), *_sandboxes.values()]
-        for built in made:
-            built.close()
-        _vendors.clear()
-        _keyless.clear()
-        _sandboxes.clear()
-        _named_overrides.clear()
-        _aws.clear()
-        _failovers.clear()
-    _overrides.clear()
+    from notifier import vendors  # noqa: PLC0415 - see the imports
+
+    vendors.reset()
     reset_clients()

@@ -22,7 +22,7 @@ from devstack.faulty_digests import (
 )
 from devstack.faulty_provider import FaultyProvider, SimulatedCrashError
 from devstack.template import TemplateError, profile_overrides
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import Envelope, SmsMessage
 from notifier.models.requests import PublishRequest
@@ -254,10 +254,10 @@ def test_an_environment_applies_the_faults_to_its_own_channel_only(fresh_runtime
     built = injection.into_this_environment(faults, handler(Channel.SMS), started=0, timeout_seconds=3)
     try:
         [faulty] = built
-        assert runtime.provider(Channel.SMS) is faulty
+        assert vendors.provider(Channel.SMS) is faulty
         assert isinstance(faulty, FaultyProvider)
         assert faulty.faults.seed == 3
-        assert not isinstance(runtime.provider(Channel.EMAIL), FaultyProvider)
+        assert not isinstance(vendors.provider(Channel.EMAIL), FaultyProvider)
     finally:
         for provider in built:
             provider.close()
@@ -309,7 +309,7 @@ def test_a_function_that_is_not_a_consumer_gets_no_provider_faults(fresh_runtime
     faults = Faults.parse("crash=1")
 
     assert injection.into_this_environment(faults, publish, started=0, timeout_seconds=3) == []
-    assert not isinstance(runtime.provider(Channel.EMAIL), FaultyProvider)
+    assert not isinstance(vendors.provider(Channel.EMAIL), FaultyProvider)
 
 
 def test_the_chaos_harness_reads_the_flush_crash_trace_as_written():

@@ -18,7 +18,7 @@ from devstack.stack import (
     sandbox_providers,
 )
 from devstack.template import Stack, load_template
-from notifier import runtime
+from notifier import runtime, vendors
 from notifier.errors import ProviderUnavailableError
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import EmailMessage, SmsMessage
@@ -260,13 +260,13 @@ def test_the_local_stack_puts_the_outage_around_the_sandbox_that_plays_the_prima
     channels = injection.named_sandboxes(faults, None, with_fallbacks, started=time.time())
 
     assert channels == {Channel.EMAIL, Channel.SMS}
-    email_channel = runtime.provider(Channel.EMAIL)
+    email_channel = vendors.provider(Channel.EMAIL)
     assert isinstance(email_channel, FailoverProvider)
     assert isinstance(email_channel.primary, OutageProvider)
     assert email_channel.primary.name == "sandbox-sendgrid"
     assert email_channel.fallback.name == "sandbox-ses"
     assert not isinstance(email_channel.fallback, OutageProvider)
-    sms_channel = runtime.provider(Channel.SMS)
+    sms_channel = vendors.provider(Channel.SMS)
     assert isinstance(sms_channel, FailoverProvider)
     assert isinstance(sms_channel.fallback, OutageProvider)
     assert sms_channel.fallback.name == "sandbox-eum"
@@ -316,7 +316,7 @@ def test_receipt_faults_keep_a_channels_fallback_and_reach_each_of_its_sandboxes
         (Channel.EMAIL, "sandbox-sendgrid", "sandbox-ses"),
         (Channel.SMS, "sandbox-twilio", "sandbox-eum"),
     ):
-        faulty = runtime.provider(channel)
+        faulty = vendors.provider(channel)
         assert isinstance(faulty, FaultyProvider)
         failover = faulty.inner
         assert isinstance(failover, FailoverProvider)
@@ -327,12 +327,12 @@ def test_receipt_faults_keep_a_channels_fallback_and_reach_each_of_its_sandboxes
             assert inner.receipts is not None
             assert inner.receipts.faults is not None
             assert inner.receipts.faults.duplicate_rate == 0.5
-    assert isinstance(runtime.provider(Channel.SMS).inner.primary, OutageProvider)  # type: ignore[attr-defined]
+    assert isinstance(vendors.provider(Channel.SMS).inner.primary, OutageProvider)  # type: ignore[attr-defined]
 
 
 def test_outages_alone_leave_the_channels_providers_unwrapped(with_fallbacks):
     faults = Faults.parse("outage=sendgrid@0-60")
     with_fallbacks += injection.into_providers(faults, started=time.time(), timeout_seconds=3)
 
-    assert isinstance(runtime.provider(Channel.EMAIL), FailoverProvider)
-    assert isinstance(runtime.provider(Channel.EMAIL).primary, OutageProvider)  # type: ignore[attr-defined]
+    assert isinstance(vendors.provider(Channel.EMAIL), FailoverProvider)
+    assert isinstance(vendors.provider(Channel.EMAIL).primary, OutageProvider)  # type: ignore[attr-defined]

@@ -29,11 +29,8 @@ from notifier.platform.settings import ConsumerSettings, settings_from
 from notifier.providers import Delivery, Outbox, SandboxProvider
 from notifier.providers.factory import sandbox_provider
 from notifier.providers.sandbox import RECEIPT_BOUNCES, RECEIPT_COMPLAINT
-from notifier.providers.sandbox_receipts import (
-    SANDBOX_ACCOUNT_SID,
-    ReceiptFaults,
-    ReceiptPoster,
-)
+from notifier.providers.sandbox_receipts import ReceiptFaults, ReceiptPoster
+from notifier.providers.sandbox_webhooks import SANDBOX_ACCOUNT_SID
 from notifier.receipts import sendgrid, twilio
 from notifier.receipts.models import ReceiptKind
 from notifier.receipts.sandbox_keys import SandboxKeys

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from notifier.stores.status import ALLOWED_FROM, REDRIVABLE, TERMINAL, Status
+from notifier.models.statuses import ALLOWED_FROM, REDRIVABLE, TERMINAL, Status
 
 
 def reachable_from(start: Status) -> set[Status]:

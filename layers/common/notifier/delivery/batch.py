@@ -46,6 +46,7 @@ from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import Envelope
 from notifier.models.recipients import Recipient, addresses_for
 from notifier.models.responses import Suppression
+from notifier.models.statuses import Status
 from notifier.platform.logs import log_keys, logger, record_keys
 from notifier.platform.metrics import (
     CONCURRENT_ATTEMPTS_DEFERRED,
@@ -61,7 +62,7 @@ from notifier.platform.metrics import (
 )
 from notifier.providers import Delivery, Provider, Result
 from notifier.stores.recipients import RecipientStore
-from notifier.stores.status import Status, StatusStore
+from notifier.stores.status import StatusStore
 from notifier.stores.suppressions import SuppressionStore, normalized
 
 

@@ -38,11 +38,11 @@ from notifier.delivery.batch import Attempts, BatchDelivery, Job, NotificationRe
 from notifier.delivery.requeue import Retry, schedule_retries
 from notifier.errors import DeadLettered, TransientDeliveryError
 from notifier.models.channels import Channel
+from notifier.models.statuses import Status
 from notifier.platform.clients import sqs_client
 from notifier.platform.logs import correlation_keys, log_keys, logger, record_keys
 from notifier.platform.metrics import channel_metrics
 from notifier.platform.settings import consumer_settings
-from notifier.stores.status import Status
 
 
 class ChannelConsumer:

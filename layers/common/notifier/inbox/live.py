@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notifier.models.responses import InboxItemView
 from notifier.platform.clients import CONNECTIONS_POOL
 from notifier.platform.logs import logger
+from notifier.stores.attributes import iso
 from notifier.stores.inbox import InboxItem
-from notifier.stores.status import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient

@@ -9,7 +9,8 @@ signed with the keys derived from the stack's sandbox secret (`notifier.receipts
 stack without vendor accounts runs the whole path a receipt takes (signature, de-duplication, status,
 suppression list) the way it runs with the vendors.
 
-Which receipts (the reserved addresses are `notifier.providers.sandbox`'s; push has no vendor receipt):
+Which receipts (the reserved addresses are `notifier.providers.sandbox`'s; each receipt is built as its
+vendor shapes it in `notifier.providers.sandbox_webhooks`; push has no vendor receipt):
 
 | channel | address | receipts |
 |---|---|---|
@@ -38,8 +39,6 @@ shuffled order, with a stale event (a `deferred`, or Twilio's `sent`) posted aft
 
 from __future__ import annotations
 
-import base64
-import functools
 import heapq
 import itertools
 import json
@@ -48,17 +47,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import urlencode
 
 from notifier.models.channels import Channel
 from notifier.platform.clients import execute_api_address
 from notifier.platform.logs import logger
-from notifier.providers.sandbox import RECEIPT_BOUNCES, RECEIPT_COMPLAINT
+from notifier.providers.sandbox_webhooks import VendorEvent, stale_event, vendor_events
 from notifier.receipts import sendgrid, twilio
 from notifier.receipts.sandbox_keys import SandboxKeys, sign_sendgrid
 
@@ -72,23 +69,6 @@ BATCH_WINDOW_SECONDS = 0.1
 REPEAT_AFTER_SECONDS = 0.2
 """How long after the original a duplicated or stale receipt (a fault) is posted: in a later POST."""
 
-SANDBOX_ACCOUNT_SID = "AC5a4db0c5e1d0a1f00d5a5db0c5a5db0c"
-"""The Twilio account the sandbox's callbacks name: a fixed fake, shaped as Twilio's (AC + 32 hex)."""
-SANDBOX_FROM_NUMBER = "+15005550006"
-"""Twilio's test credentials' number that passes as a valid sender."""
-TWILIO_API_VERSION = "2010-04-01"
-
-_SENDGRID_BOUNCE = {
-    "type": "bounce",
-    "status": "5.1.1",
-    "reason": "550 5.1.1 The email account that you tried to reach does not exist",
-    "bounce_classification": "Invalid Address",
-}
-_SENDGRID_DELIVERED = {"response": "250 2.0.0 OK"}
-_SENDGRID_STALE = {"response": "421 4.7.0 Try again later", "attempt": "1"}
-_UNKNOWN_HANDSET = 30005
-"""Twilio's ErrorCode for an unknown destination handset."""
-
 
 @dataclass(frozen=True)
 class ReceiptFaults:
@@ -99,23 +79,11 @@ class ReceiptFaults:
     seed: int | None = None
 
 
-@dataclass(frozen=True)
-class _Event:
-    """One vendor event: a SendGrid event object, or the form of one Twilio status callback."""
-
-    notification_id: str
-    name: str
-    """SendGrid's `event` or Twilio's `MessageStatus`."""
-    fields: dict[str, Any]
-    repeat: bool = False
-    """A duplicate or a stale event (a fault): never repeated again."""
-
-
 @dataclass
 class _Post:
     """One request: a SendGrid batch or a Twilio callback, and how many times it has been tried."""
 
-    events: list[_Event]
+    events: list[VendorEvent]
     attempt: int = 1
 
 
@@ -123,7 +91,7 @@ class _Post:
 class _Due:
     at: float
     order: int
-    item: _Event | _Post = field(compare=False)
+    item: VendorEvent | _Post = field(compare=False)
 
 
 class _NotAcceptedError(Exception):
@@ -188,7 +156,14 @@ class ReceiptPoster:
             return
         now = time.monotonic()
         due = now + self.delay_seconds
-        events = self._events(notification_id, address, message_id, time.time() + self.delay_seconds)
+        events = vendor_events(
+            self.channel,
+            notification_id,
+            address,
+            message_id,
+            at=time.time() + self.delay_seconds,
+            delay_seconds=self.delay_seconds,
+        )
         with self._wake:
             if self._closed:
                 return
@@ -207,7 +182,7 @@ class ReceiptPoster:
         """Stop the thread; receipts not yet posted are dropped, as an environment shut down drops them."""
         with self._wake:
             self._closed = True
-            dropped = sum(isinstance(d.item, _Event) for d in self._queue)
+            dropped = sum(isinstance(d.item, VendorEvent) for d in self._queue)
             self._queue.clear()
             self._wake.notify()
             thread = self._thread
@@ -216,23 +191,7 @@ class ReceiptPoster:
         if dropped:
             logger.debug("sandbox receipts dropped at close", extra={"receipts": dropped})
 
-    def _events(self, notification_id: str, address: str, message_id: str, at: float) -> list[_Event]:
-        """What the vendor would say of this message, in order; `at`: when it reached the address."""
-        if self.channel is Channel.SMS:
-            if address == RECEIPT_BOUNCES[Channel.SMS]:
-                return [
-                    _twilio_callback(notification_id, address, message_id, "undelivered", _UNKNOWN_HANDSET)
-                ]
-            return [_twilio_callback(notification_id, address, message_id, "delivered")]
-        email = functools.partial(_sendgrid_event, notification_id, address, message_id)
-        if address == RECEIPT_BOUNCES[Channel.EMAIL]:
-            return [email("bounce", at=at, extra=_SENDGRID_BOUNCE)]
-        delivered = email("delivered", at=at, extra=_SENDGRID_DELIVERED)
-        if address == RECEIPT_COMPLAINT:
-            return [delivered, email("spamreport", at=at + self.delay_seconds)]
-        return [delivered]
-
-    def _push(self, at: float, item: _Event | _Post) -> None:
+    def _push(self, at: float, item: VendorEvent | _Post) -> None:
         heapq.heappush(self._queue, _Due(at, next(self._order), item))
 
     # ------------------------------------------------------------------ the poster's thread
@@ -258,8 +217,8 @@ class ReceiptPoster:
     def _due_now(self) -> bool:
         return bool(self._queue) and self._queue[0].at <= time.monotonic()
 
-    def _post_due(self, taken: list[_Event | _Post], signing: SandboxKeys) -> None:
-        events = [item for item in taken if isinstance(item, _Event)]
+    def _post_due(self, taken: list[VendorEvent | _Post], signing: SandboxKeys) -> None:
+        events = [item for item in taken if isinstance(item, VendorEvent)]
         posts = [item for item in taken if isinstance(item, _Post)]
         events = self._with_faults(events)
         if self.channel is Channel.EMAIL:
@@ -274,19 +233,19 @@ class ReceiptPoster:
                 return
             self._try(post, signing)
 
-    def _with_faults(self, events: list[_Event]) -> list[_Event]:
+    def _with_faults(self, events: list[VendorEvent]) -> list[VendorEvent]:
         """`events` in the order they are posted; duplicates and stale events queued for later."""
         faults = self.faults
         if not (faults.duplicate_rate or faults.reorder_rate):
             return events
-        later: list[_Event] = []
+        later: list[VendorEvent] = []
         for event in events:
             if event.repeat:
                 continue
             if self._random.random() < faults.duplicate_rate:
                 later.append(replace(event, repeat=True))
             if event.name == "delivered" and self._random.random() < faults.reorder_rate:
-                later.append(self._stale(event))
+                later.append(stale_event(self.channel, event))
         if len(events) > 1 and self._random.random() < faults.reorder_rate:
             events = list(events)
             self._random.shuffle(events)
@@ -296,17 +255,6 @@ class ReceiptPoster:
                     self._push(time.monotonic() + REPEAT_AFTER_SECONDS, event)
                 self._wake.notify()
         return events
-
-    def _stale(self, delivered: _Event) -> _Event:
-        """An event from before `delivered`, posted after it: SendGrid's deferral, Twilio's `sent`."""
-        fields = dict(delivered.fields)
-        if self.channel is Channel.EMAIL:
-            fields.pop("response", None)
-            fields.update(_SENDGRID_STALE, event="deferred", timestamp=fields["timestamp"] - 1)
-            fields["sg_event_id"] = _sg_event_id("deferred")
-            return _Event(delivered.notification_id, "deferred", fields, repeat=True)
-        fields.update(MessageStatus="sent", SmsStatus="sent")
-        return _Event(delivered.notification_id, "sent", fields, repeat=True)
 
     def _try(self, post: _Post, signing: SandboxKeys) -> None:
         ids = sorted({event.notification_id for event in post.events})
@@ -392,51 +340,3 @@ def secret_keys(secret_name: str) -> Callable[[], SandboxKeys]:
         return SandboxKeys(secret.decode() if isinstance(secret, bytes) else secret)
 
     return read
-
-
-def _sendgrid_event(
-    notification_id: str,
-    address: str,
-    message_id: str,
-    name: str,
-    *,
-    at: float,
-    extra: dict[str, str] | None = None,
-) -> _Event:
-    """A SendGrid event as the Event Webhook posts it: delivery events (delivered, deferred, bounce)
-    carry the message's SMTP id, engagement events (spamreport) do not."""
-    fields: dict[str, Any] = {"email": address, "timestamp": int(at)}
-    if name != "spamreport":
-        fields["smtp-id"] = f"<{message_id}@ismtpd-sandbox>"
-    fields.update(
-        event=name,
-        sg_event_id=_sg_event_id(name),
-        sg_message_id=f"{message_id}.filterdrecv-sandbox-0.0",
-        notification_id=notification_id,
-        **(extra or {}),
-    )
-    return _Event(notification_id, name, fields)
-
-
-def _sg_event_id(name: str) -> str:
-    """Unique, and shaped as SendGrid's: unpadded URL-safe base64 of the event's name and a serial."""
-    return base64.urlsafe_b64encode(f"{name}-0-{uuid.uuid4().hex}".encode()).decode().rstrip("=")
-
-
-def _twilio_callback(
-    notification_id: str, address: str, message_id: str, status: str, error_code: int | None = None
-) -> _Event:
-    """A Twilio status callback's form, as Twilio posts it."""
-    fields: dict[str, Any] = {
-        "AccountSid": SANDBOX_ACCOUNT_SID,
-        "ApiVersion": TWILIO_API_VERSION,
-        "From": SANDBOX_FROM_NUMBER,
-        "MessageSid": message_id,
-        "MessageStatus": status,
-        "SmsSid": message_id,
-        "SmsStatus": status,
-        "To": address,
-    }
-    if error_code is not None:
-        fields["ErrorCode"] = str(error_code)
-    return _Event(notification_id, status, fields)

@@ -38,8 +38,9 @@ from notifier.errors import InvalidRequestError, PublishError
 from notifier.models.envelope import Envelope
 from notifier.platform.logs import logger
 from notifier.platform.metrics import NOTIFICATIONS_PUBLISHED, NOTIFICATIONS_SCHEDULED, count_channels
+from notifier.stores.attributes import iso
 from notifier.stores.pending import PendingStore
-from notifier.stores.status import StatusStore, iso
+from notifier.stores.status import StatusStore
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

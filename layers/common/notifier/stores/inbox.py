@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from notifier.errors import InvalidRequestError, NotFoundError, RecipientConflictError
+from notifier.stores.attributes import iso
 from notifier.stores.batches import query_pages
-from notifier.stores.status import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from notifier.models.channels import Priority
+from notifier.models.statuses import ALLOWED_FROM, Status
 from notifier.receipts.models import ENGAGEMENT, Receipt, ReceiptKind
+from notifier.stores.attributes import error_text, iso, status_in
 from notifier.stores.batches import batch_get, batch_put
-from notifier.stores.status import ALLOWED_FROM, Status, error_text, iso, status_in
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

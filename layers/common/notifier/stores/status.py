@@ -1,10 +1,10 @@
-"""The status of every (notification, channel), in DynamoDB, moving only forward.
+"""The status store: the status of every (notification, channel), in DynamoDB, moving only forward.
 
-ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_LETTERED. DELIVERED and
-BOUNCED come from the vendors' receipts (`notifier.stores.receipts`). Every write
-is one conditional UpdateItem, so two writers racing (the publish function and a fast consumer, or
-two deliveries of one SQS message) can never move a status backwards. DEAD_LETTERED is final unless
-an operator redrives the message from its dead-letter queue: the redriven delivery reopens it.
+The statuses, and which may follow which, are `notifier.models.statuses`; DELIVERED and BOUNCED come
+from the vendors' receipts (`notifier.stores.receipts`). Every write is one conditional UpdateItem, so
+two writers racing (the publish function and a fast consumer, or two deliveries of one SQS message)
+can never move a status backwards. DEAD_LETTERED is final unless an operator redrives the message
+from its dead-letter queue: the redriven delivery reopens it.
 
 An attempt holds a *lease* (`lease_until`) from `begin_attempt` until its outcome is written: a second
 copy of the same SQS message (SQS delivers at least once) that arrives meanwhile is told to come back
@@ -19,9 +19,7 @@ and no address may be stored unmasked (see `masking`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
@@ -29,111 +27,16 @@ from botocore.exceptions import ClientError
 from notifier.models.channels import Channel
 from notifier.models.envelope import Envelope
 from notifier.models.responses import ChannelStatus, EventStatus
+from notifier.models.statuses import ALLOWED_FROM, ALREADY_HANDLED, GRANTED, RECEIPT_MOMENTS, Claim, Status
 from notifier.platform.masking import scrub
+from notifier.stores.attributes import epoch_seconds, error_text, iso, status_in, string_attribute
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class Status(StrEnum):
-    SCHEDULED = "SCHEDULED"
-    DIGESTED = "DIGESTED"
-    CANCELLED = "CANCELLED"
-    ACCEPTED = "ACCEPTED"
-    QUEUED = "QUEUED"
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    BOUNCED = "BOUNCED"
-    FAILED = "FAILED"
-    SUPPRESSED = "SUPPRESSED"
-    DEAD_LETTERED = "DEAD_LETTERED"
-
-
-_IN_FLIGHT = frozenset({Status.ACCEPTED, Status.QUEUED})
-_OPEN = _IN_FLIGHT | {Status.DEAD_LETTERED}  # a redriven message may still be delivered
-ALLOWED_FROM: dict[Status, frozenset[Status]] = {
-    # A scheduled notification is released when it is due, or cancelled before: one conditional
-    # write from SCHEDULED decides which, so a cancelled notification is never released.
-    Status.ACCEPTED: frozenset({Status.SCHEDULED}),
-    Status.CANCELLED: frozenset({Status.SCHEDULED}),
-    Status.QUEUED: _OPEN,
-    Status.SENT: _OPEN,
-    Status.FAILED: _OPEN,
-    Status.SUPPRESSED: _OPEN,
-    Status.DEAD_LETTERED: _IN_FLIGHT,
-    # A vendor's receipt proves the message was sent, even if the attempt that sent it has not
-    # recorded SENT yet (a fast receipt) or never will (it timed out after the vendor took it).
-    Status.DELIVERED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
-    Status.BOUNCED: frozenset({Status.SENT, Status.QUEUED, Status.DEAD_LETTERED}),
-}
-"""For each status, the statuses it may follow. SCHEDULED and DIGESTED follow nothing, and so does
-ACCEPTED but when a scheduled notification is released: each is first. QUEUED never follows
-SCHEDULED, so no attempt starts on a notification that is not due yet."""
-
-TERMINAL = frozenset(
-    {
-        Status.DELIVERED,
-        Status.BOUNCED,
-        Status.FAILED,
-        Status.SUPPRESSED,
-        Status.DEAD_LETTERED,
-        Status.CANCELLED,
-        Status.DIGESTED,
-    }
-)
-REDRIVABLE = frozenset({Status.DEAD_LETTERED})
-"""Terminal, except that redriving the message from its dead-letter queue reopens it."""
-
-RECEIPT_MOMENTS = (
-    "delivered_at",
-    "bounced_at",
-    "opened_at",
-    "clicked_at",
-    "complained_at",
-    "unsubscribed_at",
-)
-"""When each receipt first came (the vendor's time), as the status row keeps them."""
-
-SETTLED = TERMINAL | {Status.SENT}
-"""Where this service's own work ends: DELIVERED and BOUNCED come later, from the vendor."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What `begin_attempt` found: the attempt may send (`granted`), the channel is already past
-    sending (neither), or another attempt holds the lease for `busy_seconds` more."""
-
-    granted: bool
-    busy_seconds: float | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.busy_seconds is not None
-
-
-GRANTED = Claim(granted=True)
-ALREADY_HANDLED = Claim(granted=False)
-
-_MAX_ERROR_CHARS = 1000
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _epoch(moment: datetime) -> str:
-    return f"{moment.timestamp():.3f}"
-
-
-def error_text(text: str) -> str:
-    """What is stored of an error or a reason: scrubbed of addresses, then cut to its maximum length
-    (in that order, so the cut cannot leave part of an address that `scrub` would not recognise)."""
-    return scrub(text)[:_MAX_ERROR_CHARS]
-
-
-def iso(moment: datetime) -> str:
-    """`moment` in UTC, to the millisecond, as every time in the table is written."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StatusStore:
@@ -272,8 +175,8 @@ class StatusStore:
                 ExpressionAttributeValues={
                     ":status": {"S": Status.QUEUED},
                     ":now": {"S": iso(now)},
-                    ":epoch": {"N": _epoch(now)},
-                    ":lease": {"N": _epoch(now + timedelta(seconds=lease_seconds))},
+                    ":epoch": {"N": epoch_seconds(now)},
+                    ":lease": {"N": epoch_seconds(now + timedelta(seconds=lease_seconds))},
                     ":one": {"N": "1"},
                     **placeholders,
                     **values,
@@ -468,17 +371,6 @@ class StatusStore:
     @staticmethod
     def _key(notification_id: str, channel: Channel) -> dict[str, Any]:
         return {"notification_id": {"S": notification_id}, "channel": {"S": channel.value}}
-
-
-def status_in(statuses: frozenset[Status]) -> tuple[str, dict[str, Any]]:
-    """A condition that the current status is one of `statuses`, and its placeholder values."""
-    placeholders = {f":from{i}": {"S": s.value} for i, s in enumerate(sorted(statuses))}
-    return f"#status IN ({', '.join(placeholders)})", placeholders
-
-
-def string_attribute(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return value["S"] if value else None
 
 
 def _scrubbed(text: str | None) -> str | None:

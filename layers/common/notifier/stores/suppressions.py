@@ -20,8 +20,8 @@ from botocore.exceptions import ClientError
 
 from notifier.models.channels import Channel
 from notifier.models.responses import Suppression, SuppressionPage
+from notifier.stores.attributes import iso
 from notifier.stores.batches import batch_get
-from notifier.stores.status import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

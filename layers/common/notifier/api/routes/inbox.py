@@ -19,7 +19,7 @@ from notifier import runtime
 from notifier.api.docs import API_KEY_SCHEME, INBOX_TOKEN_SCHEME, responses
 from notifier.models.channels import RECIPIENT_ID_PATTERN
 from notifier.models.responses import InboxCounts, InboxPageView, InboxToken
-from notifier.stores.status import iso
+from notifier.stores.attributes import iso
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 

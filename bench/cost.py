@@ -456,7 +456,7 @@ def request_lines(a: Assumptions, results: dict[str, Any], calls_ms: float) -> l
 
 
 def published_lines(a: Assumptions) -> list[Line]:
-    """What publishing one notification to SNS adds (notifier/api/publishing.py, `Publisher.publish`):
+    """What publishing one notification to SNS adds (notifier/api/sns_publisher.py, `Publisher.publish`):
     the Publish, then ACCEPTED for each channel."""
     return [
         Line("SNS", "Publish (one 64 KB chunk)", 1, "sns_publish"),
@@ -482,7 +482,7 @@ def single_event_lines(a: Assumptions, results: dict[str, Any]) -> list[Line]:
 
 
 def bulk_lines(a: Assumptions, results: dict[str, Any], envelope_bytes: int = 1200) -> list[Line]:
-    """POST /events/bulk with `bulk_size` events, per event (notifier/publishing.py: PublishBatch of
+    """POST /events/bulk with `bulk_size` events, per event (notifier/api/sns_publisher.py: PublishBatch of
     10, 4 calls at once, each call's ACCEPTED writes after it)."""
     n = a.bulk_size
     k = a.idempotency_key_share

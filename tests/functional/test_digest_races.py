@@ -20,8 +20,9 @@ import pytest
 from devstack.emulator import start_emulator
 from devstack.provision import provision
 from devstack.template import Stack, load_template
-from notifier.api.publishing import Publisher, event_envelope
+from notifier.api.publishing import event_envelope
 from notifier.api.routing import routing_rules
+from notifier.api.sns_publisher import Publisher
 from notifier.models.channels import SocialEventType
 from notifier.models.envelope import Envelope
 from notifier.models.requests import EventRequest

@@ -32,7 +32,7 @@ from notifier.stores.status import StatusStore
 # the API's idempotency is loaded by the first request that sends an Idempotency-Key.
 if TYPE_CHECKING:
     from notifier.api.idempotency import IdempotentRequests
-    from notifier.api.publishing import Publisher
+    from notifier.api.sns_publisher import Publisher
     from notifier.delivery.batch import DeliveryDeps
     from notifier.delivery.requeue import Requeuer
     from notifier.inbox.access import InboxAccess
@@ -216,7 +216,7 @@ def requeuer() -> Requeuer:
 
 @cache
 def publisher() -> Publisher:
-    from notifier.api.publishing import Publisher  # noqa: PLC0415 - see the imports
+    from notifier.api.sns_publisher import Publisher  # noqa: PLC0415 - see the imports
 
     return Publisher(publish_settings().topic_arn, status_store(), sns_client())
 
@@ -299,7 +299,7 @@ def _digests(settings: FunctionSettings, publisher: Callable[[], Publisher], due
 
 @cache
 def due_publisher() -> Publisher:
-    from notifier.api.publishing import Publisher  # noqa: PLC0415 - see the imports
+    from notifier.api.sns_publisher import Publisher  # noqa: PLC0415 - see the imports
 
     return Publisher(due_settings().topic_arn, status_store(), sns_client())
 

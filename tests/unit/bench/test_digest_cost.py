@@ -19,8 +19,9 @@ import pytest
 from moto import mock_aws
 
 from bench import cost, digest_cost, report
-from notifier.api.publishing import Publisher, event_envelope
+from notifier.api.publishing import event_envelope
 from notifier.api.routing import routing_rules
+from notifier.api.sns_publisher import Publisher
 from notifier.models.channels import SocialEventType
 from notifier.models.envelope import DIGEST_MAX_ACTORS
 from notifier.models.requests import EventRequest

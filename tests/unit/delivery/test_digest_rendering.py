@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from notifier.delivery.catalog import DEFAULT_LOCALE
 from notifier.delivery.plurals import plural_category
-from notifier.delivery.rendering import TemplateCatalog, catalog, render, sms_segments
+from notifier.delivery.rendering import TemplateCatalog, catalog, render
+from notifier.delivery.sms_text import sms_segments
 from notifier.errors import PermanentDeliveryError
 from notifier.models.channels import Channel, Priority
 from notifier.models.envelope import DigestContent, EmailMessage, Envelope, InAppMessage, PushMessage

@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from notifier.delivery.catalog import DEFAULT_LOCALE
-from notifier.delivery.rendering import TemplateCatalog, catalog, render, sms_segments
+from notifier.delivery.rendering import TemplateCatalog, catalog, render
+from notifier.delivery.sms_text import sms_segments
 from notifier.models.channels import Channel, Priority, SocialEventType
 from notifier.models.envelope import (
     EmailMessage,

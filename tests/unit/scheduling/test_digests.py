@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from notifier.api.publishing import SNS_MAX_PAYLOAD_BYTES, _Message
 from notifier.api.routing import routing_rules
+from notifier.api.sns_publisher import SNS_MAX_PAYLOAD_BYTES, SnsMessage
 from notifier.models.channels import SocialEventType
 from notifier.models.envelope import Envelope, EventContent
 from notifier.scheduling.digests import ACTOR_NAME_MAX_CHARS, Digests, _actor, digest_envelope
@@ -88,14 +88,14 @@ def test_a_digest_keeps_its_first_events_payload_unless_it_would_not_fit_sns():
 
     # An event that only just fitted SNS, and ten long names beside it.
     large = small | {f"note{i}": ["x" * 1000] * 32 for i in range(7)}
-    while _Message.of(like(**large)).size < SNS_MAX_PAYLOAD_BYTES - 1500:
+    while SnsMessage.of(like(**large)).size < SNS_MAX_PAYLOAD_BYTES - 1500:
         large[f"more{len(large)}"] = "x" * 1000
     event = like(**large)
-    assert SNS_MAX_PAYLOAD_BYTES - 2000 < _Message.of(event).size <= SNS_MAX_PAYLOAD_BYTES
+    assert SNS_MAX_PAYLOAD_BYTES - 2000 < SnsMessage.of(event).size <= SNS_MAX_PAYLOAD_BYTES
     names = [f"{'n' * (ACTOR_NAME_MAX_CHARS - 2)}{i:02}" for i in range(10)]
     envelope = digest_envelope(window(large, names), datetime.now(UTC))
 
-    assert _Message.of(envelope).size <= SNS_MAX_PAYLOAD_BYTES
+    assert SnsMessage.of(envelope).size <= SNS_MAX_PAYLOAD_BYTES
     assert envelope.content.payload == {k: small[k] for k in ("parent_id", "parent_type", "timestamp")}  # type: ignore[union-attr]
     assert envelope.content.actors == names  # type: ignore[union-attr]
     assert envelope.notification_id == digest_id("digest#k", "w1")

@@ -2,37 +2,34 @@
 
 The words are data, one file per locale under `templates/` (`en.json` is the complete default, the
 others translations named by BCP 47 tag), so copy and translations change without code. They are all
-validated when first loaded, so a broken template fails a cold start rather than a send.
+validated when first loaded, so a broken template fails a cold start rather than a send: their shapes
+are in `catalog`, the checks across files and a translation's merge into the default in `translations`,
+and an SMS text's fitting into its segments in `sms_text`.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from pydantic import Field, JsonValue, model_validator
 
 from notifier.delivery.catalog import (
-    ACTOR_FIELDS,
     DEFAULT_LOCALE,
     TEMPLATES_DIR,
     DigestActors,
-    DigestTemplates,
-    DirectDefaults,
     EventTemplates,
     LocaleTemplates,
-    PartialDigestActors,
-    PartialEventTemplates,
-    Plural,
     TemplateData,
     Translation,
     is_language_tag,
-    placeholder_names,
 )
 from notifier.delivery.plurals import plural_category
+from notifier.delivery.sms_text import fit_sms
+from notifier.delivery.translations import catalog_problems, merged
 from notifier.errors import PermanentDeliveryError
 from notifier.models.channels import (
     DIRECT_EVENT_TYPE,
@@ -52,55 +49,6 @@ from notifier.models.envelope import (
     PushMessage,
     SmsMessage,
 )
-from notifier.models.requests import EventPayload
-
-SMS_MAX_SEGMENTS = 2
-"""Rendered event texts are cut to fit: each segment is billed, and a text is meant to be read at a glance."""
-
-DIGEST_FIELDS = frozenset({"actors", "count"})
-"""What a digest's texts are filled with besides its first event's fields."""
-
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# Sent as escape + character, so each takes two septets.
-_GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
-_GSM7 = _GSM7_BASIC | _GSM7_EXTENSION
-
-
-def sms_segments(text: str) -> int:
-    """How many segments `text` is sent (and billed) as.
-
-    GSM-7 when every character is in the GSM 03.38 alphabet (extension characters take two septets):
-    160 septets fit one segment, and a longer text is split into parts of 153 (the rest of 160 holds
-    the concatenation header). Any other character switches the whole text to UCS-2: 70 UTF-16 code
-    units in one segment, 67 per part, an emoji taking two. A part never splits an escape sequence or
-    a surrogate pair, so a character that would straddle a boundary starts the next part.
-    """
-    if _is_gsm7(text):
-        units = [2 if char in _GSM7_EXTENSION else 1 for char in text]
-        single, part = 160, 153
-    else:
-        units = [len(char.encode("utf-16-le")) // 2 for char in text]
-        single, part = 70, 67
-    if sum(units) <= single:
-        return 1
-    parts, used = 1, 0
-    for unit in units:
-        if used + unit > part:
-            parts, used = parts + 1, 0
-        used += unit
-    return parts
-
-
-def _is_gsm7(text: str) -> bool:
-    return all(char in _GSM7 for char in text)
-
-
-def _ellipsis(text: str) -> str:
-    """The cut marker for `text`: "…" is not GSM-7, so it would turn a GSM-7 text into UCS-2."""
-    return "..." if _is_gsm7(text) else "…"
 
 
 class TemplateCatalog(TemplateData):
@@ -111,30 +59,8 @@ class TemplateCatalog(TemplateData):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        """What the field types cannot check. Every placeholder must have a value, a payload field or a
-        default (or a digest's own field): a misspelt one would otherwise render empty on every send.
-        Translation keys must be distinct language tags, since a recipient's locale is matched against
-        them, and a translated digest must have an English one, or it is never sent."""
-        known = set(EventPayload.model_fields) | set(self.default.defaults)
-        problems = _unknown_placeholders(DEFAULT_LOCALE, self.default, known)
-        problems += _unknown_actor_placeholders(DEFAULT_LOCALE, self.default.digest.actors)
-        seen: dict[str, str] = {}
-        for tag, translation in self.translations.items():
-            if not is_language_tag(tag):
-                problems.append(f"{tag!r} is not a BCP 47 language tag (such as 'es' or 'pt-BR')")
-            elif tag.lower() == DEFAULT_LOCALE:
-                problems.append(f"{tag!r} is the default locale, not a translation")
-            elif tag.lower() in seen:
-                problems.append(f"{tag!r} and {seen[tag.lower()]!r} are the same locale")
-            seen[tag.lower()] = tag
-            extra = sorted(set(translation.defaults) - set(self.default.defaults))
-            if extra:
-                problems.append(f"{tag}: defaults {extra} have no default in {DEFAULT_LOCALE}")
-            extra = sorted(map(str, set(translation.digest.events) - set(self.default.digest.events)))
-            if extra:
-                problems.append(f"{tag}: digest.events {extra} have no digest in {DEFAULT_LOCALE}")
-            problems += _unknown_placeholders(tag, translation, known)
-            problems += _unknown_actor_placeholders(tag, translation.digest.actors)
+        """What the field types cannot check (`translations.catalog_problems`)."""
+        problems = catalog_problems(self.default, self.translations)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -148,41 +74,11 @@ class TemplateCatalog(TemplateData):
         while subtags:
             tag = by_tag.get("-".join(subtags))
             if tag is not None:
-                return tag, self._merged(self.translations[tag])
+                return tag, merged(self.default, self.translations[tag])
             subtags.pop()
             if subtags and len(subtags[-1]) == 1:  # a singleton ("x", "u") is never left last
                 subtags.pop()
         return DEFAULT_LOCALE, self.default
-
-    def _merged(self, translation: Translation) -> LocaleTemplates:
-        """The default templates with the translation's in place: whole channel templates (so one message
-        is never half translated) in each plural form of a digest, single actor phrases and their forms,
-        single defaults and direct texts."""
-        events = {
-            event_type: _merged_channels(translation.events.get(event_type), english)
-            for event_type, english in self.default.events.items()
-        }
-        digest = DigestTemplates(
-            actors=_merged_actors(translation.digest.actors, self.default.digest.actors),
-            events={
-                event_type: _merged_forms(
-                    translation.digest.events.get(event_type), english, _merged_channels
-                )
-                for event_type, english in self.default.digest.events.items()
-            },
-        )
-        direct = DirectDefaults(
-            email=translation.direct.email or self.default.direct.email,
-            push=translation.direct.push or self.default.direct.push,
-        )
-        return self.default.model_copy(
-            update={
-                "defaults": self.default.defaults | translation.defaults,
-                "events": events,
-                "digest": digest,
-                "direct": direct,
-            }
-        )
 
     def render(self, envelope: Envelope, channel: Channel, locale: str | None = None) -> OutboundMessage:
         """The message `channel` sends for `envelope`, in `locale` where a translation has it."""
@@ -198,85 +94,6 @@ class TemplateCatalog(TemplateData):
                 content, event_type, channel, envelope.notification_id, chosen=chosen, lang=lang
             )
         return _render_event(content, event_type, channel, envelope.notification_id, chosen=chosen, lang=lang)
-
-
-_Own = TypeVar("_Own")
-_English = TypeVar("_English")
-
-
-def _merged_channels(own: PartialEventTemplates | None, english: EventTemplates) -> EventTemplates:
-    if own is None:
-        return english
-    return EventTemplates(
-        email=own.email or english.email,
-        sms=own.sms or english.sms,
-        push=own.push or english.push,
-        inapp=own.inapp or english.inapp,
-    )
-
-
-def _merged_forms(
-    own: Plural[_Own] | None, english: Plural[_English], merge: Callable[[_Own | None, _English], _English]
-) -> Plural[_English]:
-    """English's plural forms with the translation's merged in, form by form. A form the translation
-    leaves out is English's; one English has not (Spanish "many") is merged with English's text for
-    that number, its `other`."""
-    given = own.forms() if own is not None else {}
-    categories = english.forms().keys() | given.keys()
-    return english.model_copy(
-        update={category: merge(given.get(category), english.form(category)) for category in categories}
-    )
-
-
-def _own_or_english(own: str | None, english: str) -> str:
-    return english if own is None else own
-
-
-def _merged_actors(own: PartialDigestActors, english: DigestActors) -> DigestActors:
-    return DigestActors(
-        one_name=_own_or_english(own.one_name, english.one_name),
-        two_names=_own_or_english(own.two_names, english.two_names),
-        others=_merged_forms(own.others, english.others, _own_or_english),
-        one_name_and_others=_merged_forms(
-            own.one_name_and_others, english.one_name_and_others, _own_or_english
-        ),
-        two_names_and_others=_merged_forms(
-            own.two_names_and_others, english.two_names_and_others, _own_or_english
-        ),
-    )
-
-
-def _unknown_placeholders(tag: str, templates: LocaleTemplates | Translation, known: set[str]) -> list[str]:
-    """The placeholders of a file's event and digest texts that nothing fills; a digest's texts are
-    filled with its own fields too."""
-    texts: list[tuple[str, EventTemplates | PartialEventTemplates, set[str]]] = [
-        (f"events.{event_type}", channels, known) for event_type, channels in templates.events.items()
-    ]
-    texts += [
-        (f"digest.events.{event_type}.{category}", channels, known | DIGEST_FIELDS)
-        for event_type, forms in templates.digest.events.items()
-        for category, channels in forms.forms().items()
-    ]
-    return [
-        f"{tag}: {path}.{channel} uses {{{name}}}, which is neither a payload field nor "
-        f"a default (known: {', '.join(sorted(given))})"
-        for path, channels, given in texts
-        for channel, template in channels.channels().items()
-        for name in sorted(template.placeholders() - given)
-    ]
-
-
-def _unknown_actor_placeholders(tag: str, actors: DigestActors | PartialDigestActors) -> list[str]:
-    """The placeholders of the actor phrases that nothing fills: each phrase has its own fields."""
-    problems: list[str] = []
-    for path, phrase in actors.phrases().items():
-        given = ACTOR_FIELDS[path.split(".")[0]]
-        problems += [
-            f"{tag}: digest.actors.{path} uses {{{name}}}, which is not one of its fields "
-            f"(known: {', '.join(sorted(given))})"
-            for name in sorted(placeholder_names(phrase) - given)
-        ]
-    return problems
 
 
 @cache
@@ -419,7 +236,7 @@ def _render_templates(
                 html=_document(layout, lang, subject, body),
             )
         case Channel.SMS:
-            return SmsMessage(text=_fit_sms(templates.sms.text, fields))
+            return SmsMessage(text=fit_sms(templates.sms.text, fields, _fill))
         case Channel.PUSH:
             data: dict[str, str] = {
                 "notification_id": notification_id,
@@ -484,50 +301,3 @@ def _document(layout: str, lang: str, subject: str, content: str) -> str:
 def _paragraphs(text: str) -> str:
     blocks = [b.strip() for b in text.split("\n\n") if b.strip()]
     return "".join(f"<p>{html.escape(b).replace(chr(10), '<br>')}</p>" for b in blocks)
-
-
-def _fit_sms(template: str, fields: Mapping[str, str]) -> str:
-    """The SMS text in at most SMS_MAX_SEGMENTS segments.
-
-    A long text is almost always a long payload value (a name, a type), so those are cut first: all
-    values the text uses are capped at the longest length that fits, which cuts only the longest
-    ones and keeps the sentence whole. Only when even empty values would not fit (the template
-    itself is too long) is the text's end cut.
-    """
-    text = _fill(template, fields)
-    if _fits(text):
-        return text
-    used = placeholder_names(template) & fields.keys()
-
-    def capped(cap: int) -> str:
-        cut = {name: fields[name][:cap].rstrip() for name in used if len(fields[name]) > cap}
-        marker = _ellipsis(_fill(template, {**fields, **cut}))
-        return _fill(template, {**fields, **{name: value + marker for name, value in cut.items()}})
-
-    longest = max((len(fields[name]) for name in used), default=0)
-    cap = _largest(0, longest - 1, lambda cap: _fits(capped(cap)))
-    if cap is not None:
-        return capped(cap)
-
-    def prefix(length: int) -> str:
-        kept = text[:length].rstrip()
-        return kept + _ellipsis(kept)
-
-    return prefix(_largest(0, len(text), lambda length: _fits(prefix(length))) or 0)
-
-
-def _fits(text: str) -> bool:
-    return sms_segments(text) <= SMS_MAX_SEGMENTS
-
-
-def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int | None:
-    """The largest value in [low, high] that fits, by bisection (a shorter text never needs more
-    segments), or None when none does."""
-    best = None
-    while low <= high:
-        middle = (low + high) // 2
-        if fits(middle):
-            best, low = middle, middle + 1
-        else:
-            high = middle - 1
-    return best

@@ -40,8 +40,8 @@ from notifier.stores.status import StatusStore
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from notifier.api.publishing import Publisher
     from notifier.api.routing import DigestRule
+    from notifier.api.sns_publisher import Publisher
 
 FLUSH_LEASE_SECONDS = 30
 """How long a flush holds its window: the due function's Timeout, so a flush that died has let go

@@ -45,7 +45,7 @@ from notifier.stores.status import StatusStore
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from notifier.api.publishing import Publisher
+    from notifier.api.sns_publisher import Publisher
     from notifier.scheduling.digests import Digests
 
 SQS_MAX_DELAY_SECONDS = 900

@@ -161,10 +161,11 @@ load: $(LOCUST_VENV)/.installed
 # lower priority while pytest runs, so they fill what pytest leaves of the two cores (its end-to-end
 # tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
 # ends, between pytest's; make test fails if lint or a test fails.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed browser
 	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \
 	trap 'kill $$lint 2>/dev/null' INT TERM; \
-	$(BIN)/pytest -n 2 --dist loadfile; tests=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	[ $$linted -eq 0 ] || echo "make test: lint failed (its output is above)"; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]

@@ -4,7 +4,7 @@ ACCEPTED -> QUEUED -> SENT -> DELIVERED | BOUNCED, or FAILED, SUPPRESSED, DEAD_L
 sent later is SCHEDULED first, then ACCEPTED when due or CANCELLED; an event that goes out in a digest
 is DIGESTED instead. `ALLOWED_FROM` says which status may follow which, so a status only moves
 forward (the status store writes each move as one conditional update, `notifier.stores.status`);
-`TERMINAL`, `REDRIVABLE` and `SETTLED` group them; `Claim` is what an attempt to send finds.
+`TERMINAL` and `REDRIVABLE` group them; `Claim` is what an attempt to send finds.
 """
 
 from __future__ import annotations
@@ -71,9 +71,6 @@ RECEIPT_MOMENTS = (
     "unsubscribed_at",
 )
 """When each receipt first came (the vendor's time), as the status row keeps them."""
-
-SETTLED = TERMINAL | {Status.SENT}
-"""Where this service's own work ends: DELIVERED and BOUNCED come later, from the vendor."""
 
 
 @dataclass(frozen=True)

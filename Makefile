@@ -162,7 +162,7 @@ load: $(LOCUST_VENV)/.installed
 # tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
 # ends, between pytest's; make test fails if lint or a test fails. Three pytest workers on the two
 # cores: the end-to-end tests spend much of their time waiting on deliveries, and with two the cores
-# stood 29% idle (clean clones: 189, 193, 207 and 220 s with three; 211 s with two).
+# stood 29% idle (clean clones: 189, 193, 207, 220 and 220 s with three; 211 s with two).
 TEST_WORKERS ?= 3
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed browser
 	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \

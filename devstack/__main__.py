@@ -22,7 +22,7 @@ from .stack import (
     LocalStack,
     StartupError,
 )
-from .template import TemplateError, parse_overrides, profile_overrides
+from .template import DEFAULT_STACK_NAME, TemplateError, parse_overrides, profile_overrides
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
@@ -98,9 +98,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--stack-name",
-        default=os.environ.get("LOCAL_STACK_NAME") or "notifier",
+        default=os.environ.get("LOCAL_STACK_NAME") or DEFAULT_STACK_NAME,
         help="the stack's name, which names its resources in the emulator as sam deploy's does "
-        "(default notifier, or LOCAL_STACK_NAME): stacks of other names can share one emulator",
+        f"(default {DEFAULT_STACK_NAME}, or LOCAL_STACK_NAME): stacks of other names can share one emulator",
     )
     parser.add_argument("--no-seed", action="store_true", help="do not add the demo recipients")
     parser.add_argument(

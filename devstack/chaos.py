@@ -243,7 +243,7 @@ def publish_all(local: LocalStackProcess, count: int, threads: int) -> tuple[lis
 class Observer:
     """Reads the emulator directly: statuses, queue depths, and the outbox over the API."""
 
-    def __init__(self, local: LocalStackProcess, stack: str = "notifier") -> None:
+    def __init__(self, local: LocalStackProcess) -> None:
         self.local = local
         # The local stack's emulator takes any credentials.
         session = boto3.Session(
@@ -253,8 +253,8 @@ class Observer:
         )
         self.dynamodb = session.client("dynamodb", endpoint_url=local.endpoint)
         self.sqs = session.client("sqs", endpoint_url=local.endpoint)
-        self.table = f"{stack}-StatusTable"
-        self.digests_table = f"{stack}-DigestsTable"
+        self.table = local.physical_name("StatusTable")
+        self.digests_table = local.physical_name("DigestsTable")
 
     def statuses(self) -> dict[tuple[str, str], str]:
         found: dict[tuple[str, str], str] = {}

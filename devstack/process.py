@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .template import REPO_ROOT
+from .template import DEFAULT_STACK_NAME, REPO_ROOT, physical_name
 
 _WEBSOCKET_LINE = re.compile(r"^  websocket (ws://\S+)$", re.MULTILINE)
 
@@ -38,7 +38,7 @@ class LocalStackProcess:
         api_key: str = "local-development-key",
         endpoint: str | None = None,
         emulator: str | None = None,
-        stack_name: str = "notifier",
+        stack_name: str = DEFAULT_STACK_NAME,
     ) -> None:
         self.log_path = log_path
         self.stack_name = stack_name
@@ -78,8 +78,7 @@ class LocalStackProcess:
                 command += ["--emulator", self.emulator]
         if self.profile:
             command += ["--profile", self.profile]
-        if self.stack_name != "notifier":
-            command += ["--stack-name", self.stack_name]
+        command += ["--stack-name", self.stack_name]
         if self.chaos:
             command += ["--chaos", self.chaos]
         if self.overrides:
@@ -108,7 +107,7 @@ class LocalStackProcess:
 
     def physical_name(self, logical_id: str) -> str:
         """The name the stack gave a resource of the template in the emulator (a queue, a table...)."""
-        return f"{self.stack_name}-{logical_id}"
+        return physical_name(self.stack_name, logical_id)
 
     @property
     def management_url(self) -> str | None:

@@ -35,7 +35,7 @@ from .lambda_runtime import ProcessPool
 from .outbox import OutboxFile
 from .provision import Deployment, FunctionSpec, WebSocketApiSpec, gateway_responses, provision
 from .schedules import ScheduleFirer
-from .template import REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
+from .template import DEFAULT_STACK_NAME, REPO_ROOT, TEMPLATE_PATH, Stack, TemplateError, load_template
 from .websocket import DEFAULT_PORT as DEFAULT_WS_PORT
 from .websocket import WebSocketGateway, WebSocketServer
 
@@ -71,7 +71,7 @@ class LocalConfig:
     endpoint: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     api_key: str = DEFAULT_API_KEY
-    stack_name: str = "notifier"
+    stack_name: str = DEFAULT_STACK_NAME
     region: str = "us-east-1"
     account_id: str = "123456789012"
     seed_file: Path | None = SEED_FILE

@@ -40,6 +40,14 @@ _SHORT_TAGS = {
 }
 
 
+DEFAULT_STACK_NAME = "notifier"
+
+
+def physical_name(stack_name: str, logical_id: str) -> str:
+    """The name a resource without one of its own is given in the emulator: `<stack>-<logical id>`."""
+    return f"{stack_name}-{logical_id}"
+
+
 class TemplateError(ValueError):
     """The template uses something this module does not know how to resolve."""
 
@@ -153,7 +161,7 @@ class Stack:
     """
 
     template: dict[str, Any]
-    name: str = "notifier"
+    name: str = DEFAULT_STACK_NAME
     region: str = "us-east-1"
     account_id: str = "123456789012"
     overrides: Mapping[str, str] = field(default_factory=dict)
@@ -192,7 +200,7 @@ class Stack:
         return merged
 
     def physical_name(self, logical_id: str) -> str:
-        return f"{self.name}-{logical_id}"
+        return physical_name(self.name, logical_id)
 
     def pseudo(self, name: str) -> str:
         values = {

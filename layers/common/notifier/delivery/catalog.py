@@ -1,10 +1,12 @@
 """The template files' shapes: one file per locale under `templates/` (`en.json` is the complete
 default, the others translations named by BCP 47 tag), each validated when first loaded, so a broken
-template fails a cold start rather than a send. `rendering` reads them into its catalog."""
+template fails a cold start rather than a send. `rendering` reads them into its catalog; `fill` is how
+every template is filled (by `rendering`, and by `sms_text` as it fits a text to its segments)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from string import Formatter
 from typing import Annotated, Any, Generic, Self, TypeVar, get_args
@@ -34,13 +36,6 @@ def is_language_tag(tag: str) -> bool:
     return _LANGUAGE_TAG.fullmatch(tag) is not None
 
 
-# --------------------------------------------------------------------------------------------
-# SMS segments (3GPP TS 23.038 alphabet, TS 23.040 concatenation)
-# --------------------------------------------------------------------------------------------
-
-# The GSM 03.38 default alphabet; position 0x1B (the escape to the extension table) is not a character.
-
-
 def placeholder_names(template: str) -> frozenset[str]:
     """The field names `template` fills. Only plain names are allowed: `str.format`'s attribute and
     index access, conversions and format specs would reach past the value or break the SMS cut."""
@@ -56,6 +51,23 @@ def placeholder_names(template: str) -> frozenset[str]:
             raise ValueError(f"{template!r}: placeholders are plain field names such as {{actor_name}}")
         names.add(name)
     return frozenset(names)
+
+
+class Fields(dict[str, str]):
+    """Template fields; a placeholder without a value renders empty rather than failing a send."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, fields: Mapping[str, str]) -> str:
+    """`template` filled with `fields`, on one line: a subject must not carry a line break, and an
+    empty field must not leave a double space."""
+    return one_line(template.format_map(Fields(fields)))
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class TemplateData(BaseModel):

@@ -22,10 +22,13 @@ from notifier.delivery.catalog import (
     TEMPLATES_DIR,
     DigestActors,
     EventTemplates,
+    Fields,
     LocaleTemplates,
     TemplateData,
     Translation,
+    fill,
     is_language_tag,
+    one_line,
 )
 from notifier.delivery.plurals import plural_category
 from notifier.delivery.sms_text import fit_sms
@@ -208,7 +211,7 @@ def _actor_phrase(actors: DigestActors, names: list[str], count: int, lang: str)
     else:
         phrase = actors.two_names if len(shown) == 2 else actors.one_name
     names_shown = dict(zip(("first", "second"), shown, strict=False))
-    return phrase.format_map(_Fields(names_shown, others=str(others)))
+    return phrase.format_map(Fields(names_shown, others=str(others)))
 
 
 def _render_templates(
@@ -227,16 +230,16 @@ def _render_templates(
     the given data."""
     match channel:
         case Channel.EMAIL:
-            subject = _fill(templates.email.subject, fields)
+            subject = fill(templates.email.subject, fields)
             escaped = {name: html.escape(value) for name, value in fields.items()}
-            body = templates.email.html.format_map(_Fields(escaped))
+            body = templates.email.html.format_map(Fields(escaped))
             return EmailMessage(
                 subject=subject,
-                text=_fill(templates.email.text, fields),
+                text=fill(templates.email.text, fields),
                 html=_document(layout, lang, subject, body),
             )
         case Channel.SMS:
-            return SmsMessage(text=fit_sms(templates.sms.text, fields, _fill))
+            return SmsMessage(text=fit_sms(templates.sms.text, fields))
         case Channel.PUSH:
             data: dict[str, str] = {
                 "notification_id": notification_id,
@@ -245,7 +248,7 @@ def _render_templates(
                 **push_data,
             }
             return PushMessage(
-                title=_fill(templates.push.title, fields), body=_fill(templates.push.body, fields), data=data
+                title=fill(templates.push.title, fields), body=fill(templates.push.body, fields), data=data
             )
         case Channel.INAPP:
             # What the app opens from the item; the id and event type are the item's own attributes.
@@ -254,8 +257,8 @@ def _render_templates(
             }
             return InAppMessage(
                 event_type=event_type.value,
-                title=_cut(_fill(templates.inapp.title, fields), INAPP_TITLE_MAX_CHARS),
-                body=_cut(_fill(templates.inapp.body, fields), INAPP_MAX_CHARS),
+                title=_cut(fill(templates.inapp.title, fields), INAPP_TITLE_MAX_CHARS),
+                body=_cut(fill(templates.inapp.body, fields), INAPP_MAX_CHARS),
                 data=parent | dict(inapp_data),
             )
 
@@ -266,26 +269,10 @@ def _payload_fields(payload: Mapping[str, Any]) -> dict[str, str]:
     for name, value in payload.items():
         if value is None:
             continue
-        text = _one_line(value if isinstance(value, str) else json.dumps(value, default=str))
+        text = one_line(value if isinstance(value, str) else json.dumps(value, default=str))
         if text:
             fields[name] = text
     return fields
-
-
-class _Fields(dict[str, str]):
-    """Template fields; a placeholder without a value renders empty rather than failing a send."""
-
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def _fill(template: str, fields: Mapping[str, str]) -> str:
-    # One line: a subject must not carry a line break, and an empty field must not leave a double space.
-    return _one_line(template.format_map(_Fields(fields)))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _cut(text: str, limit: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from notifier.delivery.catalog import placeholder_names
+from notifier.delivery.catalog import fill, placeholder_names
 
 SMS_MAX_SEGMENTS = 2
 """Rendered event texts are cut to fit: each segment is billed, and a text is meant to be read at a glance."""
@@ -53,8 +53,8 @@ def _ellipsis(text: str) -> str:
     return "..." if _is_gsm7(text) else "…"
 
 
-def fit_sms(template: str, fields: Mapping[str, str], fill: Callable[[str, Mapping[str, str]], str]) -> str:
-    """`template` filled with `fields` by `fill` (`rendering`'s), in at most SMS_MAX_SEGMENTS segments.
+def fit_sms(template: str, fields: Mapping[str, str]) -> str:
+    """`template` filled with `fields` (`catalog.fill`), in at most SMS_MAX_SEGMENTS segments.
 
     A long text is almost always a long payload value (a name, a type), so those are cut first: all
     values the text uses are capped at the longest length that fits, which cuts only the longest

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -105,11 +106,15 @@ def compile_artifact(artifact: Path, python: str) -> None:
     root = artifact / "python" if (artifact / "python").is_dir() else artifact  # a layer: python/
     own = [root / name for name in OWN_CODE if (root / name).exists()]
     third_party = [entry for entry in root.iterdir() if entry not in own and not entry.name.endswith("-info")]
+    # Next to each module, where Lambda's interpreter looks: never under a PYTHONPYCACHEPREFIX of the
+    # caller's (make sets one for its own environments).
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPYCACHEPREFIX"}
     for paths, mode in ((third_party, "unchecked-hash"), (own, "checked-hash")):
         if paths:
             subprocess.run(  # noqa: S603 - the runtime's interpreter on our own build output
                 [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", mode, *map(str, paths)],
                 check=True,
+                env=environment,
             )
 
 

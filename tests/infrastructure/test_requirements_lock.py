@@ -99,6 +99,18 @@ def pinned(path: Path) -> dict[str, str]:
     return pins
 
 
+def compiled(path: Path) -> dict[str, set[str]]:
+    """A file of `uv pip compile` as {name: its pinned versions} (markers allowed: it may name several)."""
+    pins: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines():
+        if (text := line.split("#")[0].strip()) and not text.startswith("-"):
+            requirement = Requirement(text)
+            pins.setdefault(canonicalize_name(requirement.name), set()).update(
+                spec.version for spec in requirement.specifier
+            )
+    return pins
+
+
 def drift(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
     return [
         f"{name}: lock {expected.get(name, '(absent)')}, file {actual.get(name, '(absent)')}"
@@ -147,13 +159,7 @@ def test_a_tool_lock_pins_what_its_in_file_asks_for(tool):
     wanted = [
         Requirement(text) for line in source.read_text().splitlines() if (text := line.split("#")[0].strip())
     ]
-    pins: dict[str, set[str]] = {}
-    for line in lock.read_text().splitlines():
-        if (text := line.split("#")[0].strip()) and not text.startswith("-"):
-            requirement = Requirement(text)
-            pins.setdefault(canonicalize_name(requirement.name), set()).update(
-                spec.version for spec in requirement.specifier
-            )
+    pins = compiled(lock)
 
     header = lock.read_text().split("\n\n")[0]
     assert "uv pip compile" in header, f"{lock.name} was not written by uv: run `make lock`"
@@ -165,3 +171,16 @@ def test_a_tool_lock_pins_what_its_in_file_asks_for(tool):
             f"{lock.name} pins {requirement.name} at {sorted(versions)}, {source.name} asks for "
             f"{requirement.specifier}: run `make lock`"
         )
+
+
+def test_make_lints_cfn_lint_is_the_one_sam_validate_lint_runs():
+    """make lint runs cfn-lint once, from the dev environment, in place of `sam validate --lint`, which
+    runs the cfn-lint of the SAM CLI's environment: the same check only while the two pins agree."""
+    dev = pinned(REPO_ROOT / "requirements" / "dev.txt")
+    sam = compiled(REPO_ROOT / "requirements" / "sam.txt")
+
+    in_sam = ", ".join(sorted(sam["cfn-lint"]))
+    assert {dev["cfn-lint"]} == sam["cfn-lint"], (
+        f"cfn-lint {dev['cfn-lint']} in dev, {in_sam} in the SAM CLI's environment: pin one version in "
+        "pyproject.toml and requirements/sam.in, then run `make lock`"
+    )

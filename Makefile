@@ -175,7 +175,7 @@ TEST_WORKERS ?= 3
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed browser
 	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \
 	trap 'kill $$lint 2>/dev/null' INT TERM; \
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile; tests=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; tests=$$?; \
 	wait $$lint; linted=$$?; \
 	[ $$linted -eq 0 ] || echo "make test: lint failed (its output is above)"; \
 	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]

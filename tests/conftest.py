@@ -4,8 +4,13 @@ in which the workers take the test files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
+from unittest import mock
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from devstack.lambda_events import LambdaContext
@@ -45,6 +50,22 @@ for _variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
 @pytest.fixture
 def lambda_context():
     return LambdaContext()
+
+
+@cache
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    """botocore.loaders.create_loader, once per data path: a loader only reads (and caches) files."""
+    return botocore.loaders.create_loader(search_path_string)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def botocore_data_read_once() -> Iterator[None]:
+    """botocore's service descriptions and endpoints (1.2 MB of JSON) read once per data path and test
+    process: every botocore session a test makes (boto3's default one, which mock_aws() replaces, and
+    the notifier's own, which runtime.reset() drops) otherwise parsed them again, about 25 ms a client
+    (351 files and 6 s of the unit tests' CPU). Sessions, credentials and clients are still new."""
+    with mock.patch.object(botocore.session, "create_loader", _shared_loader):
+        yield
 
 
 # The test folders, slowest first. Under xdist (make test: --dist loadfile --no-loadscope-reorder) each

@@ -18,10 +18,8 @@ How a test gets a fresh stack:
   tables, keys, schedule groups and secrets (the same objects, with the same configuration and secret
   values). A test that deleted, added or reconfigured one (some delete the topic or a table on
   purpose) makes the next test provision the whole stack again, from the template already read.
-- botocore's service descriptions are read once too: every botocore session made during the test
-  (boto3's default one, which mock_aws() replaces, and the notifier's own, which runtime.reset()
-  drops) shares one loader, so building a client does not parse the service's JSON again (about
-  25 ms a client). Sessions, credentials and clients are still new in every test.
+- botocore's service descriptions are read once per test process too (tests/conftest.py's
+  `botocore_data_read_once`). Sessions, credentials and clients are still new in every test.
 - Their data is emptied: every queue's messages (visible, in flight and delayed, as PurgeQueue does,
   without PurgeQueue's once-a-minute limit), every table's items, what the topics and SNS recorded as
   sent, every schedule, and every secret the stack did not create (a test's vendor credentials).
@@ -38,12 +36,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
-from unittest import mock
 
-import botocore.loaders
-import botocore.session
 from moto import mock_aws
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import dynamodb_backends
@@ -75,12 +69,6 @@ FUNCTIONAL_PARAMETERS = {
 """Parameters of every functional test's stack, under those a test gives (see the module's doc)."""
 
 _template: dict[str, Any] | None = None
-
-
-@cache
-def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-    """botocore.loaders.create_loader, once per data path: a loader only reads (and caches) files."""
-    return botocore.loaders.create_loader(search_path_string)
 
 
 def template() -> dict[str, Any]:
@@ -202,7 +190,7 @@ class SharedStack:
     def active(self) -> Iterator[Deployment]:
         """moto mocked, holding the stack's resources and nothing else: no message, item, secret or
         parameter any earlier test left."""
-        with mock_aws(), mock.patch.object(botocore.session, "create_loader", _shared_loader):
+        with mock_aws():
             deployment = self._install()
             try:
                 yield deployment

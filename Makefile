@@ -169,8 +169,9 @@ load: $(LOCUST_VENV)/.installed
 # lower priority while pytest runs, so they fill what pytest leaves of the two cores (its end-to-end
 # tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
 # ends, between pytest's; make test fails if lint or a test fails. Three pytest workers on the two
-# cores: the end-to-end tests spend much of their time waiting on deliveries, and with two the cores
-# stood 29% idle (clean clones: 189, 193, 207, 220 and 220 s with three; 211 s with two).
+# cores: the end-to-end tests spend much of their time waiting on deliveries (clean clones, 2026-12-04:
+# 208 s with three, 219 s with two). The workers take whole files, slowest folder first
+# (tests/conftest.py), so that no long file starts last.
 TEST_WORKERS ?= 3
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed browser
 	@nice -n 10 $(MAKE) --no-print-directory lint & lint=$$!; \

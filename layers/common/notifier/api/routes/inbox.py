@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from notifier import runtime
 from notifier.api.docs import API_KEY_SCHEME, INBOX_TOKEN_SCHEME, responses
-from notifier.models.channels import RECIPIENT_ID_PATTERN
+from notifier.models.channels import NOTIFICATION_ID_PATTERN, RECIPIENT_ID_PATTERN
 from notifier.models.responses import InboxCounts, InboxPageView, InboxToken
 from notifier.stores.attributes import iso
 
@@ -31,7 +31,10 @@ RecipientPath = Annotated[str, Path(pattern=RECIPIENT_ID_PATTERN, description="T
 NotificationPath = Annotated[
     str,
     Path(
-        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$", description="The item's notification id."
+        min_length=1,
+        max_length=128,
+        pattern=NOTIFICATION_ID_PATTERN,
+        description="The item's notification id.",
     ),
 ]
 

@@ -17,12 +17,22 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from notifier import runtime
 from notifier.api.docs import responses
 from notifier.errors import NotFoundError
-from notifier.models.channels import Channel, Priority
+from notifier.models.channels import NOTIFICATION_ID_PATTERN, Channel, Priority
 from notifier.models.requests import PushReceiptRequest
 from notifier.models.responses import EventStatus
 from notifier.platform.metrics import NOTIFICATIONS_DELIVERED, channel_metrics
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
+
+PushNotificationPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=NOTIFICATION_ID_PATTERN,
+        description="The push notification's id: the `notification_id` of the push message's data.",
+    ),
+]
 
 
 @router.post(
@@ -34,9 +44,7 @@ router = APIGatewayRouter()  # type: ignore[no-untyped-call]
         (400, 403, 404, 413, 415, 429, 503),
     ),
 )
-def report_receipt(
-    event_id: Annotated[str, Path(min_length=1, max_length=128)], report: PushReceiptRequest
-) -> EventStatus:
+def report_receipt(event_id: PushNotificationPath, report: PushReceiptRequest) -> EventStatus:
     # Imported by the first push receipt, not at every cold start of the publish function (3 ms).
     from notifier.receipts.models import Receipt, ReceiptKind  # noqa: PLC0415
     from notifier.stores.receipts import Effect  # noqa: PLC0415

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from notifier import runtime
 from notifier.api.docs import responses
 from notifier.errors import NotFoundError
+from notifier.models.channels import NOTIFICATION_ID_PATTERN
 from notifier.models.responses import EventStatus
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
@@ -20,7 +21,7 @@ EventIdPath = Annotated[
     Path(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._:-]+$",
+        pattern=NOTIFICATION_ID_PATTERN,
         description="An event id or a notification id (what the POST answered).",
     ),
 ]

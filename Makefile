@@ -170,7 +170,7 @@ load: $(LOCUST_VENV)/.installed
 # tests wait on the local stack) rather than delay it. Each lint step's output appears whole when it
 # ends, between pytest's; make test fails if lint or a test fails. Three pytest workers on the two
 # cores: the end-to-end tests spend much of their time waiting on deliveries (clean clones, 2026-12-04:
-# 208 s with three, 219 s with two). The workers take whole files, slowest folder first
+# 180 to 209 s with three, 219 s with two). The workers take whole files, slowest folder first
 # (tests/conftest.py), so that no long file starts last.
 TEST_WORKERS ?= 3
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINISTACK_VENV)/.installed browser

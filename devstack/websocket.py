@@ -319,10 +319,11 @@ class WebSocketGateway:
 
     def _route_key(self, body: str) -> str:
         """The route selection expression's value: the field of a JSON body, when it is a string that
-        names a route of this API (not $connect or $disconnect); else `$default`."""
+        names a route of this API (not $connect or $disconnect); else `$default`, as API Gateway routes a
+        body it cannot read (one nested deeper than Python's parser goes among them)."""
         try:
             value: Any = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return "$default"
         for name in self._selection:
             value = value.get(name) if isinstance(value, dict) else None

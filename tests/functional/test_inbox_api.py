@@ -317,6 +317,7 @@ def test_frames_are_answered_on_their_connection_and_marks_reach_every_tab(
         ({"action": "mark", "ids": ["x"], "status": "starred"}, "status"),
         ({"action": "mark_all", "status": "unread"}, "status"),
         ({"action": "mark", "ids": ["no-such-item"], "status": "read"}, "no item"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),  # past Python's parser: a RecursionError before
     ],
 )
 def test_a_frame_it_cannot_take_is_answered_with_the_reason(publish, socket, frame, reason):

@@ -347,6 +347,27 @@ def test_each_frame_is_a_message_event_routed_by_its_action_in_order(serve):
     assert len({e["requestContext"]["messageId"] for e in messages}) == len(frames)
 
 
+def test_a_frame_nested_deeper_than_the_parser_goes_is_routed_to_default_and_the_connection_stays(serve):
+    """10 KB of brackets: Python's JSON parser raises RecursionError on it, which ended the connection
+    with 1001 and a traceback in the log before (found by a hostile client)."""
+    function = SocketFunction()
+    server = serve(function, api(routes=("$connect", "$disconnect", "$default", "mark")))
+    deep = "[" * 5000 + "]" * 5000
+
+    with open_socket(server) as client:
+        client.send(deep)
+        client.send('{"action":"mark"}')
+        function.wait_for("mark")
+        with pytest.raises(TimeoutError):  # open, and nothing sent back
+            client.recv(timeout=0.2)
+
+    messages = [e for e in function.events if e["requestContext"].get("eventType") == "MESSAGE"]
+    assert [(e["requestContext"]["routeKey"], e["body"]) for e in messages] == [
+        ("$default", deep),
+        ("mark", '{"action":"mark"}'),
+    ]
+
+
 def test_a_failing_route_sends_api_gateways_error_frame(serve):
     function = SocketFunction(on_message=lambda event: fail("boom"))
 

@@ -137,7 +137,8 @@ def _frames(inbox: Inbox, recipient_id: str, body: str | None) -> list[Frame]:
         if model is None:
             return [error_frame('send a JSON object whose "action" is ping, counts, mark or mark_all')]
         frame = model.model_validate(raw)
-    except ValueError as exc:  # pydantic's ValidationError too
+    # ValueError: not JSON, or pydantic's ValidationError; RecursionError: nested past the parser's depth.
+    except (ValueError, RecursionError) as exc:
         return [error_frame(_reason(exc))]
     match frame:
         case _Ping(action="ping"):
@@ -162,9 +163,11 @@ def _live(request: dict[str, Any]) -> LiveConnections:
     return runtime.connections_at(url or f"https://{request.get('domainName')}/{request.get('stage')}")
 
 
-def _reason(exc: ValueError) -> str:
+def _reason(exc: ValueError | RecursionError) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "frame"
         return f"{where}: {first['msg']}"
+    if isinstance(exc, RecursionError):
+        return "not JSON: nested too deeply"
     return "not JSON"

@@ -59,7 +59,7 @@ SHIPPED := layers/common:layer-common functions/publish:function-publish functio
 	functions/webhooks:function-webhooks functions/inapp:function-inapp \
 	functions/socket:function-socket functions/due:function-due
 
-.PHONY: help setup browser run bench load chaos redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
+.PHONY: help setup browser run bench load chaos fuzz redrive test unit functional lint lint-ruff lint-mypy lint-cfn \
 	lint-sam lint-checkov typecheck openapi build deploy deploy-local deploy-localstack deploy-emulator \
 	test-deployed test-deploy start-local stop-local lock clean
 
@@ -71,6 +71,7 @@ help:
 	@echo "make bench      cold starts, publish CPU, batch delivery, artifact sizes, local stack, cost: a table against the budgets"
 	@echo "make load       Locust against NOTIFIER_URL (default: the local stack of make run) with NOTIFIER_API_KEY"
 	@echo "make chaos      fault scenarios in the local stack (vendor failures, crashes, timeouts, digests, provider outage): lost and duplicated counts"
+	@echo "make fuzz       the API against its published contract, deeper than make test: EXAMPLES=400 per operation, a new SEED each run"
 	@echo "make redrive QUEUE=email-critical   move a DLQ's messages back to their queue (ARGS='--endpoint http://127.0.0.1:4566' for make run)"
 	@echo "make lint       ruff (with security rules), mypy, cfn-lint (what sam validate --lint runs) and checkov, two at a time"
 	@echo "make openapi    write docs/openapi.json, the published contract, from the publish function's routes"
@@ -135,6 +136,15 @@ run: $(VENV)/.installed $(EMULATOR_SETUP)
 # Fault scenarios against the local stack with the fast profile; exits 1 if a notification is lost.
 chaos: $(VENV)/.installed $(EMULATOR_SETUP)
 	$(BIN)/python -m devstack.chaos --emulator $(EMULATOR) $(ARGS)
+
+# The contract fuzz test of make test (tests/e2e/test_fuzz_openapi.py) run deeper: EXAMPLES per operation
+# and phase (30 in make test), a new SEED each run unless one is given; a failure prints the seed and
+# each failing request, so that `make fuzz SEED=...` replays the run. 400 examples: about 4 minutes.
+EXAMPLES ?= 400
+SEED ?= $(shell date +%s)
+fuzz: $(VENV)/.installed $(MINISTACK_VENV)/.installed
+	@echo "make fuzz: $(EXAMPLES) examples per operation, seed $(SEED)"
+	FUZZ_MAX_EXAMPLES=$(EXAMPLES) FUZZ_SEED=$(SEED) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz_openapi.py
 
 # Move a dead-letter queue's messages back to the queue they came from. Options: ARGS="--help".
 redrive: $(VENV)/.installed

@@ -141,10 +141,9 @@ chaos: $(VENV)/.installed $(EMULATOR_SETUP)
 # and phase (30 in make test), a new SEED each run unless one is given; a failure prints the seed and
 # each failing request, so that `make fuzz SEED=...` replays the run. 400 examples: about 4 minutes.
 EXAMPLES ?= 400
-SEED ?= $(shell date +%s)
 fuzz: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	@echo "make fuzz: $(EXAMPLES) examples per operation, seed $(SEED)"
-	FUZZ_MAX_EXAMPLES=$(EXAMPLES) FUZZ_SEED=$(SEED) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz_openapi.py
+	@seed=$${SEED:-$$(date +%s)}; echo "make fuzz: $(EXAMPLES) examples per operation, seed $$seed"; \
+	FUZZ_MAX_EXAMPLES=$(EXAMPLES) FUZZ_SEED=$$seed $(BIN)/pytest -p no:cacheprovider tests/e2e/test_fuzz_openapi.py
 
 # Move a dead-letter queue's messages back to the queue they came from. Options: ARGS="--help".
 redrive: $(VENV)/.installed

@@ -23,8 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParameter
 from pydantic import BaseModel
 
+from notifier.models.channels import NOTIFICATION_ID_MAX_CHARS, NOTIFICATION_ID_PATTERN
 from notifier.models.responses import ErrorBody
 
 if TYPE_CHECKING:
@@ -65,6 +67,17 @@ _ERRORS: dict[int, str] = {
 _RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
 }
+
+
+def notification_id_path(description: str) -> Any:
+    """A path parameter holding an event's or a notification's id, as every route that takes one
+    publishes it (a value outside it is refused with a 400 naming the parameter)."""
+    return PathParameter(
+        min_length=1,
+        max_length=NOTIFICATION_ID_MAX_CHARS,
+        pattern=NOTIFICATION_ID_PATTERN,
+        description=description,
+    )
 
 
 def responses(

@@ -12,8 +12,8 @@ from pydantic import (
 
 RECIPIENT_ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,128}$"
 NOTIFICATION_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
-"""An event's or a notification's id, as the API answers them (a UUID, or the caller's event id), in a
-path: at most 128 characters."""
+"""An event's or a notification's id, as the API answers them (a UUID, or the caller's event id)."""
+NOTIFICATION_ID_MAX_CHARS = 128
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 # Any character but a control character or a space of any kind, written out rather than as \S: Python's
 # and ECMAScript's (an OpenAPI client's) idea of a space differ, and each pattern below is published.

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from notifier import runtime
-from notifier.api.docs import API_KEY_SCHEME, INBOX_TOKEN_SCHEME, responses
-from notifier.models.channels import NOTIFICATION_ID_PATTERN, RECIPIENT_ID_PATTERN
+from notifier.api.docs import API_KEY_SCHEME, INBOX_TOKEN_SCHEME, notification_id_path, responses
+from notifier.models.channels import RECIPIENT_ID_PATTERN
 from notifier.models.responses import InboxCounts, InboxPageView, InboxToken
 from notifier.stores.attributes import iso
 
@@ -28,15 +28,7 @@ _EITHER: list[dict[str, list[str]]] = [{API_KEY_SCHEME: []}, {INBOX_TOKEN_SCHEME
 """The API key, or an inbox token for this recipient (OpenAPI: either requirement)."""
 
 RecipientPath = Annotated[str, Path(pattern=RECIPIENT_ID_PATTERN, description="The recipient's id.")]
-NotificationPath = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=128,
-        pattern=NOTIFICATION_ID_PATTERN,
-        description="The item's notification id.",
-    ),
-]
+NotificationPath = Annotated[str, notification_id_path("The item's notification id.")]
 
 
 def _check(recipient_id: str) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from notifier import runtime
-from notifier.api.docs import responses
+from notifier.api.docs import notification_id_path, responses
 from notifier.errors import NotFoundError
-from notifier.models.channels import NOTIFICATION_ID_PATTERN, Channel, Priority
+from notifier.models.channels import Channel, Priority
 from notifier.models.requests import PushReceiptRequest
 from notifier.models.responses import EventStatus
 from notifier.platform.metrics import NOTIFICATIONS_DELIVERED, channel_metrics
@@ -25,13 +24,7 @@ from notifier.platform.metrics import NOTIFICATIONS_DELIVERED, channel_metrics
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 PushNotificationPath = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=128,
-        pattern=NOTIFICATION_ID_PATTERN,
-        description="The push notification's id: the `notification_id` of the push message's data.",
-    ),
+    str, notification_id_path("The push notification's id: the `notification_id` of the push message's data.")
 ]
 
 

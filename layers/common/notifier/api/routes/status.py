@@ -5,25 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from notifier import runtime
-from notifier.api.docs import responses
+from notifier.api.docs import notification_id_path, responses
 from notifier.errors import NotFoundError
-from notifier.models.channels import NOTIFICATION_ID_PATTERN
 from notifier.models.responses import EventStatus
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
 
 EventIdPath = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=128,
-        pattern=NOTIFICATION_ID_PATTERN,
-        description="An event id or a notification id (what the POST answered).",
-    ),
+    str, notification_id_path("An event id or a notification id (what the POST answered).")
 ]
 
 

@@ -109,6 +109,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         default=4,
         help="most concurrent execution environments per function (default 4)",
     )
+    parser.add_argument(
+        "--warm-environments",
+        type=int,
+        default=1,
+        help="execution environments of each function started before the stack is ready (default 1: "
+        "the first requests find them warm; 0: each starts on its first invocation, as in Lambda)",
+    )
     return parser.parse_args(argv)
 
 
@@ -126,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: --stack-name {args.stack_name!r} is not a stack name: a letter, then up to 127 "
             "letters, digits and hyphens, as CloudFormation takes it",
+            file=sys.stderr,
+        )
+        return 2
+    if args.max_environments < 1 or not 0 <= args.warm_environments <= args.max_environments:
+        print(
+            f"error: --max-environments {args.max_environments} and --warm-environments "
+            f"{args.warm_environments}: a function runs in 1 or more environments, of which 0 up to "
+            "all may be started before the stack is ready",
             file=sys.stderr,
         )
         return 2
@@ -147,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=api_key,
         seed_file=None if args.no_seed else LocalConfig().seed_file,
         max_environments=args.max_environments,
+        warm_environments=args.warm_environments,
         faults=faults,
         emulator=args.emulator,
         stack_name=args.stack_name,

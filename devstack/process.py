@@ -39,6 +39,7 @@ class LocalStackProcess:
         endpoint: str | None = None,
         emulator: str | None = None,
         stack_name: str = DEFAULT_STACK_NAME,
+        warm_environments: int | None = None,
     ) -> None:
         self.log_path = log_path
         self.stack_name = stack_name
@@ -52,6 +53,9 @@ class LocalStackProcess:
         self.overrides = overrides or []
         self.profile = profile
         self.chaos = chaos
+        self.warm_environments = warm_environments
+        """`--warm-environments`: each function's environments started before ready (the stack's
+        default, 1, when None)."""
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.ws_url: str | None = None
@@ -81,6 +85,8 @@ class LocalStackProcess:
         command += ["--stack-name", self.stack_name]
         if self.chaos:
             command += ["--chaos", self.chaos]
+        if self.warm_environments is not None:
+            command += ["--warm-environments", str(self.warm_environments)]
         if self.overrides:
             command += ["--parameter-overrides", *self.overrides]
         environment = {**os.environ, "LOCAL_API_KEY": self.api_key, "PYTHONUNBUFFERED": "1"}

@@ -76,6 +76,11 @@ class LocalConfig:
     account_id: str = "123456789012"
     seed_file: Path | None = SEED_FILE
     max_environments: int = 4
+    warm_environments: int = 1
+    """Execution environments of each function started before the stack is ready, so the first
+    requests find them warm and a handler that cannot even import stops the start; 0 starts each on
+    its first invocation, as Lambda does (a stack that exercises a few of its functions then starts
+    none of the others)."""
     template_path: Path = TEMPLATE_PATH
     faults: Faults | None = None
     emulator: str = DEFAULT_EMULATOR
@@ -180,7 +185,8 @@ class LocalStack:
         """Every function's execution environments, in processes of their own, as many at once as
         invocations in flight (up to max_environments), as in Lambda: each with its own module state,
         its own Lambda context on its log lines, and the faults of --chaos (`chaos`, to the functions
-        with an event source) applied inside it. One of each function is started now, all at once."""
+        with an event source) applied inside it. `warm_environments` of each function are started now, all at
+        once."""
 
         def environments(spec: FunctionSpec) -> ProcessPool:
             return ProcessPool(
@@ -195,6 +201,7 @@ class LocalStack:
                     **spec.environment,
                     **(chaos if spec.sqs_sources else {}),
                 },
+                warm=self.config.warm_environments,
                 log=_log,
             )
 

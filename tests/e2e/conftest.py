@@ -46,8 +46,11 @@ def shared_emulator() -> Iterator[str]:
 
 
 def stack_on(endpoint: str, folder: Path, **options: Any) -> LocalStackProcess:
-    """A local stack on the shared emulator at `endpoint`, named apart from every other stack there."""
+    """A local stack on the shared emulator at `endpoint`, named apart from every other stack there.
+    Its functions' environments start on their first invocations, as in Lambda (`make run` starts one
+    of each before it is ready): a test's stack starts none of the functions it does not use."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
+    options.setdefault("warm_environments", 0)
     return LocalStackProcess(folder / "local.log", endpoint=endpoint, stack_name=name, **options).start()
 
 

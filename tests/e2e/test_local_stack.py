@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,12 +20,21 @@ from moto.server import ThreadedMotoServer
 from devstack.emulator import MINISTACK
 from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
-from devstack.template import REPO_ROOT
+from devstack.template import REPO_ROOT, load_template
 from notifier.models.channels import Channel, Priority
 from tests.e2e.conftest import emulator, messages_in_queues, stack_on, wait_for, wait_for_value
 
 SEED_NOTIFICATION = json.loads(load_event("api_publish_notification.json")["body"])
 SEED_EVENT = json.loads(load_event("api_publish_event.json")["body"])
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory, shared_emulator) -> Iterator[LocalStackProcess]:
+    """The stack `make run` starts: one environment of each function warm before it says ready
+    (conftest's stacks start each on its first invocation)."""
+    stack = stack_on(shared_emulator, tmp_path_factory.mktemp("local"), warm_environments=None)
+    yield stack
+    stack.stop()
 
 
 def delivered(local: LocalStackProcess, notification_id: str) -> list[dict[str, Any]]:
@@ -301,3 +311,43 @@ def test_two_stacks_of_other_names_share_one_emulator_and_each_sees_only_its_own
         assert local.request("GET", f"/event/{theirs['event_id']}")[0] == 404
     finally:
         other.stop()
+
+
+def _cold_starts(log: str) -> list[str]:
+    """The functions whose environments started, in the order the log says."""
+    return re.findall(r"(\w+): cold start of environment \d+", log)
+
+
+def test_make_run_has_each_function_warm_when_ready_and_a_lazy_stack_starts_only_what_it_uses(
+    local, shared_emulator, tmp_path
+):
+    resources = load_template()["Resources"]
+    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    ready_at = local.log().index("local stack ready")
+    assert sorted(_cold_starts(local.log()[:ready_at])) == sorted(functions)
+
+    lazy = stack_on(shared_emulator, tmp_path, warm_environments=0)
+    try:
+        assert _cold_starts(lazy.log()) == []
+        _, event = lazy.request("POST", "/event", {**SEED_EVENT, "user_id": "alice"})
+        wait_for(lambda: delivered(lazy, event["event_id"]))
+        started = set(_cold_starts(lazy.log()))
+        assert {"PublishFunction"} < started < functions
+        assert "SocketFunction" not in started  # nobody opened a WebSocket
+    finally:
+        lazy.stop()
+
+
+def test_warm_environments_beyond_the_limit_is_a_clear_error():
+    run = subprocess.run(
+        [sys.executable, "-m", "devstack", "--max-environments", "2", "--warm-environments", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+    assert run.returncode == 2
+    assert "--max-environments 2 and --warm-environments 3" in run.stderr
+    assert "Traceback" not in run.stderr

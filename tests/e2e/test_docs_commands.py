@@ -218,8 +218,9 @@ def _pages_with_stack_blocks() -> list[Path]:
 
 @pytest.fixture
 def fresh_stack(tmp_path: Path, shared_emulator: str) -> Iterator[LocalStackProcess]:
-    """A stack of its own, with its own resources, on the shared emulator: as fresh as `make run`'s."""
-    stack = stack_on(shared_emulator, tmp_path)
+    """A stack of its own, with its own resources, on the shared emulator: as fresh as `make run`'s, and
+    as warm (one environment of each function started before it is ready)."""
+    stack = stack_on(shared_emulator, tmp_path, warm_environments=None)
     yield stack
     stack.stop()
 

@@ -242,7 +242,9 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
     emulator_server.start()
     host, port = emulator_server.get_host_and_port()
     try:
-        local = LocalStackProcess(tmp_path / "local.log", endpoint=f"http://{host}:{port}").start()
+        local = LocalStackProcess(
+            tmp_path / "local.log", endpoint=f"http://{host}:{port}", warm_environments=0
+        ).start()
         try:
             _, event = local.request("POST", "/event", SEED_EVENT)
             wait_for(lambda: delivered(local, event["event_id"]))
@@ -259,7 +261,7 @@ def test_an_emulator_that_is_already_running_is_used_instead_of_starting_one(tmp
 
 @pytest.mark.skipif(not MINISTACK.exists(), reason=f"MiniStack is not installed at {MINISTACK}")
 def test_with_ministack_as_its_emulator_the_local_stack_delivers_and_stops_it(tmp_path):
-    local = LocalStackProcess(tmp_path / "local.log", emulator="ministack").start()
+    local = LocalStackProcess(tmp_path / "local.log", emulator="ministack", warm_environments=0).start()
     try:
         _, event = local.request("POST", "/event", SEED_EVENT)
         wait_for(lambda: delivered(local, event["event_id"]))

@@ -187,7 +187,12 @@ class WebSocketGateway:
         self.max_message_bytes = max_message_bytes
         self._selection = api.route_selection_expression.removeprefix("$request.body.").split(".")
         self._clients: dict[str, _Client] = {}
+        self._accepted: set[socket.socket] = set()
+        """The sockets of handshakes accepted (the client has, or is getting, its 101) that `serve` has not
+        taken up yet: `close_all` waits for them, so a stop closes them with 1001 too."""
+        self._closing = False
         self._lock = threading.Lock()
+        self._taken_up = threading.Condition(self._lock)
 
     @property
     def stage(self) -> str:
@@ -223,6 +228,8 @@ class WebSocketGateway:
             return _refusal(connection, 500, "Internal server error")
         if isinstance(connection, _SocketConnection):
             connection.client = _Client(info, connection)
+            with self._lock:
+                self._accepted.add(connection.socket)
         return None
 
     def _authorize(self, info: WebSocketConnection, headers: Headers) -> dict[str, str]:
@@ -268,7 +275,15 @@ class WebSocketGateway:
             return
         connection_id = client.info.connection_id
         with self._lock:
-            self._clients[connection_id] = client
+            closing = self._closing
+            if not closing:
+                self._clients[connection_id] = client
+                self.forget(connection.socket, locked=True)
+        if closing:  # accepted as the stack began to stop: closed as every open connection is
+            connection.close(CloseCode.GOING_AWAY, "Going away")
+            self.forget(connection.socket)
+            self._disconnect(client)
+            return
         try:
             self._receive(client)
         finally:
@@ -405,9 +420,17 @@ class WebSocketGateway:
         with self._lock:
             return list(self._clients)
 
+    def forget(self, sock: socket.socket, *, locked: bool = False) -> None:
+        """`sock`'s accepted handshake is taken up, closed, or never completed (its thread ended)."""
+        with contextlib.nullcontext() if locked else self._lock:
+            self._accepted.discard(sock)
+            self._taken_up.notify_all()
+
     def close_all(self) -> None:
-        """Close every open connection (1001, as a server going away), each then $disconnect-ed."""
+        """Close every open connection (1001, as a server going away), each then $disconnect-ed; and
+        every connection whose handshake was accepted and not yet served, which closes itself so."""
         with self._lock:
+            self._closing = True
             clients = list(self._clients.values())
         threads = [
             threading.Thread(target=c.socket.close, args=(CloseCode.GOING_AWAY, "Going away"), daemon=True)
@@ -417,6 +440,8 @@ class WebSocketGateway:
             thread.start()
         for thread in threads:
             thread.join(_CLOSE_SECONDS + 1)
+        with self._lock:
+            self._taken_up.wait_for(lambda: not self._accepted, timeout=_CLOSE_SECONDS + 1)
 
 
 def _authorizer_context(result: Any, method_arn: str) -> dict[str, str]:
@@ -730,6 +755,8 @@ class WebSocketServer:
                 self._gateway.log(f"WebSocket port: {address}:\n{traceback.format_exc()}")
         finally:
             _shut(sock)
+            if self._gateway is not None:
+                self._gateway.forget(sock)
             with self._lock:
                 self._sockets.discard(sock)
                 self._threads.discard(threading.current_thread())

@@ -622,6 +622,29 @@ def test_stop_closes_every_connection_and_the_port(serve):
     assert [t.name for t in threading.enumerate() if t.name.startswith("websocket")] == []
 
 
+def test_a_stop_between_the_handshake_and_its_connection_being_served_still_closes_it_with_1001(
+    serve, monkeypatch
+):
+    """The client has its 101 and $connect has run, but the connection's thread has not taken it up
+    yet (here: held back 0.3 s) when the stack stops: it is closed as every open one is, not cut."""
+    taken_up = WebSocketGateway.serve
+
+    def late(gateway: WebSocketGateway, connection: Any) -> None:
+        time.sleep(0.3)
+        taken_up(gateway, connection)
+
+    monkeypatch.setattr(WebSocketGateway, "serve", late)
+    function = SocketFunction()
+    server = serve(function)
+
+    with open_socket(server) as client:
+        connection_id(function)
+        server.stop()
+        assert closed_with(client) == (1001, "Going away")
+
+    assert function.wait_for("$disconnect")["requestContext"]["disconnectStatusCode"] == 1001
+
+
 def test_a_server_never_started_stops_at_once():
     server = WebSocketServer(None, "127.0.0.1", 0)
 

@@ -270,10 +270,10 @@ class LocalStack:
             self._websocket.stop()
         if self.schedule_firer is not None:  # nothing more sent to the queues the pollers drain
             self.schedule_firer.stop()
-        for poller in self.pollers:  # all stop receiving at once, then each is waited for
+        for poller in self.pollers:  # all stop receiving at once, then each one's batches are waited for
             poller.signal_stop()
-        for poller in self.pollers:
-            poller.stop()
+        for poller in self.pollers:  # not a receive still waiting (up to 20 s): it hands back what it gets
+            poller.stop(wait_for_receives=False)
         for pool in self.functions.values():  # every environment told at once, then each waited for
             pool.signal_stop()
         for pool in self.functions.values():

@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from devstack.emulator import MINISTACK, MiniStackProcess, start_emulator
+from devstack.process import free_port
 from devstack.provision import provision
 from devstack.template import REPO_ROOT, Stack, load_template
 from notifier.models.channels import Channel
@@ -167,6 +168,32 @@ def test_ministack_ends_with_the_process_that_started_it_however_that_ends():
         assert not _running(ministack)
     finally:
         parent.kill()
+
+
+def test_ministack_stops_at_once_though_a_long_poll_is_waiting_in_it():
+    """MiniStack ends on SIGTERM only once every receive still waiting has (up to 20 s): the local
+    stack's pollers leave theirs waiting when it stops."""
+    if not MINISTACK.exists():
+        pytest.skip(f"MiniStack is not installed at {MINISTACK}")
+    ministack = MiniStackProcess("127.0.0.1", free_port(), account_id="123456789012").start()
+    host, port = ministack.get_host_and_port()
+    sqs = boto3.client(
+        "sqs", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    url = sqs.create_queue(QueueName="waited-on")["QueueUrl"]
+    waiting = threading.Thread(
+        target=lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20), daemon=True
+    )
+    waiting.start()
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    ministack.stop()
+
+    assert time.monotonic() - started < ministack.stop_grace_seconds + 2
+    assert ministack.process is not None
+    assert not _running(ministack.process.pid)
 
 
 def _running(pid: int) -> bool:

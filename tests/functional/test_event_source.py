@@ -36,7 +36,7 @@ def run_once(source: SqsEventSource, function, bodies: list[str], *, batch_size=
     source = SqsEventSource(
         **{**source.__dict__, "batch_size": batch_size, "batching_window_seconds": window}
     )
-    poller = SqsPoller(source, function, sqs, region="us-east-1")
+    poller = SqsPoller(source, function, sqs, region="us-east-1", long_poll_seconds=1)  # a prompt stop()
     poller.start()
     deadline = time.monotonic() + 10
     while poller.stats.records < len(bodies) and time.monotonic() < deadline:
@@ -103,6 +103,33 @@ def test_more_than_ten_records_are_gathered_into_one_batch_within_the_window(que
     } <= set(record)
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert "SentTimestamp" in record["attributes"]
+
+
+def test_a_stop_leaves_a_waiting_receive_and_what_it_gets_goes_back_to_the_queue_at_once(queue):
+    """As the local stack stops: its pollers' 20 s receives are not waited for, and a message one of
+    them receives after the stop is neither handed to the function nor held for its visibility timeout."""
+    sqs = boto3.client("sqs")
+    function = ScriptedFunction(lambda records: None)
+    poller = SqsPoller(queue, function, sqs, region="us-east-1")
+    poller.start()
+    time.sleep(0.3)  # each poller in its receive, waiting up to 20 s
+
+    started = time.monotonic()
+    poller.stop(wait_for_receives=False)
+    stopped_in = time.monotonic() - started
+    sqs.send_message(QueueUrl=queue.queue_url, MessageBody="sent after the stop")
+    deadline = time.monotonic() + 10
+    while poller.receiving and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert stopped_in < 1
+    assert not poller.receiving
+    assert function.batches == []
+    [message] = sqs.receive_message(
+        QueueUrl=queue.queue_url, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+    )["Messages"]
+    assert message["Body"] == "sent after the stop"
+    assert message["Attributes"]["ApproximateReceiveCount"] == "2"  # the late receive, then this one
 
 
 class RecordingQueue:

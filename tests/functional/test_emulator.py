@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from devstack.emulator import MINISTACK, MiniStackProcess, start_emulator
 from devstack.process import free_port
@@ -179,12 +180,18 @@ def test_ministack_stops_at_once_though_a_long_poll_is_waiting_in_it():
     host, port = ministack.get_host_and_port()
     sqs = boto3.client(
         "sqs", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
+        aws_access_key_id="test", aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}),
     )  # fmt: skip
     url = sqs.create_queue(QueueName="waited-on")["QueueUrl"]
-    waiting = threading.Thread(
-        target=lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20), daemon=True
-    )
+    answers: list[object] = []
+
+    def receive() -> None:
+        try:
+            answers.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20))
+        except Exception as exc:  # what cut the poll is the point
+            answers.append(exc)
+
+    waiting = threading.Thread(target=receive, daemon=True)
     waiting.start()
     time.sleep(0.5)
 
@@ -194,6 +201,9 @@ def test_ministack_stops_at_once_though_a_long_poll_is_waiting_in_it():
     assert time.monotonic() - started < ministack.stop_grace_seconds + 2
     assert ministack.process is not None
     assert not _running(ministack.process.pid)
+    waiting.join(timeout=10)
+    [cut] = answers
+    assert isinstance(cut, Exception)  # the poll was still waiting: stopped under it, not answered
 
 
 def _running(pid: int) -> bool:

@@ -278,12 +278,12 @@ class WebSocketGateway:
             closing = self._closing
             if not closing:
                 self._clients[connection_id] = client
-                self.forget(connection.socket, locked=True)
         if closing:  # accepted as the stack began to stop: closed as every open connection is
             connection.close(CloseCode.GOING_AWAY, "Going away")
             self.forget(connection.socket)
             self._disconnect(client)
             return
+        self.forget(connection.socket)
         try:
             self._receive(client)
         finally:
@@ -420,9 +420,9 @@ class WebSocketGateway:
         with self._lock:
             return list(self._clients)
 
-    def forget(self, sock: socket.socket, *, locked: bool = False) -> None:
+    def forget(self, sock: socket.socket) -> None:
         """`sock`'s accepted handshake is taken up, closed, or never completed (its thread ended)."""
-        with contextlib.nullcontext() if locked else self._lock:
+        with self._lock:
             self._accepted.discard(sock)
             self._taken_up.notify_all()
 

@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 from devstack.emulator import MINISTACK
 from devstack.lambda_events import load_event
 from devstack.process import LocalStackProcess, free_port
-from devstack.template import REPO_ROOT, load_template
+from devstack.template import REPO_ROOT, Stack, load_template
 from notifier.models.channels import Channel, Priority
 from tests.e2e.conftest import emulator, messages_in_queues, stack_on, wait_for, wait_for_value
 
@@ -323,8 +323,7 @@ def _cold_starts(log: str) -> list[str]:
 def test_make_run_has_each_function_warm_when_ready_and_a_lazy_stack_starts_only_what_it_uses(
     local, shared_emulator, tmp_path
 ):
-    resources = load_template()["Resources"]
-    functions = {name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    functions = set(Stack(load_template()).resources_of_type("AWS::Serverless::Function"))
     ready_at = local.log().index("local stack ready")
     assert sorted(_cold_starts(local.log()[:ready_at])) == sorted(functions)
 

@@ -94,15 +94,13 @@ def test_five_likes_on_one_post_go_out_as_one_notification_per_channel_naming_fi
     assert {status(e)[c].status for e in events for c in ("push", "inapp")} == {"DIGESTED"}
     [digest_id] = digested_into
 
-    key = digest_key(["user-123", "LIKE", "post_1"])
-    window = runtime.due_digests().store.window(key, current_window("user-123", "LIKE", "post_1"))
+    key, window_id = digest_key(["user-123", "LIKE", "post_1"]), current_window("user-123", "LIKE", "post_1")
+    window = runtime.due_digests().store.window(key, window_id)
     assert window is not None
     closes = window.closes_at  # the first LIKE's moment + LIKE_WINDOW, however long the five took
     assert closes <= datetime.now(UTC) + LIKE_WINDOW
     assert flush(closes - timedelta(seconds=1), "user-123", "LIKE", "post_1") == "delayed"
-    body = flush_message(
-        digest_key(["user-123", "LIKE", "post_1"]), current_window("user-123", "LIKE", "post_1"), closes
-    )
+    body = flush_message(key, window_id, closes)
     # The due function, when the window has closed (its clock is real: the window is made to close).
     assert flush(closes + timedelta(seconds=1), "user-123", "LIKE", "post_1") == "sent"
     assert due({"Records": [{"messageId": "m-1", "body": body}]}) == {"batchItemFailures": []}  # once
